@@ -1,0 +1,469 @@
+"""Ingest: find the files, read them, pick their formats and zones, parse them into one schema.
+
+``load(paths)`` is the library's entry point for parsing. It returns a :class:`Logs`: one pandas
+DataFrame per source kind, the rejected lines, and one row of statistics per file, so that
+``lines = parsed + continuation + rejected`` can be checked for every file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+
+from loganalyzer import sources
+from loganalyzer.parsers import engine
+from loganalyzer.parsers.formats import KINDS, Compiled, DefinitionError, compile_definition, load_definitions
+
+COMMON_COLUMNS = ["ts", "source", "file", "line", "level", "request_id", "message"]
+DETECT_SAMPLE = 1000
+MIN_MATCH_RATE = 0.5
+#: Files a directory walk passes over: they are not logs (reports, truth tables, configs, code).
+NOT_LOGS = {
+    ".csv", ".md", ".toml", ".yaml", ".yml", ".ini", ".conf", ".py", ".java", ".class", ".jar", ".html",
+    ".htm", ".png", ".jpg", ".svg", ".pdf", ".parquet", ".db", ".sqlite", ".xml", ".sh", ".zip", ".tar",
+}
+_ROTATED = re.compile(r"^(?P<base>.+?)(?:\.(?P<n>\d+)|-(?P<date>\d{8}(?:\d{2})?))?(?P<z>\.gz|\.bz2)?$")
+
+
+class LoadError(Exception):
+    """A problem with the input that stops the load; the message is one plain line."""
+
+
+# --------------------------------------------------------------------------------------------
+# options
+
+
+@dataclass
+class Options:
+    """What the user told us about the sources (CLI flags or keyword arguments)."""
+
+    tz: dict[str, str] = field(default_factory=dict)  # kind or path -> zone
+    as_: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # path -> (kind, format)
+    encoding: dict[str, str] = field(default_factory=dict)  # kind or path or "*" -> codec
+    formats: list[str] = field(default_factory=list)  # user format files
+
+    def for_file(self, table: Mapping[str, str], path: str, kind: str | None) -> str | None:
+        for key in (path, str(Path(path).resolve()) if path != "-" else "-", Path(path).name):
+            if key in table:
+                return table[key]
+        if kind and kind in table:
+            return table[kind]
+        return table.get("*")
+
+
+def check_zone(zone: str) -> str:
+    if re.fullmatch(r"[+-]\d{4}", zone):
+        return zone
+    m = re.fullmatch(r"(?:UTC)?([+-])(\d{1,2}):?(\d{2})?", zone)
+    if m:
+        return f"{m.group(1)}{int(m.group(2)):02d}{m.group(3) or '00'}"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise LoadError(f"unknown time zone {zone!r} (use an IANA name such as Europe/Berlin, or +03:00)") from None
+    return zone
+
+
+def check_codec(name: str) -> str:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise LoadError(f"unknown encoding {name!r}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# finding files
+
+
+def _rotation_key(path: Path) -> tuple[str, int, int, str]:
+    """Sort key: rotated set, then age (``x.log.9`` is older than ``x.log.1``; the live file last)."""
+    m = _ROTATED.match(path.name)
+    assert m is not None
+    base = str(path.parent / m.group("base"))
+    if m.group("n") is not None:
+        return base, 0, -int(m.group("n")), ""
+    if m.group("date") is not None:
+        return base, 0, 0, m.group("date")
+    return base, 1, 0, ""
+
+
+def order_rotated(paths: Iterable[Path]) -> list[Path]:
+    """Order files so each rotated set reads oldest first: ``x.log.2.gz, x.log.1, x.log``."""
+    return sorted(paths, key=_rotation_key)
+
+
+def expand(paths: Iterable[str | Path]) -> tuple[list[str], list[str]]:
+    """Files to read (``-`` for stdin) and notes about what a directory walk passed over."""
+    files: list[str] = []
+    notes: list[str] = []
+    for raw in paths:
+        p = str(raw)
+        if p == "-":
+            files.append("-")
+            continue
+        path = Path(p)
+        if path.is_dir():
+            found = [f for f in path.rglob("*") if f.is_file() and not f.name.startswith(".")]
+            logs = [f for f in found if _suffix(f) not in NOT_LOGS]
+            skipped = len(found) - len(logs)
+            if skipped:
+                notes.append(f"{p}: passed over {skipped} file(s) that are not logs (by extension)")
+            files.extend(str(f) for f in order_rotated(logs))
+        elif path.exists():
+            files.append(p)
+        else:
+            raise LoadError(f"no such file or directory: {p}")
+    if not files:
+        raise LoadError("no log files found in " + ", ".join(map(str, paths)))
+    return files, notes
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for z in (".gz", ".bz2"):
+        if name.endswith(z):
+            name = name[: -len(z)]
+    suffix = Path(name).suffix
+    return "" if suffix[1:].isdigit() else suffix
+
+
+# --------------------------------------------------------------------------------------------
+# detection
+
+
+@dataclass
+class Detection:
+    format: Compiled
+    rate: float
+    ranking: list[tuple[str, float]]
+
+
+def detect(lines: pl.Series, candidates: list[Compiled]) -> Detection:
+    """Try every candidate on a sample of lines; the best explained share wins, then priority."""
+    sample = lines.head(DETECT_SAMPLE)
+    scored = []
+    for fmt in candidates:
+        rate, starts = engine.match_rate(sample, fmt)
+        scored.append((rate, starts > 0, fmt.definition.priority, fmt))
+    scored.sort(key=lambda s: (round(s[0], 3), s[1], s[2]), reverse=True)
+    best = scored[0]
+    return Detection(best[3], best[0], [(s[3].name, s[0]) for s in scored])
+
+
+# --------------------------------------------------------------------------------------------
+# the result
+
+
+class Logs(Mapping[str, pd.DataFrame]):
+    """Parsed logs: ``logs["nginx_access"]`` is a pandas DataFrame; plus ``rejects``, ``stats``, ``notes``.
+
+    The frames are kept as polars frames (``logs.polars[kind]``) and handed out as pandas on first
+    access, so code that works in polars never pays for the conversion.
+    """
+
+    def __init__(self, frames: dict[str, pl.DataFrame], rejects: pd.DataFrame, stats: pd.DataFrame,
+                 notes: list[str]):
+        self.polars = frames
+        self.rejects = rejects
+        self.stats = stats
+        self.notes = notes
+        self._pandas: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, kind: str) -> pd.DataFrame:
+        if kind not in KINDS:
+            raise KeyError(f"{kind!r} is not a source kind (one of {', '.join(KINDS)})")
+        if kind not in self._pandas:
+            frame = self.polars.get(kind)
+            self._pandas[kind] = to_pandas(frame) if frame is not None else empty_frame(kind)
+        return self._pandas[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.polars)
+
+    def __len__(self) -> int:
+        return len(self.polars)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}: {v.height:,}" for k, v in self.polars.items())
+        return f"<Logs {sizes}; {len(self.rejects):,} rejected lines>"
+
+    def write(self, out: str | Path) -> int:
+        """Write all entries, every kind in one table sorted by time: .parquet, .csv or .jsonl."""
+        if not self.polars:
+            raise LoadError("nothing parsed, nothing written")
+        df = pl.concat(list(self.polars.values()), how="diagonal_relaxed").sort("ts", maintain_order=True)
+        suffix = Path(out).suffix.lower()
+        if suffix == ".parquet":
+            df.write_parquet(out)
+        elif suffix == ".csv":
+            df.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")).write_csv(out)
+        elif suffix in (".jsonl", ".ndjson"):
+            df.write_ndjson(out)
+        else:
+            raise LoadError(f"--out: unknown file type {suffix or '(none)'}; use .parquet, .csv or .jsonl")
+        return df.height
+
+    def text_of(self, file: str, lines: Iterable[int], span: int = 1) -> dict[int, str]:
+        """The text of some lines of a loaded file, read back from it (evidence for a report)."""
+        row = self.stats[self.stats["file"] == file]
+        encoding = row["encoding"].iloc[0] if len(row) else "utf-8"
+        return sources.lines_at(file, encoding, set(lines), span)
+
+
+def empty_frame(kind: str) -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="object") for c in COMMON_COLUMNS})
+    frame["ts"] = pd.Series(dtype="datetime64[ns, UTC]")
+    frame["line"] = pd.Series(dtype="Int64")
+    return frame
+
+
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def to_pandas(df: pl.DataFrame) -> pd.DataFrame:
+    """Hand polars data to pandas: nullable integers stay integers, strings use pandas' str dtype."""
+    return df.to_arrow().to_pandas(types_mapper=_PANDAS_TYPES.get)
+
+
+# --------------------------------------------------------------------------------------------
+# load
+
+
+@dataclass
+class _Source:
+    """One file on its way through the load: chosen format and zone, then its parse result."""
+
+    path: str
+    kind: str
+    fmt: Compiled
+    rate: float
+    encoding: str
+    sample: pl.Series
+    zone: str | None = None
+    zone_source: str = ""
+    result: engine.ParseResult | None = None
+    read: sources.ReadStats | None = None
+
+
+def load(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    tz: Mapping[str, str] | None = None,
+    as_: Mapping[str, str] | None = None,
+    encoding: str | Mapping[str, str] | None = None,
+    formats: Iterable[str | Path] = (),
+    since: str | pd.Timestamp | None = None,
+    until: str | pd.Timestamp | None = None,
+) -> Logs:
+    """Parse log files into one DataFrame per source kind.
+
+    ``paths``: files, directories (walked recursively, rotated sets read oldest first) or ``-``.
+    ``tz``: zone per kind or per path for lines without an offset (``{"crm": "Asia/Shanghai"}``).
+    ``as_``: ``{path: "kind"}`` or ``{path: "kind:format"}`` to skip detection.
+    ``encoding``: one codec for all, or per kind/path.
+    ``formats``: TOML files with more format definitions.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    opts = Options(
+        tz={k: check_zone(v) for k, v in (tz or {}).items()},
+        as_={k: _split_as(v) for k, v in (as_ or {}).items()},
+        encoding=({"*": encoding} if isinstance(encoding, str) else dict(encoding or {})),
+        formats=[str(f) for f in formats],
+    )
+    return _load(list(paths), opts, since, until)
+
+
+def _split_as(value: str) -> tuple[str, str | None]:
+    kind, _, fmt = value.partition(":")
+    if kind not in KINDS:
+        raise LoadError(f"--as: {kind!r} is not a source kind (one of {', '.join(KINDS)})")
+    return kind, fmt or None
+
+
+def _compiled_formats(opts: Options) -> list[Compiled]:
+    try:
+        return [compile_definition(d) for d in load_definitions(opts.formats)]
+    except DefinitionError as exc:
+        raise LoadError(str(exc)) from None
+
+
+def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Options
+            ) -> tuple[Compiled, float, str | None]:
+    """The format for one file; returns (format, match rate, why none fits or None)."""
+    forced = opts.as_.get(path) or (opts.as_.get(Path(path).name) if path != "-" else None)
+    candidates = compiled
+    if forced:
+        kind, name = forced
+        candidates = [c for c in compiled if c.kind == kind and (name is None or c.name == name)]
+        if not candidates:
+            names = ", ".join(c.name for c in compiled if c.kind == kind)
+            raise LoadError(f"{path}: no format {name!r} for kind {kind} (known: {names})")
+        if name:
+            return candidates[0], engine.match_rate(sample.head(DETECT_SAMPLE), candidates[0])[0], None
+    if sample.len() == 0 or (sample.str.strip_chars() == "").all():
+        return candidates[0], 0.0, "empty"
+    det = detect(sample, candidates)
+    if det.rate < MIN_MATCH_RATE:
+        name, rate = det.ranking[0]
+        closest = f"the closest is {name} ({rate:.0%} of sampled lines)" if rate > 0 else \
+            "no format matches any of its first lines"
+        return det.format, det.rate, (
+            f"{path}: matches no known format; {closest}"
+            " — name one with --as KIND:FORMAT, or add a format with --formats FILE"
+        )
+    return det.format, det.rate, None
+
+
+def _sample(path: str, codec: str) -> tuple[pl.Series, sources.ReadStats]:
+    try:
+        return sources.head(path, codec)
+    except sources.ReadError as exc:
+        raise LoadError(str(exc)) from None
+
+
+def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
+    files, notes = expand(paths)
+    explicit = {str(p) for p in paths}
+    compiled = _compiled_formats(opts)
+    chosen: list[_Source] = []
+    skipped = []
+    for path in files:
+        codec = check_codec(opts.for_file(opts.encoding, path, None) or "utf-8")
+        sample, _ = _sample(path, codec)
+        fmt, rate, problem = _choose(path, sample, compiled, opts)
+        kind_codec = opts.for_file(opts.encoding, path, fmt.kind) if not problem else None
+        if kind_codec and check_codec(kind_codec) != codec:
+            # An encoding named for the kind applies once the kind is known: read the start again.
+            codec = check_codec(kind_codec)
+            sample, _ = _sample(path, codec)
+            fmt, rate, problem = _choose(path, sample, compiled, opts)
+        if problem == "empty":
+            notes.append(f"{path}: empty file")
+            skipped.append(_stat_row(path, codec, lines=len(sample)))
+        elif problem:
+            if path in explicit or path == "-":
+                raise LoadError(problem)
+            notes.append(problem + "; passed over")
+            skipped.append(_stat_row(path, codec))
+        else:
+            chosen.append(_Source(path, fmt.kind, fmt, rate, codec, sample))
+    _assign_zones(chosen, opts, notes)
+    for src in chosen:
+        src.read = sources.ReadStats(src.encoding)
+        try:
+            src.result = engine.parse_stream(sources.line_chunks(src.path, src.read), src.fmt, src.zone)
+        except sources.ReadError as exc:
+            raise LoadError(str(exc)) from None
+        notes.extend(src.read.notes)
+        if src.read.replaced:
+            notes.append(f"{src.path}: {src.read.replaced:,} undecodable byte sequence(s) replaced "
+                         f"(read as {src.encoding})")
+        if src.result.zone_assumed and not src.zone_source:
+            src.zone, src.zone_source = "UTC", "assumed: no offset in the lines and no --tz given"
+            notes.append(f"{src.path}: {src.kind} lines carry no UTC offset and no zone was given; "
+                         f"read as UTC (say --tz {src.kind}=Area/City)")
+        elif not src.zone_source:
+            src.zone_source = "offset in each line"
+    return _assemble(chosen, skipped, notes, since, until)
+
+
+def _assign_zones(chosen: list[_Source], opts: Options, notes: list[str]) -> None:
+    """Zones for lines without an offset: given (--tz), named by the format, or inferred."""
+    for src in chosen:
+        given = opts.for_file(opts.tz, src.path, src.kind)
+        if given:
+            src.zone, src.zone_source = given, "given (--tz)"
+        elif src.fmt.zone:
+            src.zone, src.zone_source = src.fmt.zone, f"format {src.fmt.name}"
+    _infer_error_log_zone(chosen, notes)
+
+
+def _access_offsets(src: _Source) -> dict[str, int]:
+    found = src.sample.str.extract(r"\[\d{2}/\w{3}/\d{4}:[\d:]{8} ([+-]\d{4})\]", 1).drop_nulls()
+    return {k: v for k, v in found.value_counts().iter_rows()}
+
+
+def _infer_error_log_zone(chosen: list[_Source], notes: list[str]) -> None:
+    """nginx error logs have no offset; the access logs of the same server do. Use theirs.
+
+    Access logs in the same directory count first; any access log loaded counts otherwise.
+    """
+    access = [s for s in chosen if s.kind == "nginx_access"]
+    for src in chosen:
+        if src.kind != "nginx_error" or src.zone:
+            continue
+        near = [a for a in access if Path(a.path).parent == Path(src.path).parent] or access
+        offsets: dict[str, int] = {}
+        for a in near:
+            for off, n in _access_offsets(a).items():
+                offsets[off] = offsets.get(off, 0) + n
+        if offsets:
+            offset = max(offsets, key=offsets.get)
+            src.zone, src.zone_source = offset, f"inferred: the access log's offset {offset}"
+            notes.append(f"{src.path}: nginx error logs carry no UTC offset; read as {offset}, "
+                         "the offset of the access log beside it (say --tz nginx_error=Area/City to override)")
+
+
+def _stat_row(path: str, encoding: str, src: _Source | None = None, lines: int = 0) -> dict:
+    r = src.result if src else None
+    ts = r.entries["ts"] if r is not None and r.parsed else None
+    return {
+        "file": path, "kind": src.kind if src else None, "format": src.fmt.name if src else None,
+        "lines": r.lines if r is not None else lines, "parsed": r.parsed if r is not None else 0,
+        "continuation": r.continuation if r is not None else 0, "rejected": r.rejected if r is not None else 0,
+        "match_rate": src.rate if src else None, "encoding": encoding,
+        "replaced_bytes": src.read.replaced if src and src.read else 0,
+        "zone": src.zone if src else None, "zone_source": src.zone_source if src else "",
+        "first_ts": ts.min() if ts is not None else None, "last_ts": ts.max() if ts is not None else None,
+    }
+
+
+def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], since, until) -> Logs:
+    by_kind: dict[str, list[pl.DataFrame]] = {}
+    reject_frames = []
+    stats = list(skipped)
+    for src in chosen:
+        r = src.result
+        assert r is not None
+        # source and file repeat on every row: categorical columns hold each value once.
+        by_kind.setdefault(src.kind, []).append(r.entries.with_columns(
+            pl.lit(src.kind).cast(pl.Categorical).alias("source"),
+            pl.lit(src.path).cast(pl.Categorical).alias("file")))
+        if r.rejected:
+            reject_frames.append(r.rejects.with_columns(pl.lit(src.path).alias("file"), pl.lit(src.kind).alias("kind")))
+        stats.append(_stat_row(src.path, src.encoding, src))
+        src.result = None  # the frame lives on in by_kind only
+    frames = {}
+    for kind, parts in by_kind.items():
+        df = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
+        if since is not None:
+            df = df.filter(pl.col("ts") >= _utc(since))
+        if until is not None:
+            df = df.filter(pl.col("ts") <= _utc(until))
+        first = [c for c in COMMON_COLUMNS if c in df.columns]
+        frames[kind] = df.select(first + [c for c in df.columns if c not in first])
+    if reject_frames:
+        rej = pl.concat(reject_frames, how="diagonal_relaxed").select("file", "line", "kind", "text", "reason")
+        rejects = to_pandas(rej)
+    else:
+        rejects = pd.DataFrame({"file": pd.Series(dtype="str"), "line": pd.Series(dtype="Int64"),
+                                "kind": pd.Series(dtype="str"), "text": pd.Series(dtype="str"),
+                                "reason": pd.Series(dtype="str")})
+    stats_df = pd.DataFrame(stats)
+    for col in ("lines", "parsed", "continuation", "rejected", "replaced_bytes"):
+        stats_df[col] = stats_df[col].astype("Int64")
+    return Logs(frames, rejects, stats_df, notes)
+
+
+def _utc(value):
+    ts = pd.Timestamp(value)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()

@@ -1,0 +1,249 @@
+"""Reading log files as streams of line chunks: plain, gzip, bzip2 or stdin, in any encoding.
+
+A file is never held whole in memory: it is decompressed and decoded in blocks, cut into chunks
+at line ends, and each chunk is split into a polars Series of lines. A background thread reads the
+next chunk while the current one is parsed (decompression and the line splitter release the GIL).
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import queue
+import sys
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+
+CHUNK_BYTES = 16 << 20
+_BLOCK = 4 << 20
+_FFFD = "\ufffd".encode()
+
+
+class ReadError(Exception):
+    """A file that cannot be opened or read at all."""
+
+
+@dataclass
+class ReadStats:
+    """What reading one file found, filled in as the chunks are read."""
+
+    encoding: str
+    replaced: int = 0  # undecodable byte sequences replaced by U+FFFD
+    notes: list[str] = field(default_factory=list)
+
+
+_stdin_cache: dict[str, bytes] = {}
+
+
+def _open(path: str) -> BinaryIO:
+    if path == "-":
+        # stdin can be read once; keep it so detection, parsing and evidence can all see it.
+        if "-" not in _stdin_cache:
+            _stdin_cache["-"] = sys.stdin.buffer.read()
+        import io
+
+        return io.BytesIO(_stdin_cache["-"])
+    try:
+        return Path(path).open("rb")
+    except OSError as exc:
+        raise ReadError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _blocks(path: str, stats: ReadStats) -> Iterator[bytes]:
+    """Decompressed bytes of a file, block by block; gzip and bzip2 are recognised by magic number.
+
+    A truncated or corrupt archive yields what it holds and says so in ``stats.notes``.
+    """
+    with _open(path) as f:
+        head = f.read(3)
+        if head[:2] == b"\x1f\x8b":
+            yield from _gunzip(f, head, path, stats)
+        elif head[:3] == b"BZh":
+            yield from _bunzip(f, head, path, stats)
+        else:
+            yield head
+            while block := f.read(_BLOCK):
+                yield block
+
+
+def _gunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[bytes]:
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    pending = head
+    while True:
+        data = pending or f.read(_BLOCK)
+        pending = b""
+        if not data:
+            break
+        try:
+            out = d.decompress(data)
+        except zlib.error as exc:
+            stats.notes.append(f"{path}: gzip data is corrupt ({exc}); read what came before")
+            return
+        if out:
+            yield out
+        while d.eof and d.unused_data:  # another gzip member follows (cat a.gz b.gz)
+            rest = d.unused_data
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                out = d.decompress(rest)
+            except zlib.error as exc:
+                stats.notes.append(f"{path}: gzip data is corrupt ({exc}); read what came before")
+                return
+            if out:
+                yield out
+    if not d.eof:
+        stats.notes.append(f"{path}: gzip file is truncated; read what it holds")
+
+
+def _bunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[bytes]:
+    d = bz2.BZ2Decompressor()
+    data = head + f.read(_BLOCK)
+    while data:
+        try:
+            out = d.decompress(data)
+        except OSError as exc:
+            stats.notes.append(f"{path}: bzip2 data is corrupt ({exc}); read what came before")
+            return
+        if out:
+            yield out
+        if d.eof:
+            if d.unused_data:
+                rest, d = d.unused_data, bz2.BZ2Decompressor()
+                data = rest
+                continue
+            return
+        data = f.read(_BLOCK)
+    stats.notes.append(f"{path}: bzip2 file is truncated; read what it holds")
+
+
+def _utf8_chunks(path: str, stats: ReadStats, chunk_bytes: int) -> Iterator[bytes]:
+    """UTF-8 bytes cut at line ends, about ``chunk_bytes`` each (re-encoded from other codecs)."""
+    decoder = None
+    if stats.encoding != "utf-8":
+        decoder = codecs.getincrementaldecoder(stats.encoding)(errors="replace")
+    buf = bytearray()
+    first = True
+    for block in _blocks(path, stats):
+        if decoder is not None:
+            text = decoder.decode(block)
+            stats.replaced += text.count("\ufffd")
+            block = text.encode("utf-8")
+        if first:
+            block = block.removeprefix(codecs.BOM_UTF8)
+            first = False
+        buf += block
+        if len(buf) >= chunk_bytes:
+            cut = buf.rfind(b"\n") + 1
+            if cut:
+                yield bytes(buf[:cut])
+                del buf[:cut]
+    if decoder is not None:
+        tail = decoder.decode(b"", final=True)
+        stats.replaced += tail.count("\ufffd")
+        buf += tail.encode("utf-8")
+    if buf:
+        yield bytes(buf)
+
+
+def split_lines(data: bytes) -> tuple[pl.Series, int]:
+    """Split UTF-8 bytes into lines in bulk; returns the lines and how many bytes were invalid UTF-8."""
+    n = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+    if n == 0:
+        return pl.Series("text", [], dtype=pl.String), 0
+    if b"\x1f" not in data:
+        # polars' CSV reader with a separator that never occurs is a fast, parallel line splitter.
+        for enc in ("utf8", "utf8-lossy"):
+            try:
+                df = pl.read_csv(data, has_header=False, separator="\x1f", quote_char=None,
+                                 schema={"text": pl.String}, encoding=enc)
+            except pl.exceptions.ComputeError:
+                continue
+            if df.height == n:
+                lines = df["text"].fill_null("")
+                return lines, _invalid(lines, data) if enc != "utf8" else 0
+            break
+    text = data.decode("utf-8", errors="replace")
+    parts = text.split("\n")
+    if parts and parts[-1] == "":
+        parts.pop()
+    lines = pl.Series("text", parts, dtype=pl.String).str.strip_suffix("\r")
+    return lines, _invalid(lines, data) if "\ufffd" in text else 0
+
+
+def _invalid(lines: pl.Series, data: bytes) -> int:
+    return int(lines.str.count_matches("\ufffd", literal=True).sum()) - data.count(_FFFD)
+
+
+def line_chunks(path: str, stats: ReadStats, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pl.Series]:
+    """The lines of a file as Series of about ``chunk_bytes`` each, read one chunk ahead."""
+    q: queue.Queue = queue.Queue(maxsize=1)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for data in _utf8_chunks(path, stats, chunk_bytes):
+                lines, invalid = split_lines(data)
+                stats.replaced += invalid
+                while not stop.is_set():
+                    try:
+                        q.put(lines, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name=f"read {path}", daemon=True)
+    worker.start()
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def head(path: str, encoding: str, max_bytes: int = 1 << 20) -> tuple[pl.Series, ReadStats]:
+    """The first lines of a file (about ``max_bytes``), for format detection."""
+    stats = ReadStats(encoding)
+    for data in _utf8_chunks(path, stats, max_bytes):
+        cut = data.rfind(b"\n", 0, max_bytes) + 1 if len(data) > max_bytes else len(data)
+        lines, invalid = split_lines(data[: cut or len(data)])
+        stats.replaced += invalid
+        return lines, stats
+    return pl.Series("text", [], dtype=pl.String), stats
+
+
+def lines_at(path: str, encoding: str, wanted: set[int], span: int = 1) -> dict[int, str]:
+    """The text of the given 1-based lines (and ``span - 1`` lines after each), read from the file."""
+    if not wanted:
+        return {}
+    want = set()
+    for n in wanted:
+        want.update(range(n, n + span))
+    out: dict[int, str] = {}
+    last = max(want)
+    offset = 1
+    stats = ReadStats(encoding)
+    for data in _utf8_chunks(path, stats, CHUNK_BYTES):
+        lines, _ = split_lines(data)
+        hits = [n for n in want if offset <= n < offset + len(lines)]
+        if hits:
+            picked = lines.gather([n - offset for n in hits]).to_list()
+            out.update(zip(hits, picked, strict=True))
+        offset += len(lines)
+        if offset > last:
+            break
+    return out

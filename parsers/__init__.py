@@ -1,0 +1,1 @@
+"""Format definitions and the engine that applies them."""

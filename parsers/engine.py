@@ -1,0 +1,767 @@
+"""Apply a compiled format to the lines of one file, in bulk, with polars.
+
+The hot path is three vectorised passes: one regex extraction over every line (Rust's regex
+engine, run by polars on all cores), a cumulative sum that groups continuation lines under the
+entry that starts them, and typed casts. No Python code runs per line, except the fallback parse
+of timestamps polars could not read, which runs once per distinct failing value.
+
+Every line ends up in exactly one place: an entry's first line, a continuation line attached to an
+entry, or a rejected line with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import polars as pl
+from dateutil import parser as dateutil_parser
+
+from . import stacktraces
+from .formats import JSON_ROLES, REQUEST_ID_COLUMNS, Compiled
+from .pattern import Capture
+from .timefmt import TimeLayout
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+_ANSI = r"\x1b\[[0-9;]*[A-Za-z]"
+
+#: A line that starts like a log entry of *some* format. In a multi-line format a non-matching
+#: line like this is rejected rather than taken as the previous entry's continuation.
+FOREIGN_START = (
+    r"^(?:\[?\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}"
+    r"|\S+ \S+ \S+ \[\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] \""
+    r"|\{\".*\}\s*$"
+    r"|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} )"
+)
+
+#: Types of well-known columns, wherever they come from (key=value pairs, JSON keys).
+FIELD_TYPES = {
+    "status": "int", "attempt": "int", "attempts": "int", "last_status": "int", "pid": "int",
+    "connection": "int", "body_bytes_sent": "int", "bytes_sent": "int", "request_length": "int",
+    "errno": "int", "tid": "int", "elapsed_ms": "float", "duration_ms": "float", "request_time": "float", "rt": "float",
+    "upstream_status": "list_int", "us": "list_int",
+    "upstream_response_time": "list_float", "urt": "list_float",
+    "upstream_connect_time": "list_float", "uct": "list_float",
+    "upstream_header_time": "list_float", "uht": "list_float",
+    "upstream_addr": "list_str", "upstream": "list_str",
+}
+#: Short key=value names sites use for nginx variables (nginx's own docs write rt= uct= uht= urt=).
+KV_ALIASES = {
+    "rt": "request_time", "urt": "upstream_response_time", "uct": "upstream_connect_time",
+    "uht": "upstream_header_time", "us": "upstream_status", "upstream": "upstream_addr",
+    "conn": "connection",
+}
+LEVELS = {
+    "TRACE": "TRACE", "FINEST": "TRACE", "FINER": "TRACE", "DEBUG": "DEBUG", "FINE": "DEBUG",
+    "INFO": "INFO", "INFORMATION": "INFO", "NOTICE": "NOTICE", "WARN": "WARN", "WARNING": "WARN",
+    "ERROR": "ERROR", "ERR": "ERROR", "SEVERE": "ERROR", "CRIT": "FATAL", "CRITICAL": "FATAL",
+    "ALERT": "FATAL", "EMERG": "FATAL", "FATAL": "FATAL", "PANIC": "FATAL",
+}
+MAX_KV_KEYS = 64
+MAX_TIME_FALLBACK = 20_000
+
+
+@dataclass
+class ParseResult:
+    """What one file gave: typed entries, rejected lines, and the line accounting."""
+
+    entries: pl.DataFrame
+    rejects: pl.DataFrame  # line, text, reason
+    lines: int
+    continuation: int
+    zone_assumed: bool  # naive timestamps were read in a zone nobody named
+
+    @property
+    def parsed(self) -> int:
+        return self.entries.height
+
+    @property
+    def rejected(self) -> int:
+        return self.rejects.height
+
+
+def lines_frame(lines: pl.Series, first_line: int = 1) -> pl.DataFrame:
+    """Number lines from ``first_line`` and clean what writers may add (CR of CRLF, ANSI colours)."""
+    text = lines
+    if text.str.ends_with("\r").any():
+        text = text.str.strip_suffix("\r")
+    if text.str.contains("\x1b", literal=True).any():
+        text = text.str.replace_all(_ANSI, "")
+    numbers = pl.int_range(first_line, first_line + len(text), eager=True, dtype=pl.Int64)
+    return pl.DataFrame({"line": numbers, "text": text})
+
+
+# --------------------------------------------------------------------------------------------
+# detection
+
+
+def match_rate(lines: pl.Series, fmt: Compiled) -> tuple[float, int]:
+    """Share of non-blank sample lines this format explains, and how many start an entry."""
+    df = lines_frame(lines).filter(pl.col("text").str.strip_chars() != "")
+    if df.height == 0:
+        return 0.0, 0
+    if fmt.regex is None:
+        starts = _json_objects(df["text"]) & _json_time_present(df["text"], fmt)
+        n = int(starts.sum())
+        return n / df.height, n
+    starts = df["text"].str.contains(fmt.regex)
+    n = int(starts.sum())
+    if n == 0:
+        return 0.0, 0
+    if fmt.definition.multiline_mode == "none":
+        return n / df.height, n
+    seen = starts.cum_sum() > 0
+    cont = ~starts & seen & ~df["text"].str.contains(FOREIGN_START)
+    # Continuations are weaker evidence than starts: a format that explains a file mostly by
+    # attaching lines to a few entries loses to one whose regex matches them.
+    return (n + 0.5 * int(cont.sum())) / df.height, n
+
+
+# --------------------------------------------------------------------------------------------
+# parsing
+
+
+def parse(lines: pl.Series, fmt: Compiled, zone: str | None, first_line: int = 1) -> ParseResult:
+    """Parse lines with ``fmt``; naive timestamps are read in ``zone`` (UTC if None).
+
+    ``first_line`` numbers the lines when this is a later chunk of a file (see :func:`parse_stream`).
+    Entries keep their fields, not the line's text: evidence is read back from file and line.
+    """
+    df = lines_frame(lines, first_line)
+    if df.height == 0:
+        empty = pl.DataFrame(schema={"line": pl.Int64, "ts": pl.Datetime("ns", "UTC"), "level": pl.String,
+                                     "request_id": pl.String, "message": pl.String})
+        return ParseResult(empty, pl.DataFrame(schema={"line": pl.Int64, "text": pl.String, "reason": pl.String}),
+                           0, 0, False)
+    if fmt.regex is None:
+        return _parse_json(df, fmt, zone)
+    regex = fmt.regex
+    mode = fmt.definition.multiline_mode
+    # One lazy plan from extraction to typed columns, so polars spreads the work over all cores.
+    lf = df.lazy().with_columns(pl.col("text").str.extract_groups(regex).alias("__g")).unnest("__g")
+    lf = _with_ts(lf, fmt, zone)
+    if mode == "none":
+        lf = _type_columns(lf, fmt)
+    df = lf.collect()
+    df, assumed = _repair_ts(df, fmt, zone)
+    # The time group is required in every layout, so it marks the lines the regex matched.
+    is_start = pl.col(_TIME_TEXT).is_not_null()
+    good = is_start & pl.col("ts").is_not_null()
+    blank = pl.col("text").str.strip_chars() == ""
+    bad_time = pl.format("unreadable timestamp {}", pl.col(_TIME_TEXT).fill_null("(none)"))
+    if mode == "none":
+        kind = pl.when(good).then(pl.lit("entry")).otherwise(pl.lit("reject"))
+        reason = (
+            pl.when(is_start).then(bad_time)
+            .when(blank).then(pl.lit("empty line"))
+            .otherwise(pl.lit(f"does not match format {fmt.name}"))
+        )
+    else:
+        # An entry starts at every matching line; its continuation lines share its number.
+        df = df.with_columns(_entry=is_start.cum_sum())
+        bad_starts = df.select((is_start & pl.col("ts").is_null()).any()).item()
+        df = df.with_columns(_entry_ok=good.any().over("_entry") if bad_starts else pl.lit(True))
+        foreign = ~blank & pl.col("text").str.contains(FOREIGN_START)
+        kind = (
+            pl.when(good).then(pl.lit("entry"))
+            .when(~is_start & (pl.col("_entry") > 0) & pl.col("_entry_ok") & ~foreign).then(pl.lit("cont"))
+            .otherwise(pl.lit("reject"))
+        )
+        reason = (
+            pl.when(is_start).then(bad_time)
+            .when(pl.col("_entry") == 0).then(
+                pl.when(blank).then(pl.lit("empty line")).otherwise(pl.lit(f"before the first {fmt.name} entry")))
+            .when(~pl.col("_entry_ok")).then(pl.lit("continues an entry rejected for its timestamp"))
+            .when(blank).then(pl.lit("empty line"))
+            .otherwise(pl.lit(f"looks like a line of another format, not {fmt.name}"))
+        )
+    df = df.with_columns(_kind=kind).with_columns(_reason=pl.when(pl.col("_kind") == "reject").then(reason))
+    rejects = df.filter(pl.col("_kind") == "reject").select("line", "text", pl.col("_reason").alias("reason"))
+    entries = df.filter(pl.col("_kind") == "entry")
+    continuation = 0
+    if mode != "none":
+        cont = df.filter(pl.col("_kind") == "cont").select("_entry", "line", "text")
+        continuation = cont.height
+        entries = _attach_continuations(entries, cont, mode)
+    helpers = ("_kind", "_reason", "_entry_ok", _TIME_TEXT)
+    entries = entries.drop([c for c in helpers if c in entries.columns])
+    entries = entries.drop("text")
+    if mode != "none":
+        entries = _type_columns(entries, fmt)
+    entries = _post_process(entries, fmt)
+    return ParseResult(entries, rejects, len(lines), continuation, assumed)
+
+
+def parse_stream(chunks: Iterable[pl.Series], fmt: Compiled, zone: str | None) -> ParseResult:
+    """Parse a file that arrives in chunks of lines, keeping memory bounded by the chunk size.
+
+    A multi-line entry may straddle two chunks: the lines from the last entry start onwards are
+    held back and parsed with the next chunk, so every entry is parsed whole.
+    """
+    results: list[ParseResult] = []
+    held: pl.Series | None = None
+    first_line = 1
+    multiline = fmt.regex is not None and fmt.definition.multiline_mode != "none"
+    for chunk in chunks:
+        lines = chunk if held is None else pl.concat([held, chunk])
+        held = None
+        if multiline:
+            starts = lines.str.contains(fmt.regex).arg_true()
+            cut = int(starts[-1]) if len(starts) else 0
+            lines, held = lines.head(cut), lines.slice(cut)
+        if len(lines):
+            results.append(parse(lines, fmt, zone, first_line))
+            first_line += len(lines)
+    if held is not None and len(held):
+        results.append(parse(held, fmt, zone, first_line))
+    if not results:
+        results.append(parse(pl.Series("text", [], dtype=pl.String), fmt, zone))
+    if len(results) == 1:
+        return results[0]
+    entries = pl.concat([r.entries for r in results], how="diagonal_relaxed")
+    rejects = pl.concat([r.rejects for r in results], how="vertical_relaxed")
+    return ParseResult(entries, rejects, sum(r.lines for r in results), sum(r.continuation for r in results),
+                       any(r.zone_assumed for r in results))
+
+
+def _attach_continuations(entries: pl.DataFrame, cont: pl.DataFrame, mode: str) -> pl.DataFrame:
+    if cont.height == 0:
+        return entries.with_columns(line_count=pl.lit(1, pl.Int32)).drop("_entry")
+    if mode in ("java", "python"):
+        cont = stacktraces.mark_trace(cont, mode)
+        exceptions = stacktraces.exceptions(cont, mode)
+    else:
+        cont = cont.with_columns(_trace=pl.lit(False))
+        exceptions = None
+    grouped = cont.group_by("_entry").agg(
+        pl.col("text").filter(~pl.col("_trace")).str.join("\n").alias("_cont_msg"),
+        pl.col("text").filter(pl.col("_trace")).str.join("\n").alias("stack_trace"),
+        pl.len().cast(pl.Int32).alias("cont_lines"),
+    )
+    entries = entries.join(grouped, on="_entry", how="left", maintain_order="left")
+    if exceptions is not None:
+        entries = entries.join(exceptions, on="_entry", how="left", maintain_order="left")
+    body = pl.col("_cont_msg")
+    has_body = body.is_not_null() & (body.str.strip_chars() != "")
+    target = "message" if "message" in entries.columns else None
+    if target:
+        entries = entries.with_columns(
+            pl.when(has_body).then(pl.col(target) + "\n" + body.str.strip_chars_end()).otherwise(pl.col(target))
+            .alias(target)
+        )
+    entries = entries.with_columns(
+        stack_trace=pl.when(pl.col("stack_trace") != "").then(pl.col("stack_trace")),
+        line_count=(pl.col("cont_lines").fill_null(0) + 1).cast(pl.Int32),
+    )
+    return entries.drop("_cont_msg", "_entry", "cont_lines")
+
+
+# --------------------------------------------------------------------------------------------
+# typing
+
+
+def _null_dash(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.is_in(["-", ""])).then(None).otherwise(expr)
+
+
+def _cast(expr: pl.Expr, typ: str) -> pl.Expr:
+    if typ == "int":
+        return expr.str.strip_chars().cast(pl.Int64, strict=False)
+    if typ == "float":
+        return expr.str.strip_chars().cast(pl.Float64, strict=False)
+    return expr
+
+
+def _last_of_list(expr: pl.Expr) -> pl.Expr:
+    return expr.str.split(", ").list.last().str.split(" : ").list.last().str.strip_chars()
+
+
+def _typed_list(df: Frame, name: str, typ: str) -> Frame:
+    """``name`` becomes the last value typed (the upstream that answered), ``name_all`` the text."""
+    raw = _null_dash(pl.col(name))
+    last = _null_dash(_last_of_list(raw))
+    return df.with_columns(last.pipe(_cast, typ[5:]).alias(name), raw.alias(f"{name}_all"))
+
+
+def _unescape_nginx(expr: pl.Expr, json_escaped: bool) -> pl.Expr:
+    """Undo nginx's escaping of quotes and backslashes (``\\x22``/``\\x5C``, or JSON's)."""
+    if json_escaped:
+        decoded = expr.str.replace_all(r'\"', '"', literal=True).str.replace_all(r"\\", "\\", literal=True)
+        return pl.when(expr.str.contains("\\", literal=True)).then(decoded).otherwise(expr)
+    decoded = expr.str.replace_all(r"\x22", '"', literal=True).str.replace_all(r"\x5C", "\\", literal=True)
+    return pl.when(expr.str.contains(r"\x", literal=True)).then(decoded).otherwise(expr)
+
+
+def _normalise_level(expr: pl.Expr) -> pl.Expr:
+    up = expr.str.strip_chars().str.to_uppercase()
+    return up.replace_strict(LEVELS, default=up, return_dtype=pl.String)
+
+
+def split_request(df: Frame, column: str) -> Frame:
+    """``GET /a/b?x=1 HTTP/1.1`` -> method, path, query, protocol (nulls where it is not a request).
+
+    Splits on spaces rather than running a regex: request lines are three space-separated parts,
+    and this is the widest column of an access log.
+    """
+    df = df.with_columns(
+        pl.col(column).str.split_exact(" ", 2).struct.rename_fields(["__rm", "__t", "__p"]).alias("__rq")
+    ).unnest("__rq")
+    df = df.with_columns(
+        pl.col("__t").str.splitn("?", 2).struct.rename_fields(["__path", "__query"]).alias("__tq")
+    ).unnest("__tq")
+    ok = pl.col("__rm").str.contains(r"^[A-Z][A-Z_-]*$") & pl.col("__t").is_not_null()
+    return df.with_columns(
+        pl.when(ok).then(pl.col("__rm")).alias("method"),
+        pl.when(ok).then(pl.col("__path")).alias("path"),
+        pl.when(ok).then(pl.col("__query")).alias("query"),
+        pl.when(ok & pl.col("__p").str.contains(r"^[A-Z]+/[0-9.]+$")).then(pl.col("__p")).alias("protocol"),
+    ).drop("__rm", "__t", "__p", "__path", "__query")
+
+
+def _type_columns(entries: Frame, fmt: Compiled) -> Frame:
+    """Cast captured text to the column types the format declares; works on lazy frames too."""
+    syntax = fmt.definition.syntax
+    names = entries.collect_schema().names() if isinstance(entries, pl.LazyFrame) else entries.columns
+    present = {n: c for n, c in fmt.columns.items() if n in names}
+    json_escaped = "escape=json" in fmt.definition.pattern
+    exprs = []
+    for name, cap in present.items():
+        col = pl.col(name)
+        if syntax == "nginx" and cap.type in ("str", "int", "float", "request"):
+            col = _null_dash(col)
+        if syntax == "nginx" and cap.type in ("str", "request"):
+            col = _unescape_nginx(col, json_escaped)
+        if cap.type in ("int", "float"):
+            exprs.append(_cast(col, cap.type).alias(name))
+        elif cap.type == "level":
+            exprs.append(_normalise_level(col).alias(name))
+        elif cap.type in ("str", "request") and syntax == "logback" and name != "message":
+            # Padded fields (%15.15t) keep their padding inside brackets; blank means absent.
+            stripped = col.str.strip_chars()
+            exprs.append(pl.when(stripped != "").then(stripped).alias(name))
+        elif cap.type in ("str", "request") and syntax == "nginx":
+            exprs.append(col.alias(name))
+    entries = entries.with_columns(exprs) if exprs else entries
+    for name, cap in present.items():
+        if cap.type.startswith("list_"):
+            entries = _typed_list(entries, name, cap.type)
+        elif cap.type == "request":
+            entries = split_request(entries, name)
+    return entries
+
+
+# --------------------------------------------------------------------------------------------
+# time
+
+
+def _time_columns(fmt: Compiled) -> list[tuple[str, TimeLayout]]:
+    cols = [(n, c.layout) for n, c in fmt.columns.items() if c.type == "time" and c.layout is not None]
+    # Prefer the most precise clock: epoch seconds with milliseconds, then ISO, then the rest.
+    return sorted(cols, key=lambda nc: {"epoch": 0, "iso": 1}.get(nc[1].chrono, 2))
+
+
+def _parse_layout(expr: pl.Expr, layout: TimeLayout, zone: str) -> pl.Expr:
+    if layout.chrono == "epoch":
+        micros = (expr.cast(pl.Float64, strict=False) * 1_000_000).round().cast(pl.Int64)
+        return pl.from_epoch(micros, time_unit="us").cast(pl.Datetime("ns")).dt.replace_time_zone("UTC")
+    if layout.chrono == "iso":
+        return _parse_iso(expr, zone)
+    text = expr
+    if layout.zulu:
+        text = text.str.replace(r"Z$", "+00:00" if "%:z" in layout.chrono else "+0000")
+    if "%:z" in layout.chrono:
+        text = text.str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
+    parsed = text.str.to_datetime(layout.chrono, strict=False, time_unit="ns")
+    if layout.has_offset:
+        return parsed.dt.convert_time_zone("UTC")
+    return _localise(parsed, zone)
+
+
+def _localise(naive: pl.Expr, zone: str) -> pl.Expr:
+    """Naive wall-clock times in ``zone`` (an IANA name, or a fixed offset ``+0330``) to UTC."""
+    m = re.fullmatch(r"([+-])(\d{2})(\d{2})", zone)
+    if m:
+        minutes = (int(m.group(2)) * 60 + int(m.group(3))) * (1 if m.group(1) == "+" else -1)
+        return naive.dt.replace_time_zone("UTC") - pl.duration(minutes=minutes)
+    # A wall-clock time repeated by a DST change reads as the first; one skipped by it is unreadable.
+    return naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+
+def _parse_iso(expr: pl.Expr, zone: str) -> pl.Expr:
+    text = expr.str.strip_chars().str.replace(",", ".", literal=True).str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+    text = text.str.replace(r"Z$", "+00:00")
+    aware = pl.coalesce(
+        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ns"),
+        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="ns"),
+    ).dt.convert_time_zone("UTC")
+    naive = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ns")
+    # JSON loggers (pino, OpenTelemetry) write epoch numbers: the digit count gives the unit.
+    digits = expr.str.strip_chars()
+    whole = digits.str.extract(r"^(\d{10,19})(?:\.\d+)?$", 1)
+    scale = whole.str.len_chars().replace_strict({10: 1_000_000_000, 13: 1_000_000, 16: 1_000, 19: 1},
+                                                  default=None, return_dtype=pl.Int64)
+    nanos = pl.when(scale == 1_000_000_000).then(
+        (digits.cast(pl.Float64, strict=False) * 1e9).round().cast(pl.Int64)  # seconds may have a fraction
+    ).otherwise(whole.cast(pl.Int64, strict=False) * scale)
+    epoch_ts = pl.from_epoch(nanos, time_unit="ns").dt.replace_time_zone("UTC")
+    return pl.coalesce(aware, _localise(naive, zone), epoch_ts)
+
+
+def _fallback_times(values: pl.Series, zone: str) -> pl.Series:
+    """dateutil, once per distinct value polars could not read; None where dateutil cannot either."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    out = {}
+    for v in values.unique().head(MAX_TIME_FALLBACK).to_list():
+        try:
+            dt = dateutil_parser.parse(v.replace(",", "."), fuzzy=False)
+        except (ValueError, OverflowError, TypeError):
+            out[v] = None
+            continue
+        out[v] = (dt if dt.tzinfo else dt.replace(tzinfo=tz)).astimezone(ZoneInfo("UTC"))
+    return values.replace_strict(out, default=None, return_dtype=pl.Datetime("ns", "UTC"))
+
+
+_TIME_TEXT = "__time_text"
+
+
+def _with_ts(frame: Frame, fmt: Compiled, zone: str | None) -> Frame:
+    """Add ``ts`` (UTC) from the format's time fields, and ``__time_text`` for reject reasons."""
+    cols = _time_columns(fmt)
+    if not cols:
+        raise ValueError(f"format {fmt.name} has no timestamp field")
+    the_zone = zone or fmt.zone or "UTC"
+    ts = pl.coalesce([_parse_layout(pl.col(n), layout, the_zone) for n, layout in cols])
+    text = pl.coalesce([pl.col(n) for n, _ in cols])
+    frame = frame.with_columns(ts.alias("ts"), text.alias(_TIME_TEXT))
+    names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+    if "msecs" in names and not any("f" in layout.chrono for _, layout in cols):
+        msecs = (pl.col("msecs").cast(pl.Float64, strict=False) * 1000).round()
+        frame = frame.with_columns(pl.col("ts") + pl.duration(microseconds=msecs)).drop("msecs")
+    return frame.drop([n for n, _ in cols])
+
+
+def _repair_ts(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> tuple[pl.DataFrame, bool]:
+    """Read what polars could not with dateutil; say whether naive times met an unnamed zone."""
+    the_zone = zone or fmt.zone or "UTC"
+    assumed = False
+    if not (zone or fmt.zone):
+        for _, layout in _time_columns(fmt):
+            if layout.chrono == "iso":
+                has_offset = df[_TIME_TEXT].drop_nulls().str.contains(r"(?:Z|[+-]\d{2}:?\d{2})\s*$|^\d+(?:\.\d+)?$")
+                assumed |= bool((~has_offset).any())
+            elif not layout.has_offset:
+                assumed |= bool(df[_TIME_TEXT].is_not_null().any())
+    failing = pl.col("ts").is_null() & pl.col(_TIME_TEXT).is_not_null()
+    if df.select(failing.any()).item():
+        values = df.filter(failing)[_TIME_TEXT]
+        repaired = _fallback_times(values, the_zone)
+        lookup = pl.DataFrame({_TIME_TEXT: values, "__fixed": repaired}).unique(_TIME_TEXT)
+        df = df.join(lookup, on=_TIME_TEXT, how="left", maintain_order="left").with_columns(
+            pl.coalesce("ts", "__fixed").alias("ts")
+        ).drop("__fixed")
+    return df, assumed
+
+
+def add_ts(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> tuple[pl.DataFrame, bool]:
+    """``ts`` for an eager frame: :func:`_with_ts` then :func:`_repair_ts`."""
+    return _repair_ts(_with_ts(df, fmt, zone), fmt, zone)
+
+
+# --------------------------------------------------------------------------------------------
+# columns derived after grouping: tails, key=value pairs, derives, request id, level
+
+
+def _post_process(entries: pl.DataFrame, fmt: Compiled) -> pl.DataFrame:
+    d = fmt.definition
+    if d.tail:
+        entries = _nginx_tail(entries, d.tail)
+    for column, regex in fmt.derives:
+        if column in entries.columns:
+            entries = _derive(entries, column, regex)
+    if d.kv and d.kv in entries.columns:
+        entries = expand_kv(entries, d.kv, drop=d.kv != "message")
+    if fmt.kind == "vac" and "path" not in entries.columns and "url" in entries.columns:
+        entries = entries.with_columns(
+            pl.col("url").str.extract(r"^(?:[A-Za-z][\w+.-]*://[^/?#]*)?(/[^?#\s]*)", 1).alias("path")
+        )
+    return finish(entries, fmt)
+
+
+def _nginx_tail(entries: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Split off the ``, client: …, server: …, request: "…"`` pairs nginx appends, in its fixed order.
+
+    The tail starts at the last ``, <first key>: `` of the entry; one regex with an optional group
+    per key reads it, each value either quoted or bare.
+    """
+    # nginx writes ", client: " once, before the others; splitting there is a plain substring search.
+    split = pl.col("message").str.splitn(f", {keys[0]}: ", 2).struct.rename_fields(["__msg", "__tail"])
+    entries = entries.with_columns(split.alias("__s")).unnest("__s").with_columns(
+        pl.when(pl.col("__tail").is_not_null()).then(f"{keys[0]}: " + pl.col("__tail")).alias("__tail"))
+    parts = "".join(
+        rf'(?:{", " if i else ""}{key}: (?:"(?P<{key}__q>[^"]*)"|(?P<{key}__b>[^,"]*)))?' for i, key in enumerate(keys)
+    )
+    entries = entries.with_columns(pl.col("__tail").str.extract_groups(rf"(?s)^{parts}").alias("__t")).unnest("__t")
+    entries = entries.with_columns(
+        [pl.coalesce(f"{key}__q", f"{key}__b").alias(key) for key in keys]
+        + [pl.coalesce("__msg", "message").alias("message")]
+    ).drop([f"{key}__{x}" for key in keys for x in "qb"] + ["__msg", "__tail"])
+    entries = entries.with_columns(pl.when(pl.col(k) != "").then(pl.col(k)).alias(k) for k in keys)
+    if "request" in keys:
+        entries = split_request(entries, "request")
+    return entries
+
+
+def _derive(entries: pl.DataFrame, column: str, regex: str) -> pl.DataFrame:
+    groups = pl.col(column).str.extract_groups(regex)
+    out = entries.with_columns(groups.alias("__d"))
+    names = [f.name for f in out.schema["__d"].fields]
+    exprs = []
+    for n in names:
+        new = pl.col("__d").struct.field(n)
+        new = pl.when(new.str.strip_chars() != "").then(new.str.strip_chars())
+        exprs.append(pl.coalesce(pl.col(n), new).alias(n) if n in entries.columns else new.alias(n))
+    out = out.with_columns(exprs).drop("__d")
+    return type_by_name(out, [n for n in names if n in FIELD_TYPES])
+
+
+#: A key=value value: double-quoted, bare, or an unquoted nginx retry list "502, 200". Written so the
+#: alternatives never start alike, which keeps the regex fast.
+_KV_VALUE = r'("[^"]*"|[^\s",]*(?:,(?: [0-9.:-]+|[^\s",]*))*)'
+
+
+def expand_kv(entries: pl.DataFrame, column: str, drop: bool = False) -> pl.DataFrame:
+    """``key=value`` pairs inside ``column`` become columns, typed by name or by their values."""
+    keys = _kv_keys(entries[column].head(KV_SAMPLE))
+    entries, names = _extract_kv(entries, column, keys)
+    # Keys the sample missed: rows with more pairs than were read name them.
+    pairs = pl.col(column).str.count_matches(_KV_KEY)
+    read = pl.sum_horizontal([pl.col(n).is_not_null() for n in names]) if names else pl.lit(0)
+    missed = entries.filter(pairs > read)[column] if names else entries[column]
+    more = [k for k in _kv_keys(missed) if k not in keys][: MAX_KV_KEYS - len(keys)]
+    if more:
+        entries, more_names = _extract_kv(entries, column, more)
+        names += more_names
+    if drop:
+        entries = entries.drop(column)
+    entries = type_by_name(entries, names)
+    aliases = {KV_ALIASES[n]: n for n in names if n in KV_ALIASES and KV_ALIASES[n] not in entries.columns}
+    if aliases:
+        # rt=0.004 also fills request_time, typed as nginx's $request_time would be.
+        entries = entries.with_columns(
+            pl.col(f"{n}_all" if f"{n}_all" in entries.columns else n).alias(alias) for alias, n in aliases.items()
+        )
+        entries = type_by_name(entries, list(aliases), raw_columns={
+            a: f"{n}_all" for a, n in aliases.items() if f"{n}_all" in entries.columns})
+    return entries
+
+
+_KV_KEY = r"(?:^|\s)[A-Za-z_][\w.-]*="
+KV_SAMPLE = 20_000
+
+
+def _kv_keys(values: pl.Series) -> list[str]:
+    found = values.str.extract_all(_KV_KEY).explode().drop_nulls().str.strip_chars().str.strip_suffix("=")
+    return found.value_counts(sort=True)[found.name].head(MAX_KV_KEYS).to_list() if found.len() else []
+
+
+def _extract_kv(entries: pl.DataFrame, column: str, keys: list[str]) -> tuple[pl.DataFrame, list[str]]:
+    exprs = []
+    names = []
+    for key in keys:
+        value = pl.col(column).str.extract(rf"(?:^|\s){_rx_escape(key)}={_KV_VALUE}", 1)
+        value = pl.when(value.str.starts_with('"')).then(value.str.slice(1, value.str.len_chars() - 2)).otherwise(value)
+        name = key.replace(".", "_").replace("-", "_")
+        names.append(name)
+        if name in entries.columns and name != column:
+            exprs.append(pl.coalesce(pl.col(name), value).alias(name))
+        else:
+            exprs.append(value.alias(name))
+    return (entries.lazy().with_columns(exprs).collect() if exprs else entries), names
+
+
+def _rx_escape(text: str) -> str:
+    return "".join("\\" + c if c in ".-" else c for c in text)
+
+
+def type_by_name(entries: pl.DataFrame, names: list[str], raw_columns: dict[str, str] | None = None
+                  ) -> pl.DataFrame:
+    """Type text columns by their well-known names (``FIELD_TYPES``), else by what all values look like."""
+    raw_columns = raw_columns or {}
+    text = [n for n in names if entries.schema[n] == pl.String]
+    known = [n for n in text if n in FIELD_TYPES]
+    unknown = [n for n in text if n not in FIELD_TYPES]
+    for name in known:
+        typ = FIELD_TYPES[name]
+        if typ.startswith("list_"):
+            if name in raw_columns:
+                entries = entries.with_columns(pl.col(raw_columns[name]).alias(name))
+            entries = _typed_list(entries, name, typ)
+    entries = entries.with_columns(
+        _cast(_null_dash(pl.col(n)), FIELD_TYPES[n]).alias(n) for n in known if not FIELD_TYPES[n].startswith("list_")
+    )
+    # Other columns become numbers only if every value is one: guess from a sample, then check all.
+    guesses = {}
+    for n in unknown:
+        sample = _null_dash(pl.col(n)).drop_nulls().head(1000)
+        ints, floats, count = entries.select(
+            sample.str.contains(r"^-?\d{1,18}$").sum().alias("i"),
+            sample.str.contains(r"^-?\d+\.\d+$").sum().alias("f"), sample.len().alias("n"),
+        ).row(0)
+        if count and ints == count:
+            guesses[n] = "int"
+        elif count and ints + floats == count:
+            guesses[n] = "float"
+    if guesses:
+        cast = {n: _cast(_null_dash(pl.col(n)), t) for n, t in guesses.items()}
+        lost = entries.select(
+            (c.is_null() & _null_dash(pl.col(n)).is_not_null()).any().alias(n) for n, c in cast.items()
+        ).row(0, named=True)
+        entries = entries.with_columns(cast[n].alias(n) for n in guesses if not lost[n])
+    return entries
+
+
+def finish(entries: pl.DataFrame, fmt: Compiled) -> pl.DataFrame:
+    """Common columns: ``level`` (normalised, or from the status for access logs) and ``request_id``."""
+    roles = fmt.definition.fields
+    rid_cols = roles.get("request_id", REQUEST_ID_COLUMNS)
+    rid_cols = [rid_cols] if isinstance(rid_cols, str) else rid_cols
+    present = [c for c in rid_cols if c in entries.columns and c != "request_id"]
+    base = [pl.col("request_id")] if "request_id" in entries.columns else []
+    candidates = [_null_dash(pl.col(c).cast(pl.String).str.strip_chars()) for c in present] + base
+    rid = pl.coalesce(candidates) if candidates else pl.lit(None, pl.String)
+    entries = entries.with_columns(rid.alias("request_id"))
+    if fmt.kind == "nginx_access":
+        status = pl.col("status") if "status" in entries.columns else pl.lit(None, pl.Int64)
+        level = pl.when(status >= 500).then(pl.lit("ERROR")).when(status >= 400).then(pl.lit("WARN")).otherwise(
+            pl.lit("INFO"))
+        entries = entries.with_columns(level.alias("level"), _access_summary(entries.columns).alias("message"))
+        entries = entries.drop("request") if "request" in entries.columns else entries
+    elif "level" not in entries.columns:
+        entries = entries.with_columns(pl.lit(None, pl.String).alias("level"))
+    else:
+        entries = entries.with_columns(_normalise_level(pl.col("level")).alias("level"))
+    if "message" not in entries.columns:
+        entries = entries.with_columns(pl.lit(None, pl.String).alias("message"))
+    return entries
+
+
+def _access_summary(columns: list[str]) -> pl.Expr:
+    """An access entry's message: the request line as logged; the whole line stays in the file."""
+    if "request" in columns:
+        return pl.col("request")
+    if "method" in columns and "path" in columns:
+        return pl.format("{} {}", pl.col("method"), pl.col("path"))
+    return pl.lit(None, pl.String)
+
+
+# --------------------------------------------------------------------------------------------
+# JSON lines
+
+
+def _json_objects(text: pl.Series) -> pl.Series:
+    """Lines that are whole JSON objects (True/False per line)."""
+    stripped = text.str.strip_chars()
+    return stripped.str.starts_with("{") & stripped.str.json_path_match("$").is_not_null()
+
+
+def _json_keys(text: pl.Series, sample: int = 2000) -> list[str]:
+    keys: dict[str, None] = {}
+    for raw in text.head(sample).to_list():
+        try:
+            obj = json.loads(raw)
+        except (ValueError, TypeError):
+            continue
+        if isinstance(obj, dict):
+            keys.update(dict.fromkeys(obj))
+    return list(keys)
+
+
+def _json_path(key: str) -> str:
+    return "$." + key if key.isidentifier() else "$['" + key.replace("'", "\\'") + "']"
+
+
+def _json_roles(keys: list[str], fmt: Compiled) -> dict[str, str]:
+    """Which key plays which role (time, level, message, request id, ...): pinned, or the usual names."""
+    pinned = fmt.definition.fields
+    roles = {}
+    for role, candidates in JSON_ROLES.items():
+        want = pinned.get(role)
+        if isinstance(want, str):
+            candidates = [want]
+        elif isinstance(want, list):
+            candidates = want
+        for c in candidates:
+            if c in keys:
+                roles[role] = c
+                break
+    return roles
+
+
+def _json_time_present(text: pl.Series, fmt: Compiled) -> pl.Series:
+    roles = _json_roles(_json_keys(text), fmt)
+    if "time" not in roles:
+        return pl.Series([False] * len(text))
+    return text.str.strip_chars().str.json_path_match(_json_path(roles["time"])).is_not_null()
+
+
+def _json_column(role: str | None, key: str) -> str:
+    if role:
+        return role
+    return key.lstrip("@").replace(".", "_").replace("-", "_") or "field"
+
+
+_ISO_LAYOUT = TimeLayout(r".*", "iso", has_offset=True)
+
+
+def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResult:
+    """JSON lines: one entry per line that is a JSON object with a readable timestamp."""
+    df = df.with_columns(_json_objects(df["text"]).alias("_obj"))
+    objs = df.filter(pl.col("_obj"))
+    keys = _json_keys(objs["text"], sample=5000)
+    roles = _json_roles(keys, fmt)
+    blank = pl.col("text").str.strip_chars() == ""
+    rejects = df.filter(~pl.col("_obj")).select(
+        "line", "text",
+        pl.when(blank).then(pl.lit("empty line")).otherwise(pl.lit("not a JSON object")).alias("reason"),
+    )
+    empty = pl.DataFrame(schema={"line": pl.Int64, "ts": pl.Datetime("ns", "UTC"), "level": pl.String,
+                                 "request_id": pl.String, "message": pl.String})
+    if "time" not in roles:
+        reason = f"no timestamp key among {', '.join(keys[:8]) or '(no keys)'}"
+        rejects = pl.concat([rejects, objs.select("line", "text", pl.lit(reason).alias("reason"))]).sort("line")
+        return ParseResult(empty, rejects, df.height, 0, False)
+    role_of = {v: k for k, v in roles.items()}
+    columns = {}
+    for key in keys[:MAX_KV_KEYS]:
+        name = _json_column(role_of.get(key), key)
+        if name in columns:
+            continue
+        columns[name] = pl.col("text").str.strip_chars().str.json_path_match(_json_path(key)).alias(name)
+    entries = objs.select("line", "text", *columns.values())
+    caps = {"time": Capture("time", type="time", layout=_ISO_LAYOUT)}
+    if "level" in entries.columns:
+        caps["level"] = Capture("level", type="level")
+    jfmt = Compiled(fmt.definition, None, caps, fmt.derives, fmt.zone)
+    entries = _with_ts(entries, jfmt, zone)
+    entries, assumed = _repair_ts(entries, jfmt, zone)
+    bad = pl.col("ts").is_null()
+    rejects = pl.concat([rejects, entries.filter(bad).select(
+        "line", "text", pl.format("unreadable timestamp {}", pl.col(_TIME_TEXT).fill_null("(none)")).alias("reason"))])
+    entries = entries.filter(~bad).drop(_TIME_TEXT, "text")
+    entries = type_by_name(entries, [n for n in entries.columns if n in FIELD_TYPES])
+    if "url" in entries.columns and "path" not in entries.columns:
+        entries = entries.with_columns(
+            pl.col("url").str.extract(r"^(?:[A-Za-z][\w+.-]*://[^/?#]*)?(/[^?#\s]*)", 1).alias("path")
+        )
+    for column, regex in fmt.derives:
+        if column in entries.columns:
+            entries = _derive(entries, column, regex)
+    if fmt.definition.kv and "message" in entries.columns:
+        entries = expand_kv(entries, "message")
+    entries = finish(entries, jfmt)
+    return ParseResult(entries, rejects.sort("line"), df.height, 0, assumed)

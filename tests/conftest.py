@@ -1,0 +1,33 @@
+"""Shared helpers: paths to the real log samples and a way to write small test files."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+SAMPLES = Path(__file__).parent.parent / "samples"
+
+
+@pytest.fixture
+def write(tmp_path):
+    """write("name.log", "text" or bytes, gz=False) -> path of a new file under tmp_path."""
+
+    def _write(name: str, content: str | bytes, gz: bool = False) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = content.encode() if isinstance(content, str) else content
+        path.write_bytes(gzip.compress(data) if gz else data)
+        return path
+
+    return _write
+
+
+def accounted(logs) -> None:
+    """Every line of every file is parsed, attached as a continuation, or rejected."""
+    for row in logs.stats.itertuples():
+        if row.kind is None or row.kind != row.kind:  # passed over
+            continue
+        assert row.lines == row.parsed + row.continuation + row.rejected, row
