@@ -7,6 +7,7 @@ import sys
 import click
 import pandas as pd
 
+from loganalyzer import analysis as analysis_mod
 from loganalyzer import ingest
 from loganalyzer.parsers.formats import KINDS
 
@@ -101,6 +102,162 @@ def parse(paths, as_, tz, encoding, formats, since, until, out, samples) -> None
     if out:
         n = logs.write(out)
         click.echo(f"wrote {n:,} entries to {out}")
+
+
+def _ts(value) -> str:
+    if value is None:
+        return "-"
+    return str(value).replace("T", " ").replace("Z", "")[:23] + " UTC"
+
+
+def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> None:
+    """The terminal summary: sources, offsets, counts by verdict and cause, evidence, trigger."""
+    s = a.summary
+    click.echo("Sources")
+    for r in a.sources.itertuples():
+        if not isinstance(r.kind, str):
+            continue
+        zone = r.zone if isinstance(r.zone, str) and r.zone else "-"
+        click.echo(f"  {r.kind:<13} {r.format:<22} {r.parsed:>9,} entries  {r.rejected:>6,} rejected  "
+                   f"zone {zone} ({r.zone_source})  {r.file}")
+    if a.offsets:
+        click.echo("Clock offsets")
+        for o in a.offsets:
+            click.echo(f"  {o.describe()}")
+    for note in a.entries.notes:
+        if "passed over" in note or "undecodable" in note or "truncated" in note or "corrupt" in note:
+            click.echo(f"  note: {note}")
+    click.echo("")
+    if not s.get("attempts"):
+        click.echo("No request attempts found: load a client (vac) log or a proxy access log.")
+        return
+    click.echo(f"{s['attempts']:,} attempts ({s['requests']:,} requests) from {_ts(s['time_range']['from'])} "
+               f"to {_ts(s['time_range']['to'])}; {s['failed_attempts']:,} attempts failed "
+               f"({s['failed_requests']:,} requests)")
+    if s["first_failure"]:
+        run = s["longest_failure_run"]
+        click.echo(f"First failure {_ts(s['first_failure'])}, last {_ts(s['last_failure'])}; longest run of "
+                   f"failures: {run['attempts']:,} attempts ({_ts(run['from'])} to {_ts(run['to'])})")
+    click.echo("\nWhere they died (verdict)")
+    for verdict, n in s["by_verdict"].items():
+        click.echo(f"  {verdict:<18} {n:>8,}")
+    if s["by_cause"]:
+        click.echo("\nWhy (root cause)")
+        ev = a.evidence
+        req = a.requests
+        for c in a.causes().itertuples():
+            details = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]["root_cause_detail"]
+            top = details.dropna().value_counts()
+            detail = f" ({top.index[0]})" if len(top) else ""
+            click.echo(f"  {c.root_cause + detail:<40} {c.attempts:>8,}  {c.explanation or ''}")
+            ids = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]["attempt_id"].head(1).tolist()
+            lines = ev[ev["attempt_id"].isin(ids) & (ev["role"] == "cause")]
+            if lines.empty:
+                lines = ev[ev["attempt_id"].isin(ids)]
+            for e in lines.head(evidence_per_cause).itertuples():
+                text = (e.text or "").split("\n")[0]
+                text = text if len(text) <= 160 else text[:157] + "..."
+                click.echo(f"      {e.file}:{e.line}  {text}")
+    trigger = s.get("suspected_trigger")
+    if trigger:
+        click.echo(f"\nSuspected trigger: {trigger['cause']} first at {_ts(trigger['first_failure'])} "
+                   f"({trigger['endpoint']}, request {trigger['request_id'] or '#' + str(trigger['attempt_id'])})")
+        ch = trigger.get("change")
+        if ch:
+            was = f", was {ch['previous_version']}" if ch.get("previous_version") else ""
+            version = f" {ch['version']}" if ch.get("version") else ""
+            click.echo(f"  {ch['before_first_failure_s']:.3f} s before it: {ch['label']}{version}{was} — "
+                       f"{ch['file']}:{ch['line']}  {ch['text'][:120]}")
+        else:
+            click.echo("  no release, restart or reload was logged in the two hours before it")
+    eps = [e for e in s["by_endpoint"] if e["failed"]][:5]
+    if eps:
+        click.echo("\nFailing endpoints")
+        for e in eps:
+            click.echo(f"  {e['endpoint']:<40} {e['failed']:>6,} of {e['attempts']:,} failed, mostly {e['top_cause']}")
+
+
+def _analyze_options(f):
+    f = click.option("--rules", "rules", multiple=True, type=click.Path(dir_okay=False),
+                     help="TOML file with more diagnosis rules (repeatable).")(f)
+    f = click.option("--no-redact", is_flag=True, help="Show secrets (tokens, passwords, keys) instead of ****.")(f)
+    return f
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@source_options
+@_analyze_options
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the whole result as JSON.")
+@click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
+@click.option("--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown postmortem.")
+def analyze(paths, as_, tz, encoding, formats, since, until, rules, no_redact, json_out, html_out, md_out) -> None:
+    """Rebuild every request from the logs and say where each died (verdict) and why (root cause)."""
+    a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
+                             **_load_options(as_, tz, encoding, formats))
+    print_analysis(a)
+    if json_out:
+        a.write_json(json_out)
+        click.echo(f"\nwrote {json_out}")
+    if html_out or md_out:
+        from loganalyzer import reports
+
+        if html_out:
+            reports.write_html(a, html_out)
+            click.echo(f"wrote {html_out}")
+        if md_out:
+            reports.write_markdown(a, md_out)
+            click.echo(f"wrote {md_out}")
+
+
+@cli.command()
+@click.argument("request_id")
+@click.argument("paths", nargs=-1, required=True)
+@source_options
+@_analyze_options
+def trace(request_id, paths, as_, tz, encoding, formats, since, until, rules, no_redact) -> None:
+    """Print one request's hop chain: every line of every hop, attempt by attempt, in time order."""
+    a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
+                             **_load_options(as_, tz, encoding, formats))
+    lines = a.trace(request_id)
+    if lines.empty:
+        raise click.ClickException(f"no request {request_id!r} in these logs")
+    req = a.requests
+    mine = req[(req["request_id"] == request_id) | (req["logical_id"] == request_id)
+               | (("#" + req["attempt_id"].astype(str)) == request_id)]
+    for r in mine.itertuples():
+        cause = r.root_cause + (f" ({r.root_cause_detail})" if isinstance(r.root_cause_detail, str) else "")
+        click.echo(f"attempt {r.attempt}  {_ts(r.ts.isoformat())}  {r.method} {r.path}  "
+                   f"client {_status(r.status_client)}  proxy {_status(r.status_proxy)}  "
+                   f"upstream {_status(r.status_upstream)}  -> {r.verdict}: {cause}")
+        click.echo(f"  {r.verdict_reason}; linked by {r.link}")
+        for e in lines[lines["attempt_id"] == r.attempt_id].itertuples():
+            text = (e.text or e.message or "").split("\n")[0]
+            text = text if len(text) <= 150 else text[:147] + "..."
+            click.echo(f"    {str(e.ts)[11:23]}  {e.kind:<12} {e.file}:{e.line}  [{e.link}]  {text}")
+
+
+def _status(v) -> str:
+    return "-" if v is None or pd.isna(v) else str(int(v))
+
+
+@cli.command()
+@click.argument("json_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
+@click.option("--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown postmortem.")
+def report(json_file, html_out, md_out) -> None:
+    """Render the HTML report (or the Markdown postmortem) again from a saved --json export."""
+    from loganalyzer import reports
+
+    if not html_out and not md_out:
+        raise click.ClickException("say -o report.html and/or --markdown postmortem.md")
+    data = reports.read_json(json_file)
+    if html_out:
+        reports.write_html(data, html_out)
+        click.echo(f"wrote {html_out}")
+    if md_out:
+        reports.write_markdown(data, md_out)
+        click.echo(f"wrote {md_out}")
 
 
 def main() -> None:

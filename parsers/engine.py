@@ -427,6 +427,7 @@ def _fallback_times(values: pl.Series, zone: str) -> pl.Series:
 
 
 _TIME_TEXT = "__time_text"
+_TS = pl.Datetime("ns", "UTC")
 
 
 def _with_ts(frame: Frame, fmt: Compiled, zone: str | None) -> Frame:
@@ -435,13 +436,13 @@ def _with_ts(frame: Frame, fmt: Compiled, zone: str | None) -> Frame:
     if not cols:
         raise ValueError(f"format {fmt.name} has no timestamp field")
     the_zone = zone or fmt.zone or "UTC"
-    ts = pl.coalesce([_parse_layout(pl.col(n), layout, the_zone) for n, layout in cols])
+    ts = pl.coalesce([_parse_layout(pl.col(n), layout, the_zone).cast(_TS) for n, layout in cols])
     text = pl.coalesce([pl.col(n) for n, _ in cols])
     frame = frame.with_columns(ts.alias("ts"), text.alias(_TIME_TEXT))
     names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
     if "msecs" in names and not any("f" in layout.chrono for _, layout in cols):
         msecs = (pl.col("msecs").cast(pl.Float64, strict=False) * 1000).round()
-        frame = frame.with_columns(pl.col("ts") + pl.duration(microseconds=msecs)).drop("msecs")
+        frame = frame.with_columns((pl.col("ts") + pl.duration(microseconds=msecs)).cast(_TS)).drop("msecs")
     return frame.drop([n for n, _ in cols])
 
 

@@ -1,0 +1,374 @@
+"""``analyze(paths) -> Analysis``: load, correlate, diagnose and summarise, as one library call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import polars as pl
+
+from loganalyzer import correlate, diagnose, redact, sources, summary
+from loganalyzer.ingest import Logs, load, to_pandas
+
+#: Columns of ``Analysis.requests``, in order.
+REQUEST_COLUMNS = [
+    "attempt_id", "request_id", "logical_id", "attempt", "last_attempt", "ts", "method", "path", "status_client",
+    "status_proxy", "status_upstream", "verdict", "verdict_reason", "root_cause", "root_cause_detail", "rule",
+    "link", "confidence", "client_error", "elapsed_ms", "request_time", "upstream_response_time", "upstream_addr",
+    "connection", "client_addr", "user_agent",
+    # The hop spans, on the reference clock (the proxy's): what a waterfall draws.
+    "client_send", "client_done", "proxy_start", "proxy_end", "upstream_start", "upstream_end",
+]
+#: Evidence lines kept per attempt and role (the report and the JSON cite these).
+EVIDENCE_PER_ROLE = 4
+#: Lines of a multi-line entry quoted as evidence (its first lines: message, exception, top frames).
+EVIDENCE_SPAN = 8
+
+
+@dataclass
+class Analysis:
+    """The result of :func:`analyze`; pandas frames inside.
+
+    - ``entries``: the parsed logs (``analysis.entries["crm"]``), with ``rejects`` and ``sources``
+    - ``requests``: one row per attempt: statuses per hop, verdict, root cause, how it was linked
+    - ``evidence``: the lines behind each verdict and cause (file, line, masked text)
+    - ``summary``: counts, first/last failure, longest failure run, suspected trigger
+    - ``offsets``: clock offsets found between hosts
+    """
+
+    entries: Logs
+    requests: pd.DataFrame
+    evidence: pd.DataFrame
+    summary: dict[str, Any]
+    offsets: list[correlate.ClockOffset]
+    rules: diagnose.RuleSet
+    redacted: bool = True
+    notes: list[str] = field(default_factory=list)
+    links: pl.DataFrame | None = None  # attempt_id, kind, row, link, confidence: every linked entry
+
+    @property
+    def rejects(self) -> pd.DataFrame:
+        return self.entries.rejects
+
+    @property
+    def sources(self) -> pd.DataFrame:
+        return self.entries.stats
+
+    def causes(self) -> pd.DataFrame:
+        """One row per root cause: counts, first/last seen, explanation, advice."""
+        r = pl.from_pandas(self.requests)
+        failed = r.filter(pl.col("verdict") != "ok")
+        if failed.height == 0:
+            return pd.DataFrame(columns=["root_cause", "attempts", "requests", "first_seen", "last_seen",
+                                         "verdicts", "explanation", "advice", "rule"])
+        texts = diagnose.rule_texts(self.rules)
+        out = failed.group_by("root_cause").agg(
+            pl.len().alias("attempts"), pl.col("logical_id").n_unique().alias("requests"),
+            pl.col("ts").min().alias("first_seen"), pl.col("ts").max().alias("last_seen"),
+            pl.col("verdict").unique().sort().str.join(", ").alias("verdicts"),
+            pl.col("rule").drop_nulls().mode().first().alias("rule"),
+        ).join(texts, on="rule", how="left").sort("attempts", descending=True)
+        return out.to_pandas()
+
+    def trace(self, request_id: str) -> pd.DataFrame:
+        """Every line of every hop linked to one request (all its attempts), in time order.
+
+        ``request_id`` is the client's id, or ``#N`` for attempt N of a request without one.
+        Columns: attempt_id, attempt, ts (on the reference clock), kind, file, line, level, link,
+        confidence, message, text (the line as written, secrets masked).
+        """
+        r = pl.from_pandas(self.requests)
+        wanted = r.filter((pl.col("request_id") == request_id) | (pl.col("logical_id") == request_id)
+                          | (pl.format("#{}", pl.col("attempt_id")) == request_id))
+        if wanted.height == 0 or self.links is None:
+            return pd.DataFrame(columns=["attempt_id", "attempt", "ts", "kind", "file", "line", "level", "link",
+                                         "confidence", "message", "text"])
+        links = self.links.filter(pl.col("attempt_id").is_in(wanted["attempt_id"].to_list()))
+        parts = []
+        for kind, group in links.group_by("kind"):
+            frame = self.entries.polars[kind[0]].with_row_index("row")
+            parts.append(group.join(frame.select("row", "ts", pl.col("file").cast(pl.String), "line", "level",
+                                                 "message"), on="row"))
+        lines = pl.concat(parts, how="vertical_relaxed").join(wanted.select("attempt_id", "attempt"), on="attempt_id")
+        # Order each attempt's lines on the reference clock; a whole-second proxy time is the floor of
+        # the moment the line was written, so it sorts as late as it could have been.
+        shift = {o.source: o.seconds for o in self.offsets if o.applied}
+        offset = pl.col("kind").replace_strict(shift, default=0.0, return_dtype=pl.Float64)
+        whole = (pl.col("ts").dt.nanosecond() == 0) & pl.col("kind").is_in(["nginx_access", "nginx_error"])
+        lines = lines.with_columns(
+            (pl.col("ts") - pl.duration(microseconds=(offset * 1e6).round().cast(pl.Int64))).alias("ts"),
+        ).with_columns(
+            pl.when(whole).then(pl.col("ts") + pl.duration(milliseconds=999)).otherwise(pl.col("ts")).alias("__k")
+        ).sort(["attempt_id", "__k", "line"]).drop("__k")
+        texts = {}
+        for (file,), group in lines.group_by(["file"]):
+            texts.update({(file, n): t for n, t in sources.lines_at(
+                file, _encoding(self.entries, file), set(group["line"].to_list())).items()})
+        text = [texts.get((f, n)) for f, n in zip(lines["file"], lines["line"], strict=True)]
+        lines = lines.with_columns(pl.Series("text", text, dtype=pl.String))
+        if self.redacted:
+            lines = lines.with_columns(redact.mask(pl.col("text")), redact.mask(pl.col("message")))
+        return lines.select("attempt_id", "attempt", "ts", "kind", "file", "line", "level", "link", "confidence",
+                            "message", "text").to_pandas()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole result as plain data: sources, requests (each with its evidence), summary."""
+        ev = pl.from_pandas(self.evidence)
+        ev_by = {}
+        for row in ev.iter_rows(named=True):
+            ev_by.setdefault(row["attempt_id"], []).append({
+                "role": row["role"], "source": row["kind"], "file": row["file"], "line": row["line"],
+                "ts": _iso(row["ts"]), "link": row["link"], "confidence": row["confidence"], "text": row["text"]})
+        requests = []
+        for row in pl.from_pandas(self.requests).iter_rows(named=True):
+            item = {k: (_iso(v) if k == "ts" or k.endswith(("_send", "_done", "_start", "_end")) else v)
+                for k, v in row.items()}
+            item["link"] = {"method": row["link"], "confidence": row["confidence"]}
+            item.pop("confidence")
+            item["evidence"] = ev_by.get(row["attempt_id"], [])
+            requests.append(item)
+        sources_ = []
+        for s in self.sources.to_dict("records"):
+            sources_.append({
+                "file": s["file"], "kind": _none(s["kind"]), "format": _none(s["format"]), "lines": _int(s["lines"]),
+                "parsed": _int(s["parsed"]), "continuation": _int(s["continuation"]), "rejected": _int(s["rejected"]),
+                "match_rate": _none(s["match_rate"]), "encoding": s["encoding"], "zone": _none(s["zone"]),
+                "zone_source": s["zone_source"],
+                "time_range": {"from": _iso(_none(s["first_ts"])), "to": _iso(_none(s["last_ts"]))},
+            })
+        causes = self.causes()
+        return {
+            "loganalyzer": "1",
+            "redacted": self.redacted,
+            "sources": sources_,
+            "clock_offsets": [
+                {"source": o.source, "reference": o.reference, "seconds": round(o.seconds, 6), "pairs": o.pairs,
+                 "method": o.method, "applied": o.applied, "text": o.describe()} for o in self.offsets],
+            "notes": self.notes,
+            "summary": self.summary,
+            "timeline": self.timeline(),
+            "causes": [{k: (_iso(v) if k in ("first_seen", "last_seen") else _none(v)) for k, v in c.items()}
+                       for c in causes.to_dict("records")],
+            "rejects": {"count": int(len(self.rejects)),
+                        "samples": [{"file": r["file"], "line": _int(r["line"]), "reason": r["reason"],
+                                     "text": redact.mask_text(r["text"][:500]) if self.redacted else r["text"][:500]}
+                                    for r in self.rejects.head(50).to_dict("records")]},
+            "requests": requests,
+        }
+
+    def timeline(self, max_events: int = 2000, buckets: int = 240) -> dict[str, Any]:
+        """Per source, entry counts over time by level (by status class for access logs), and the
+        notable entries (warnings, errors, changes) to mark on it. Times on the reference clock."""
+        shift = {o.source: o.seconds for o in self.offsets if o.applied}
+        frames = {k: v for k, v in self.entries.polars.items() if v.height}
+        if not frames:
+            return {"bucket_seconds": 0, "lanes": {}, "events": []}
+        lo = min(f["ts"].min() for f in frames.values())
+        hi = max(f["ts"].max() for f in frames.values())
+        span = max((hi - lo).total_seconds(), 1.0)
+        step = _nice_step(span / buckets)
+        lanes: dict[str, list[dict[str, Any]]] = {}
+        events = []
+        for kind, df in frames.items():
+            ts = pl.col("ts") - pl.duration(microseconds=int(round(shift.get(kind, 0.0) * 1e6)))
+            df = df.with_columns(ts.alias("ts"))
+            if kind == "nginx_access" and "status" in df.columns:
+                cls = pl.when(pl.col("status") >= 500).then(pl.lit("5xx")).when(pl.col("status") >= 400) \
+                    .then(pl.lit("4xx")).when(pl.col("status") >= 300).then(pl.lit("3xx")).otherwise(pl.lit("2xx"))
+            else:
+                cls = pl.col("level").fill_null("INFO")
+            counts = (df.with_columns(cls.alias("__c"), pl.col("ts").dt.truncate(f"{step}s").alias("__t"))
+                      .group_by(["__t", "__c"]).len().pivot(on="__c", index="__t", values="len").fill_null(0)
+                      .sort("__t"))
+            lanes[kind] = [{"t": _iso(r.pop("__t")), **{k: int(v) for k, v in r.items()}}
+                           for r in counts.iter_rows(named=True)]
+            notable = df.filter(pl.col("level").is_in(["WARN", "ERROR", "FATAL"])) if kind != "nginx_access" else \
+                df.filter(pl.col("status") >= 500) if "status" in df.columns else df.head(0)
+            for r in notable.head(max_events).iter_rows(named=True):
+                text = (r.get("message") or "").split("\n")[0][:300]
+                events.append({"ts": _iso(r["ts"]), "source": kind, "level": r.get("level"),
+                               "status": r.get("status"), "text": redact.mask_text(text) if self.redacted else text,
+                               "file": str(r["file"]), "line": r["line"]})
+        events.sort(key=lambda e: e["ts"])
+        if len(events) > max_events:  # keep the first and last, and an even sample between
+            keep = set(range(0, len(events), max(1, len(events) // max_events)))
+            events = [e for i, e in enumerate(events) if i in keep][:max_events]
+        return {"bucket_seconds": step, "from": _iso(lo), "to": _iso(hi), "lanes": lanes, "events": events,
+                "zones": {r["kind"]: _none(r["zone"]) for r in self.sources.to_dict("records") if _none(r["kind"])}}
+
+    def write_json(self, path: str | Path) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, ensure_ascii=False, default=str)
+            f.write("\n")
+
+
+def _nice_step(seconds: float) -> int:
+    for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400):
+        if step >= seconds:
+            return step
+    return 86400
+
+
+def _none(v):
+    try:
+        return None if v is None or pd.isna(v) else v
+    except (TypeError, ValueError):
+        return v
+
+
+def _int(v):
+    v = _none(v)
+    return int(v) if v is not None else None
+
+
+def _iso(ts) -> str | None:
+    if ts is None:
+        return None
+    if isinstance(ts, str):
+        return ts
+    ts = pd.Timestamp(ts)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return ts.tz_convert("UTC").isoformat().replace("+00:00", "Z")
+
+
+def analyze(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    tz: Mapping[str, str] | None = None,
+    as_: Mapping[str, str] | None = None,
+    encoding: str | Mapping[str, str] | None = None,
+    formats: Iterable[str | Path] = (),
+    rules: Iterable[str | Path] = (),
+    since: str | None = None,
+    until: str | None = None,
+    redact_secrets: bool = True,
+) -> Analysis:
+    """Load the logs under ``paths``, rebuild every request attempt, and say where each died and why.
+
+    Options as :func:`loganalyzer.load`, plus ``rules`` (TOML files with more diagnosis rules) and
+    ``redact_secrets`` (mask tokens, passwords and keys in the evidence; on by default).
+    """
+    logs = load(paths, tz=tz, as_=as_, encoding=encoding, formats=formats, since=since, until=until)
+    try:
+        ruleset = diagnose.load_rules(list(rules))
+    except diagnose.RuleError as exc:
+        from loganalyzer.ingest import LoadError
+
+        raise LoadError(str(exc)) from None
+    return analyze_logs(logs, ruleset, redact_secrets=redact_secrets)
+
+
+def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = True) -> Analysis:
+    """:func:`analyze` for logs already loaded."""
+    frames = logs.polars
+    corr = correlate.correlate(frames, ruleset.nginx_messages)
+    notes = [o.describe() for o in corr.offsets if o.applied]
+    if corr.attempts.height == 0:
+        empty = pd.DataFrame({c: [] for c in REQUEST_COLUMNS})
+        return Analysis(logs, empty, pd.DataFrame(columns=["attempt_id", "role", "kind", "file", "line", "ts"]),
+                        {"attempts": 0, "requests": 0, "failed_attempts": 0, "by_verdict": {}, "by_cause": {}},
+                        corr.offsets, ruleset, redact_secrets,
+                        notes + ["no request attempts found: load a client (vac) log or a proxy access log"])
+    ev = diagnose.evidence_lines(corr, frames, ruleset)
+    upstream_files = {f for f, fmt in zip(logs.stats["file"], logs.stats["format"], strict=True)
+                      if fmt is not None and fmt == fmt and _logs_upstream(frames, f)}
+    classes = [c for c, _, _ in ruleset.nginx_messages]
+    attempts = diagnose.verdicts(corr.attempts, ev, set(frames), upstream_files, classes)
+    attempts, cause_lines = diagnose.root_causes(attempts, ev, ruleset)
+    requests = _requests_frame(attempts)
+    evidence = _evidence(ev, cause_lines, attempts, logs, redact_secrets, corr.offsets)
+    change_lines = summary.changes(frames, ruleset.changes)
+    return Analysis(logs, to_pandas(requests), to_pandas(evidence), summary.summarize(requests, change_lines),
+                    corr.offsets, ruleset, redact_secrets, notes, corr.links)
+
+
+def _logs_upstream(frames: dict[str, pl.DataFrame], file: str) -> bool:
+    df = frames.get("nginx_access")
+    return df is not None and "upstream_status_all" in df.columns and \
+        df.filter(pl.col("file").cast(pl.String) == file)["upstream_status_all"].is_not_null().any() or (
+            df is not None and "upstream_addr_all" in df.columns)
+
+
+def _requests_frame(a: pl.DataFrame) -> pl.DataFrame:
+    out = a.with_columns(
+        pl.col("c_status_client").cast(pl.Int64).alias("status_client"),
+        pl.col("p_status_proxy").cast(pl.Int64).alias("status_proxy"),
+        pl.col("p_status_upstream").cast(pl.Int64).alias("status_upstream"),
+        pl.col("c_client_error").cast(pl.String).alias("client_error"),
+        pl.col("c_elapsed_ms").cast(pl.Float64).alias("elapsed_ms"),
+        pl.col("p_request_time").cast(pl.Float64).alias("request_time"),
+        pl.col("p_upstream_response_time").cast(pl.Float64).alias("upstream_response_time"),
+        pl.col("p_upstream_addr").cast(pl.String).alias("upstream_addr"),
+        pl.col("p_connection").cast(pl.Int64).alias("connection"),
+        pl.col("p_client_addr").cast(pl.String).alias("client_addr"),
+        pl.col("p_user_agent").cast(pl.String).alias("user_agent"),
+        pl.col("confidence").cast(pl.Float64).fill_null(1.0),
+        pl.col("attempt").cast(pl.Int64),
+        pl.col("c_send").alias("client_send"),
+        pl.col("c_done").alias("client_done"),
+    )
+    # The proxy's span: a whole-second access time is only a floor, so when the client's send time
+    # is known the span starts there and lasts $request_time.
+    rt = pl.duration(microseconds=(pl.col("request_time").fill_null(0) * 1e6).round().cast(pl.Int64))
+    urt = pl.duration(microseconds=(pl.col("upstream_response_time").fill_null(0) * 1e6).round().cast(pl.Int64))
+    at_proxy = pl.col("p_row").is_not_null()
+    start = pl.when(at_proxy).then(pl.coalesce(pl.col("c_send"), pl.col("p_start")))
+    out = out.with_columns(start.alias("proxy_start")).with_columns(
+        pl.when(at_proxy).then(pl.max_horizontal(pl.col("proxy_start") + rt, pl.col("proxy_start"))).alias("proxy_end"))
+    out = out.with_columns(
+        pl.when(pl.col("upstream_response_time").is_not_null()).then(pl.col("proxy_end") - urt).alias("upstream_start"),
+        pl.when(pl.col("upstream_response_time").is_not_null()).then(pl.col("proxy_end")).alias("upstream_end"),
+    )
+    return out.select(REQUEST_COLUMNS).sort("ts", nulls_last=True)
+
+
+def _evidence(ev: pl.DataFrame, cause_lines: pl.DataFrame, attempts: pl.DataFrame, logs: Logs,
+              redact_secrets: bool, offsets: list[correlate.ClockOffset]) -> pl.DataFrame:
+    """The lines that prove each verdict and cause, with their text read back from the files.
+
+    Verdict evidence: the client's outcome line, the proxy's access line and its error line.
+    Cause evidence: the lines that met the chosen rule. Text is read for failed attempts only; an
+    ok attempt cites its lines by file and line. Times are on the reference clock.
+    """
+    cols = ["attempt_id", "kind", "row", "file", "line", "line_ts", "link", "confidence", "level"]
+    verdict_lines = ev.filter(
+        (pl.col("kind") == "nginx_access") | pl.col("nginx_class").is_not_null()
+        | ((pl.col("kind") == "vac") & (pl.col("status").is_not_null() | pl.col("client_error").is_not_null()))
+    ).select(cols).with_columns(pl.lit("verdict").alias("role"))
+    parts = [verdict_lines]
+    if cause_lines.height:
+        parts.append(cause_lines.select(cols).with_columns(pl.lit("cause").alias("role")))
+    out = pl.concat(parts, how="vertical_relaxed").unique(["attempt_id", "kind", "row", "role"], maintain_order=True)
+    out = out.sort(["attempt_id", "role", "line_ts"]).filter(
+        pl.int_range(pl.len()).over(["attempt_id", "role"]) < EVIDENCE_PER_ROLE)
+    failed = attempts.filter(pl.col("verdict") != "ok").select("attempt_id")
+    need = out.join(failed, on="attempt_id", how="inner").select("file", "line", "kind").unique()
+    texts = []
+    for (file, kind), group in need.group_by(["file", "kind"]):
+        span = EVIDENCE_SPAN if kind == "crm" else 1
+        encoding = _encoding(logs, file)
+        got = sources.lines_at(file, encoding, set(group["line"].to_list()), span)
+        rows = [(file, n, "\n".join(got.get(n + i, "") for i in range(span)).rstrip("\n"))
+                for n in group["line"].to_list()]
+        texts.append(pl.DataFrame(rows, schema={"file": pl.String, "line": pl.Int64, "text": pl.String}, orient="row"))
+    out = out.with_columns(pl.col("file").cast(pl.String))
+    if texts:
+        out = out.join(pl.concat(texts).unique(["file", "line"]), on=["file", "line"], how="left")
+    else:
+        out = out.with_columns(pl.lit(None, pl.String).alias("text"))
+    if redact_secrets:
+        out = out.with_columns(redact.mask(pl.col("text")).alias("text"))
+    shift = {o.source: o.seconds for o in offsets if o.applied}
+    offset = pl.col("kind").replace_strict(shift, default=0.0, return_dtype=pl.Float64)
+    aligned = (pl.col("line_ts") - pl.duration(microseconds=(offset * 1e6).round().cast(pl.Int64))).alias("ts")
+    return out.select("attempt_id", "role", "kind", "file", "line", aligned, "level", "link", "confidence", "text")
+
+
+def _encoding(logs: Logs, file: str) -> str:
+    row = logs.stats[logs.stats["file"] == file]
+    return row["encoding"].iloc[0] if len(row) else "utf-8"

@@ -1,0 +1,585 @@
+"""Correlate: rebuild request attempts from the parsed logs of every hop.
+
+An *attempt* is one HTTP request as one hop saw it, joined with what the other hops saw of the same
+request. Attempts come from the client (vac: one per request id and attempt number) and from the
+proxy (one per access-log line); each client attempt is paired with at most one access line.
+Then nginx error lines and CRM lines are attached to attempts.
+
+Links are made by request id where both sides carry one, and otherwise by what real logs do have:
+nginx's connection number, method, path and status, worker thread and time. Every link records how
+it was made and a confidence, so that ambiguous matches show as such.
+
+All joins on time are sorted merges (``join_asof``) or joins on keys with small groups; nothing
+compares every row with every other. Clock offsets between hosts are estimated from pairs linked by
+request id (or, failing ids, by searching whole-zone offsets) and removed before matching on time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+_NS = pl.Datetime("ns", "UTC")
+#: Slack added to every time window: clocks and log writes are never exactly in step.
+SLACK_S = 0.25
+#: Offsets smaller than this are left alone: they are within the logs' own time precision.
+MIN_OFFSET_S = 1.0
+_REQUEST_IN_TEXT = re.compile(r"\b(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) (/[^\s?,;:)\]]*)")
+_CONNECT_ERRORS = r"(?i)refused|reset|unreachable|no route|name or service|nodename|gaierror|resolution|newconnection"
+
+
+@dataclass
+class ClockOffset:
+    """How far a source's timestamps are from the reference source's (add ``-seconds`` to align)."""
+
+    source: str
+    reference: str
+    seconds: float
+    pairs: int
+    method: str
+    applied: bool
+
+    def describe(self) -> str:
+        sign = "+" if self.seconds >= 0 else "-"
+        s = abs(self.seconds)
+        h, rem = divmod(s, 3600)
+        m, sec = divmod(rem, 60)
+        amount = (f"{int(h)}h{int(m):02d}m{sec:06.3f}s" if h else f"{int(m)}m{sec:06.3f}s" if m else f"{sec:.3f}s")
+        what = "corrected" if self.applied else "within tolerance, left as is"
+        hint = ""
+        if self.applied and abs(s - round(s / 900) * 900) < 2 and s >= 900:
+            zone = round(self.seconds / 3600 * 4) / 4
+            hint = f" — a whole-zone offset: the {self.source} host probably logs in UTC{zone:+g} (say --tz)"
+        return (f"{self.source} is {sign}{amount} from {self.reference} ({self.pairs:,} pairs by {self.method}; "
+                f"{what}){hint}")
+
+
+@dataclass
+class Correlation:
+    attempts: pl.DataFrame  # one row per attempt
+    links: pl.DataFrame  # attempt_id, kind, row, link, confidence: which entries belong to which attempt
+    offsets: list[ClockOffset] = field(default_factory=list)
+    context: pl.DataFrame | None = None  # entries linked to no attempt but worth showing (restarts...)
+
+
+# --------------------------------------------------------------------------------------------
+# the per-source tables
+
+
+def _rows(df: pl.DataFrame) -> pl.DataFrame:
+    return df.with_row_index("row")
+
+
+def _col(df: pl.DataFrame, name: str, dtype=pl.String) -> pl.Expr:
+    return pl.col(name).cast(dtype) if name in df.columns else pl.lit(None, dtype).alias(name)
+
+
+def _second_precision(ts: pl.Series) -> bool:
+    """True when a source writes whole seconds (nginx $time_local): its times are floors."""
+    sample = ts.drop_nulls().head(5000)
+    return len(sample) > 0 and bool((sample.dt.nanosecond() == 0).all() and (sample.dt.millisecond() == 0).all())
+
+
+def access_table(df: pl.DataFrame) -> tuple[pl.DataFrame, float]:
+    """Access lines as attempts at the proxy: start, end, statuses, timings. Returns the precision.
+
+    nginx writes the line when the request ends; without ``$request_time`` the start is unknown
+    and equals the end here (callers then match on end times: see ``has_duration``).
+    """
+    whole = _second_precision(df["ts"])
+    half = 0.5 if whole else 0.0
+    rt = _col(df, "request_time", pl.Float64).fill_null(0.0)
+    end = pl.col("ts") + pl.duration(milliseconds=half * 1000)
+    table = _rows(df).select(
+        "row", "file", "line",
+        end.cast(_NS).alias("end"),
+        (end - pl.duration(microseconds=(rt * 1e6).round().cast(pl.Int64))).cast(_NS).alias("start"),
+        _col(df, "request_id"), _col(df, "method"), _col(df, "path"),
+        _col(df, "status", pl.Int64).alias("status_proxy"),
+        _col(df, "upstream_status", pl.Int64).alias("status_upstream"),
+        _col(df, "upstream_addr").alias("upstream_addr"),
+        rt.alias("request_time"),
+        _col(df, "upstream_response_time", pl.Float64).alias("upstream_response_time"),
+        _col(df, "connection", pl.Int64).alias("connection"),
+        _col(df, "remote_addr").alias("client_addr"),
+        _col(df, "http_user_agent").alias("user_agent"),
+    )
+    return table, (1.0 if whole else 0.001)
+
+
+def vac_table(df: pl.DataFrame) -> pl.DataFrame:
+    """Client attempts: the entries sharing a request id and attempt number, and what they report."""
+    if "request_id" not in df.columns:
+        return pl.DataFrame()
+    base = _rows(df).filter(pl.col("request_id").is_not_null())
+    attempt = _col(base, "attempt", pl.Int64)
+    has_attempt = "attempt" in base.columns and base["attempt"].is_not_null().any()
+    base = base.with_columns(attempt.alias("attempt"))
+    if has_attempt:
+        # Lines about the logical request (a final "giving up") carry no attempt number: they go
+        # with the request's last attempt.
+        last = base.group_by("request_id").agg(pl.col("attempt").max().alias("__last"))
+        base = base.join(last, on="request_id", how="left").with_columns(
+            pl.coalesce("attempt", "__last", pl.lit(1)).alias("attempt")).drop("__last")
+    else:
+        base = base.with_columns(pl.lit(1, pl.Int64).alias("attempt"))
+    method = _col(base, "method")
+    path = _col(base, "path")
+    status = _col(base, "status", pl.Int64)
+    error = _col(base, "error")
+    elapsed = _col(base, "elapsed_ms", pl.Float64)
+    base = base.with_columns(method.alias("method"), path.alias("path"), status.alias("status"),
+                             error.alias("error"), elapsed.alias("elapsed_ms"))
+    # The send time: the first line of the attempt that names the request (method), else its first.
+    sent = pl.col("ts").filter(pl.col("method").is_not_null()).min()
+    attempts = base.group_by(["request_id", "attempt"], maintain_order=True).agg(
+        pl.coalesce(sent, pl.col("ts").min()).alias("send"),
+        pl.col("ts").max().alias("last_seen"),
+        # When the client heard back or gave up: its line with a status or an error.
+        pl.coalesce(pl.col("ts").filter(pl.col("status").is_not_null() | pl.col("error").is_not_null()).max(),
+                    pl.col("ts").max()).alias("done"),
+        pl.col("method").drop_nulls().first(),
+        pl.col("path").drop_nulls().first(),
+        pl.col("status").drop_nulls().last().alias("status_client"),
+        pl.col("error").drop_nulls().last().alias("client_error"),
+        pl.col("elapsed_ms").drop_nulls().last(),
+        pl.col("row"),
+        pl.col("file").first(),
+        pl.col("line").min().alias("line"),
+    )
+    return attempts
+
+
+def error_table(df: pl.DataFrame) -> pl.DataFrame:
+    """nginx error lines that belong to a request (they name one, or a connection)."""
+    table = _rows(df).select(
+        "row", "ts", "level", "message",
+        _col(df, "connection", pl.Int64), _col(df, "method"), _col(df, "path"),
+        _col(df, "upstream"), _col(df, "client"),
+    )
+    return table.filter(pl.col("method").is_not_null())
+
+
+def crm_table(df: pl.DataFrame) -> pl.DataFrame:
+    return _rows(df).select(
+        "row", "ts", "level", "message", _col(df, "request_id"), _col(df, "thread"),
+        _col(df, "span_id"), _col(df, "exception"), _col(df, "root_cause"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# clock offsets
+
+
+def _median_seconds(delta: pl.Series) -> float:
+    return float(np.median(delta.dt.total_microseconds().to_numpy()) / 1e6)
+
+
+def offset_by_id(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str) -> tuple[float, int]:
+    """Median of b - a over request ids that occur once on each side (no retries to confuse)."""
+    ones_a = a.filter(pl.col("request_id").is_not_null()).filter(pl.len().over("request_id") == 1)
+    ones_b = b.filter(pl.col("request_id").is_not_null()).filter(pl.len().over("request_id") == 1)
+    pairs = ones_a.select("request_id", pl.col(a_time).alias("__a")).join(
+        ones_b.select("request_id", pl.col(b_time).alias("__b")), on="request_id")
+    if pairs.height < 3:
+        return 0.0, pairs.height
+    return _median_seconds(pairs["__b"] - pairs["__a"]), pairs.height
+
+
+def offset_by_search(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str, by: list[str],
+                     tolerance_s: float) -> tuple[float, int]:
+    """Without ids: try whole quarter-hour offsets (zone mistakes) and keep the one that pairs most.
+
+    Sub-second drift stays; the windows used later allow for it.
+    """
+    a = a.select(by + [a_time]).drop_nulls().sort(a_time).head(5000)
+    b = b.select(by + [b_time]).drop_nulls().sort(b_time)
+    if a.height == 0 or b.height == 0:
+        return 0.0, 0
+    best, best_n = 0.0, -1
+    base_n = 0
+    for quarter in range(-56, 57):
+        shift = quarter * 900
+        shifted = a.with_columns((pl.col(a_time) + pl.duration(seconds=shift)).cast(_NS).alias("__t"))
+        j = shifted.sort("__t").join_asof(
+            b.sort(b_time), left_on="__t", right_on=b_time, by=by, strategy="nearest",
+            tolerance=f"{int(tolerance_s * 1000)}ms", check_sortedness=False)
+        n = int(j[b_time].is_not_null().sum()) if b_time in j.columns else int(j["__t_right"].is_not_null().sum())
+        if quarter == 0:
+            base_n = n
+        if n > best_n:
+            best, best_n = float(shift), n
+    # Only move a source if the shifted clock explains clearly more pairs than its own.
+    if best != 0.0 and best_n < max(3, base_n * 1.5):
+        return 0.0, base_n
+    return best, best_n
+
+
+# --------------------------------------------------------------------------------------------
+# one-to-one matching on time
+
+
+def match_nearest(left: pl.DataFrame, right: pl.DataFrame, by: list[str], left_time: str, right_time: str,
+                  tolerance_s: float, rounds: int = 64) -> pl.DataFrame:
+    """Pair rows 1:1 by equal ``by`` keys and nearest time within the tolerance.
+
+    A sorted merge (``join_asof``) per round; where two left rows claim the same right row the
+    nearer keeps it and the other tries again in the next round, until no pair is left to make
+    (a burst of same-key rows within the time precision takes one round per row of the burst).
+    Returns ``left_id, right_id, dt``.
+    """
+    pairs = []
+    lt = left.select(["left_id", left_time] + by).drop_nulls(by + [left_time])
+    rt = right.select(["right_id", right_time] + by).drop_nulls(by + [right_time]).rename({right_time: "__rt"})
+    tol = f"{int(tolerance_s * 1e6)}us"
+    for _ in range(rounds):
+        if lt.height == 0 or rt.height == 0:
+            break
+        j = lt.sort(left_time).join_asof(rt.sort("__rt"), left_on=left_time, right_on="__rt", by=by,
+                                         strategy="nearest", tolerance=tol, check_sortedness=False)
+        j = j.filter(pl.col("right_id").is_not_null()).with_columns(
+            (pl.col("__rt") - pl.col(left_time)).dt.total_microseconds().abs().alias("__dt"))
+        if j.height == 0:
+            break
+        won = j.sort(["right_id", "__dt", left_time]).unique("right_id", keep="first", maintain_order=True)
+        pairs.append(won.select("left_id", "right_id", (pl.col("__dt") / 1e6).alias("dt")))
+        lt = lt.join(won.select("left_id"), on="left_id", how="anti")
+        rt = rt.join(won.select("right_id"), on="right_id", how="anti")
+    if not pairs:
+        return pl.DataFrame(schema={"left_id": pl.UInt32, "right_id": pl.UInt32, "dt": pl.Float64})
+    return pl.concat(pairs)
+
+
+def match_in_order(left: pl.DataFrame, right: pl.DataFrame, key: str, left_order: list[str],
+                   right_order: list[str], left_time: str, right_time: str, tolerance_s: float) -> pl.DataFrame:
+    """Pair the k-th left row with the k-th right row of each key (retries of one request id).
+
+    Groups whose sizes differ (an attempt that never reached the proxy) pair the rows whose times
+    fit the window, in order. Returns ``left_id, right_id, dt``.
+    """
+    lt = left.select(["left_id", key, left_time] + [c for c in left_order if c != left_time]).drop_nulls(key)
+    rt = right.select(["right_id", key, right_time] + [c for c in right_order if c != right_time]).drop_nulls(key)
+    lt = lt.sort(left_order).with_columns(pl.len().over(key).alias("__nl"),
+                                          pl.int_range(pl.len()).over(key).alias("__k"))
+    rt = rt.sort(right_order).with_columns(pl.len().over(key).alias("__nr"),
+                                           pl.int_range(pl.len()).over(key).alias("__k"))
+    counts = lt.select(key, "__nl").unique(key).join(rt.select(key, "__nr").unique(key), on=key)
+    same = counts.filter(pl.col("__nl") == pl.col("__nr")).select(key)
+    ranked = lt.join(same, on=key).join(rt.join(same, on=key), on=[key, "__k"])
+    ranked = ranked.with_columns(
+        ((pl.col(right_time) - pl.col(left_time)).dt.total_microseconds() / 1e6).alias("dt"))
+    good = ranked.filter(pl.col("dt").abs() <= tolerance_s).select("left_id", "right_id", "dt")
+    # The rest (uneven groups, or rank pairs out of window): nearest in time within the key.
+    rest_l = lt.join(good.select("left_id"), on="left_id", how="anti")
+    rest_r = rt.join(good.select("right_id"), on="right_id", how="anti")
+    nearest = match_nearest(rest_l, rest_r, [key], left_time, right_time, tolerance_s)
+    return pl.concat([good, nearest], how="vertical_relaxed")
+
+
+# --------------------------------------------------------------------------------------------
+# the whole correlation
+
+
+def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, str, int]]) -> Correlation:
+    """Build attempts from parsed frames (``{"vac": df, "nginx_access": df, ...}``).
+
+    ``nginx_classes``: (class, message regex, status) from the rules, used to pair error lines
+    with access lines when the access log has no connection number.
+    """
+    offsets: list[ClockOffset] = []
+    access, precision = (access_table(frames["nginx_access"]) if "nginx_access" in frames
+                         else (pl.DataFrame(), 1.0))
+    vac = vac_table(frames["vac"]) if "vac" in frames else pl.DataFrame()
+    errors = error_table(frames["nginx_error"]) if "nginx_error" in frames else pl.DataFrame()
+    crm = crm_table(frames["crm"]) if "crm" in frames else pl.DataFrame()
+    have_access, have_vac = access.height > 0, vac.height > 0
+    access_ids = have_access and access["request_id"].is_not_null().any()
+
+    # Clock offsets, relative to the proxy (or the client when there is no proxy log).
+    reference = "nginx_access" if have_access else "vac" if have_vac else "crm"
+    window = precision / 2 + SLACK_S
+    if have_vac and have_access:
+        if access_ids:
+            sec, n = offset_by_id(access, "start", vac, "send")
+            method = "request id"
+        else:
+            sec, n = offset_by_search(vac.with_columns(pl.col("status_client").alias("status")), "send",
+                                      access.with_columns(pl.col("status_proxy").alias("status")), "start",
+                                      ["method", "path", "status"], window)
+            sec = -sec
+            method = "method, path and status"
+        offsets.append(_offset("vac", reference, sec, n, method))
+    crm_first = None
+    if crm.height:
+        crm_first = crm.filter(pl.col("request_id").is_not_null()).group_by("request_id").agg(
+            pl.col("ts").min().alias("first"))
+        if have_access and access_ids:
+            sec, n = offset_by_id(access, "start", crm_first, "first")
+            offsets.append(_offset("crm", reference, sec, n, "request id"))
+        elif have_vac:
+            sec, n = offset_by_id(vac, "send", crm_first, "first")
+            vac_off = next((o.seconds for o in offsets if o.source == "vac" and o.applied), 0.0)
+            offsets.append(_offset("crm", reference, sec - vac_off if have_access else sec, n,
+                                   "request id, through vac" if have_access else "request id"))
+    if errors.height and have_access and errors["connection"].is_not_null().any() \
+            and access["connection"].is_not_null().any():
+        pairs = errors.select("connection", "ts").join(access.select("connection", "end"), on="connection")
+        if pairs.height >= 3:
+            sec = _median_seconds(pairs["ts"] - pairs["end"])
+            offsets.append(_offset("nginx_error", reference, sec, pairs.height, "connection number"))
+
+    def aligned(df: pl.DataFrame, source: str, cols: list[str]) -> pl.DataFrame:
+        off = next((o for o in offsets if o.source == source and o.applied), None)
+        if off is None or df.height == 0:
+            return df
+        shift = pl.duration(microseconds=int(round(off.seconds * 1e6)))
+        return df.with_columns([(pl.col(c) - shift).cast(_NS).alias(c) for c in cols])
+
+    vac = aligned(vac, "vac", ["send", "last_seen", "done"])
+    crm = aligned(crm, "crm", ["ts"])
+    errors = aligned(errors, "nginx_error", ["ts"])
+
+    # Without $request_time the proxy's start is unknown: pair the client's end with the proxy's.
+    has_duration = have_access and bool((access["request_time"] > 0).any())
+    times = ("send", "start") if has_duration else ("done", "end")
+    attempts, links = _pair_client_and_proxy(vac, access, access_ids, window, times)
+    links = [links]
+    if errors.height and have_access:
+        links.append(_link_errors(errors, attempts, nginx_classes, precision))
+    if crm.height:
+        links.append(_link_crm(crm, attempts))
+    all_links = pl.concat([x for x in links if x.height], how="vertical_relaxed") if links else pl.DataFrame()
+    attempts = _logical_requests(attempts)
+    return Correlation(attempts, all_links, offsets)
+
+
+def _offset(source: str, reference: str, seconds: float, pairs: int, method: str) -> ClockOffset:
+    """An offset to apply. One within a second or two of a whole quarter-hour is a zone setting, and
+    is applied exactly: the rest is network and processing time, which is real and stays."""
+    zone = round(seconds / 900) * 900
+    if zone and abs(seconds - zone) < 2.0:
+        seconds = float(zone)
+    return ClockOffset(source, reference, seconds, pairs, method, applied=abs(seconds) >= MIN_OFFSET_S and pairs >= 3)
+
+
+def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: bool, window: float,
+                           times: tuple[str, str]):
+    """Attempts: client attempts paired with access lines; the unpaired of both sides stay attempts."""
+    link_cols = {"attempt_id": pl.UInt32, "kind": pl.String, "row": pl.UInt32, "link": pl.String,
+                 "confidence": pl.Float64}
+    if vac.height == 0 and access.height == 0:
+        return pl.DataFrame(), pl.DataFrame(schema=link_cols)
+    v = vac.with_row_index("left_id") if vac.height else pl.DataFrame()
+    a = access.with_row_index("right_id") if access.height else pl.DataFrame()
+    if v.height and a.height:
+        if access_ids:
+            pairs = match_in_order(v, a, "request_id", [times[0], "attempt"], [times[1], "line"], *times,
+                                   window + 1.0).with_columns(pl.lit("request_id").alias("link"),
+                                                              pl.lit(1.0).alias("confidence"))
+            id_less = v.filter(pl.col("request_id").is_null())
+            if id_less.height:
+                rest = a.join(pairs.select("right_id"), on="right_id", how="anti")
+                pairs = pl.concat([pairs, _pair_without_ids(id_less, rest, window, times)])
+        else:
+            pairs = _pair_without_ids(v, a, window, times)
+    else:
+        pairs = pl.DataFrame(schema={"left_id": pl.UInt32, "right_id": pl.UInt32, "dt": pl.Float64,
+                                     "link": pl.String, "confidence": pl.Float64})
+    client_cols = ["request_id", "attempt", "send", "last_seen", "done", "method", "path", "status_client",
+                   "client_error", "elapsed_ms", "row"]
+    proxy_cols = ["start", "end", "request_id", "method", "path", "status_proxy", "status_upstream", "upstream_addr",
+                  "request_time", "upstream_response_time", "connection", "client_addr", "user_agent", "row"]
+    parts = []
+    if v.height:
+        vv = v.select(["left_id"] + client_cols).rename({c: f"c_{c}" for c in client_cols})
+        parts.append(vv.join(pairs.select("left_id", "right_id", "link", "confidence"), on="left_id", how="left"))
+    if a.height:
+        aa = a.select(["right_id"] + proxy_cols).rename({c: f"p_{c}" for c in proxy_cols})
+        if parts:
+            joined = parts[0].join(aa, on="right_id", how="left")
+            proxy_only = aa.join(pairs.select("right_id"), on="right_id", how="anti")
+            attempts = pl.concat([joined, proxy_only], how="diagonal_relaxed")
+        else:
+            attempts = aa
+    else:
+        attempts = parts[0]
+    for c in ["c_request_id", "p_request_id", "c_method", "p_method", "c_path", "p_path", "c_send", "p_start",
+              "c_attempt", "c_row", "p_row", "link", "confidence", "p_status_proxy", "c_status_client",
+              "c_client_error", "p_end", "p_status_upstream", "p_upstream_addr", "p_request_time",
+              "p_upstream_response_time", "p_connection", "p_client_addr", "p_user_agent", "c_elapsed_ms",
+              "c_last_seen", "c_done"]:
+        if c not in attempts.columns:
+            attempts = attempts.with_columns(pl.lit(None).alias(c))
+    attempts = attempts.with_columns(
+        pl.coalesce("c_request_id", "p_request_id").alias("request_id"),
+        pl.coalesce("c_method", "p_method").alias("method"),
+        pl.coalesce("c_path", "p_path").alias("path"),
+        pl.coalesce("c_send", "p_start").alias("ts"),
+        pl.when(pl.col("c_row").is_not_null() & pl.col("p_row").is_not_null()).then(pl.col("link"))
+        .when(pl.col("p_row").is_not_null()).then(pl.lit("proxy only"))
+        .otherwise(pl.lit("client only")).alias("link"),
+    ).sort("ts", nulls_last=True).with_row_index("attempt_id")
+    links = pl.concat([
+        attempts.filter(pl.col("c_row").is_not_null()).explode("c_row").select(
+            "attempt_id", pl.lit("vac").alias("kind"), pl.col("c_row").cast(pl.UInt32).alias("row"),
+            pl.lit("attempt").alias("link"), pl.lit(1.0).alias("confidence")),
+        attempts.filter(pl.col("p_row").is_not_null()).select(
+            "attempt_id", pl.lit("nginx_access").alias("kind"), pl.col("p_row").cast(pl.UInt32).alias("row"),
+            pl.col("link"), pl.col("confidence").cast(pl.Float64).fill_null(1.0)),
+    ], how="vertical_relaxed")
+    return attempts, links
+
+
+def _pair_without_ids(v: pl.DataFrame, a: pl.DataFrame, window: float, times: tuple[str, str]) -> pl.DataFrame:
+    """Client attempts and access lines by method, path and the status both saw, nearest in time.
+
+    A client that timed out saw no status; the proxy logged 499 for it. A client that could not
+    connect is not looked for at all.
+    """
+    reached = ~pl.col("client_error").fill_null("").str.contains(_CONNECT_ERRORS)
+    key = pl.coalesce(pl.col("status_client"),
+                      pl.when(pl.col("client_error").str.contains("(?i)time")).then(pl.lit(499)))
+    left = v.filter(reached).with_columns(key.cast(pl.Int64).alias("__status"))
+    right = a.with_columns(pl.col("status_proxy").cast(pl.Int64).alias("__status"))
+    pairs = match_nearest(left, right, ["method", "path", "__status"], *times, window + 0.5)
+    # Confidence: how many proxy lines of that method, path and status fall in the same second.
+    second = pl.col(times[1]).dt.truncate("1s").alias("__second")
+    crowd = right.group_by(["method", "path", "__status", second]).len()
+    dense = pairs.join(right.select("right_id", "method", "path", "__status", second), on="right_id")
+    dense = dense.join(crowd, on=["method", "path", "__status", "__second"], how="left")
+    return dense.select("left_id", "right_id", "dt", pl.lit("time+method+path+status").alias("link"),
+                        (1.0 / pl.col("len").cast(pl.Float64)).alias("confidence"))
+
+
+def _link_errors(errors: pl.DataFrame, attempts: pl.DataFrame, classes: list[tuple[str, str, int]],
+                 precision: float) -> pl.DataFrame:
+    """nginx error lines to attempts: by connection number, else by method, path, implied status, time."""
+    proxy = attempts.filter(pl.col("p_row").is_not_null()).select(
+        "attempt_id", pl.col("p_connection").alias("connection"), pl.col("p_end").alias("end"),
+        pl.col("p_method").alias("method"), pl.col("p_path").alias("path"),
+        pl.col("p_status_proxy").cast(pl.Int64).alias("status"))
+    tol = 1.0 + precision + SLACK_S
+    out = []
+    rest = errors
+    if errors["connection"].is_not_null().any() and proxy["connection"].is_not_null().any():
+        pairs = match_nearest(errors.rename({"row": "left_id"}), proxy.rename({"attempt_id": "right_id"}),
+                              ["connection"], "ts", "end", tol + 1.0)
+        out.append(pairs.select(pl.col("right_id").alias("attempt_id"), pl.lit("nginx_error").alias("kind"),
+                                pl.col("left_id").cast(pl.UInt32).alias("row"), pl.lit("connection").alias("link"),
+                                pl.lit(1.0).alias("confidence")))
+        rest = errors.join(pairs.select(pl.col("left_id").alias("row")), on="row", how="anti")
+    if rest.height:
+        status = pl.lit(None, pl.Int64)
+        for _cls, pattern, code in reversed(classes):
+            status = pl.when(pl.col("message").str.contains(pattern)).then(pl.lit(code, pl.Int64)).otherwise(status)
+        left = rest.with_columns(status.alias("status")).rename({"row": "left_id"})
+        pairs = match_nearest(left, proxy.rename({"attempt_id": "right_id"}), ["method", "path", "status"],
+                              "ts", "end", tol + 1.0)
+        out.append(pairs.select(pl.col("right_id").alias("attempt_id"), pl.lit("nginx_error").alias("kind"),
+                                pl.col("left_id").cast(pl.UInt32).alias("row"),
+                                pl.lit("time+method+path+status").alias("link"), pl.lit(0.9).alias("confidence")))
+    return pl.concat(out, how="vertical_relaxed") if out else pl.DataFrame()
+
+
+def _link_crm(crm: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame:
+    """CRM lines to attempts: by request id (the latest attempt of that id started before the line),
+    and lines without an id (errors logged before the id reached the MDC) by thread and time."""
+    # An attempt's interval: from its start to when the client heard back (precise), else to the
+    # latest the proxy's line allows (a whole-second time + 1 s, at least start + request_time).
+    proxy_end = pl.max_horizontal(
+        pl.col("p_end") + pl.duration(milliseconds=500),
+        pl.col("ts") + pl.duration(microseconds=(pl.col("p_request_time").cast(pl.Float64).fill_null(0) * 1e6)
+                                   .round().cast(pl.Int64)),
+    )
+    starts = attempts.select(
+        "attempt_id", "request_id", pl.col("ts").cast(_NS).alias("start"),
+        pl.coalesce(pl.col("c_last_seen"), proxy_end).cast(_NS).alias("end"), "method", "path",
+        (pl.col("p_row").is_not_null() & pl.col("p_upstream_addr").is_not_null()).alias("at_upstream"),
+        pl.col("p_row").is_not_null().alias("at_proxy"))
+    out = []
+    with_id = crm.filter(pl.col("request_id").is_not_null())
+    if with_id.height:
+        lines = with_id.select("row", "request_id", "ts", "thread", "span_id")
+        # Lines of one span (Boot 3 tracing) belong to one attempt: place the span by its first line.
+        lines = lines.with_columns(
+            pl.when(pl.col("span_id").is_not_null()).then(pl.col("ts").min().over(["request_id", "span_id"]))
+            .otherwise(pl.col("ts")).alias("__place"))
+        j = lines.sort("__place").join_asof(
+            starts.filter(pl.col("request_id").is_not_null()).sort("start"), left_on="__place", right_on="start",
+            by="request_id", strategy="backward", tolerance="2s", check_sortedness=False)
+        missed = j.filter(pl.col("attempt_id").is_null()).select(list(lines.columns))
+        if missed.height:  # a line a little before its attempt's estimated start
+            j2 = missed.sort("__place").join_asof(
+                starts.filter(pl.col("request_id").is_not_null()).sort("start"), left_on="__place",
+                right_on="start", by="request_id", strategy="nearest", check_sortedness=False)
+            j = pl.concat([j.filter(pl.col("attempt_id").is_not_null()), j2], how="diagonal_relaxed")
+        out.append(j.filter(pl.col("attempt_id").is_not_null()).select(
+            "attempt_id", pl.lit("crm").alias("kind"), pl.col("row").cast(pl.UInt32),
+            pl.lit("request_id").alias("link"), pl.lit(1.0).alias("confidence")))
+    id_less = crm.filter(pl.col("request_id").is_null() & pl.col("level").is_in(["WARN", "ERROR", "FATAL"]))
+    if id_less.height:
+        out.append(_link_by_thread_and_time(id_less, starts, out[0] if out else None, crm))
+    return pl.concat([o for o in out if o.height], how="vertical_relaxed") if out else pl.DataFrame()
+
+
+def _link_by_thread_and_time(lines: pl.DataFrame, starts: pl.DataFrame, id_links: pl.DataFrame | None,
+                             crm: pl.DataFrame) -> pl.DataFrame:
+    """An id-less CRM error belongs to an attempt that was at the upstream at that moment, on that
+    thread: attempts whose thread is known (from their id lines) must be on the line's thread;
+    method and path must agree when the line names them."""
+    named = lines.with_columns(
+        pl.col("message").str.extract(_REQUEST_IN_TEXT.pattern, 1).alias("method"),
+        pl.col("message").str.extract(_REQUEST_IN_TEXT.pattern, 2).alias("path"),
+    )
+    # Attempts that got past the proxy; if the access log does not say (no $upstream_addr), all of them.
+    candidates = starts.filter(pl.col("at_upstream")) if starts["at_upstream"].any() else \
+        starts.filter(pl.col("at_proxy"))
+    if id_links is not None and id_links.height:
+        threads = id_links.join(crm.select("row", "thread"), on="row").group_by("attempt_id").agg(
+            pl.col("thread").drop_nulls().first().alias("thread"))
+        candidates = candidates.join(threads, on="attempt_id", how="left")
+    else:
+        candidates = candidates.with_columns(pl.lit(None, pl.String).alias("thread"))
+    # The end gets slack; the start does not, so that retries a few milliseconds apart keep their order.
+    candidates = candidates.with_columns(
+        (pl.col("end") + pl.duration(milliseconds=int(SLACK_S * 1000))).cast(_NS).alias("end"))
+    known = candidates.filter(pl.col("thread").is_not_null())
+    free = candidates.filter(pl.col("thread").is_null())
+    results = []
+    stages = (("thread+time", ["thread"], known), ("time+path", ["method", "path"], free), ("time", [], free))
+    for name, by, pool in stages:
+        pending = named if not results else named.join(pl.concat(results).select("row"), on="row", how="anti")
+        pending = pending.drop_nulls(by) if by else pending
+        if pending.height == 0 or pool.height == 0:
+            continue
+        j = pending.sort("ts").join_asof(pool.sort("start").select(["attempt_id", "start", "end"] + by),
+                                         left_on="ts", right_on="start", by=by or None, strategy="backward",
+                                         check_sortedness=False)
+        j = j.filter(pl.col("attempt_id").is_not_null() & (pl.col("ts") <= pl.col("end")))
+        if j.height:
+            results.append(j.select("row", "attempt_id", "ts", pl.lit(name).alias("link")))
+    if not results:
+        return pl.DataFrame()
+    linked = pl.concat(results)
+    # Confidence: one over the number of id-less attempts in flight at that moment.
+    s = np.sort(free["start"].dt.epoch("us").to_numpy())
+    e = np.sort(free["end"].dt.epoch("us").to_numpy())
+    t = linked["ts"].dt.epoch("us").to_numpy()
+    in_flight = np.searchsorted(s, t, side="right") - np.searchsorted(e, t, side="left")
+    return linked.with_columns(pl.Series("n", np.maximum(in_flight, 1))).select(
+        "attempt_id", pl.lit("crm").alias("kind"), pl.col("row").cast(pl.UInt32), "link",
+        (1.0 / pl.col("n").cast(pl.Float64)).alias("confidence"))
+
+
+def _logical_requests(attempts: pl.DataFrame) -> pl.DataFrame:
+    """Attempts sharing a request id form one logical request; its outcome is the last attempt's."""
+    if attempts.height == 0:
+        return attempts
+    logical = pl.coalesce(pl.col("request_id"), pl.format("#{}", pl.col("attempt_id")))
+    return attempts.with_columns(logical.alias("logical_id")).with_columns(
+        pl.coalesce(pl.col("c_attempt"), pl.int_range(1, pl.len() + 1).over("logical_id")).alias("attempt"),
+        (pl.col("attempt_id") == pl.col("attempt_id").last().over("logical_id")).alias("last_attempt"),
+    )
