@@ -73,6 +73,11 @@ def _rows(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_row_index("row")
 
 
+def _rid(column: str = "request_id") -> pl.Expr:
+    """Request ids as 64-bit hashes: joins and groupings on them run on integers, not strings."""
+    return pl.when(pl.col(column).is_not_null()).then(pl.col(column).hash(seed=7)).alias("rid")
+
+
 def _col(df: pl.DataFrame, name: str, dtype=pl.String) -> pl.Expr:
     return pl.col(name).cast(dtype) if name in df.columns else pl.lit(None, dtype).alias(name)
 
@@ -106,7 +111,7 @@ def access_table(df: pl.DataFrame) -> tuple[pl.DataFrame, float]:
         _col(df, "connection", pl.Int64).alias("connection"),
         _col(df, "remote_addr").alias("client_addr"),
         _col(df, "http_user_agent").alias("user_agent"),
-    )
+    ).with_columns(_rid())
     return table, (1.0 if whole else 0.001)
 
 
@@ -114,16 +119,20 @@ def vac_table(df: pl.DataFrame) -> pl.DataFrame:
     """Client attempts: the entries sharing a request id and attempt number, and what they report."""
     if "request_id" not in df.columns:
         return pl.DataFrame()
-    base = _rows(df).filter(pl.col("request_id").is_not_null())
+    base = _rows(df).filter(pl.col("request_id").is_not_null()).with_columns(_rid())
     attempt = _col(base, "attempt", pl.Int64)
     has_attempt = "attempt" in base.columns and base["attempt"].is_not_null().any()
     base = base.with_columns(attempt.alias("attempt"))
     if has_attempt:
         # Lines about the logical request (a final "giving up") carry no attempt number: they go
-        # with the request's last attempt.
-        last = base.group_by("request_id").agg(pl.col("attempt").max().alias("__last"))
-        base = base.join(last, on="request_id", how="left").with_columns(
-            pl.coalesce("attempt", "__last", pl.lit(1)).alias("attempt")).drop("__last")
+        # with the request's last attempt. They are few, so only their ids are looked up.
+        loose = base.filter(pl.col("attempt").is_null())
+        if loose.height:
+            last = base.filter(pl.col("rid").is_in(loose["rid"].unique().implode())).group_by("rid").agg(
+                pl.col("attempt").max().alias("__last"))
+            loose = loose.join(last, on="rid", how="left").with_columns(
+                pl.coalesce("__last", pl.lit(1)).alias("attempt")).drop("__last")
+            base = pl.concat([base.filter(pl.col("attempt").is_not_null()), loose], how="vertical_relaxed")
     else:
         base = base.with_columns(pl.lit(1, pl.Int64).alias("attempt"))
     method = _col(base, "method")
@@ -135,7 +144,8 @@ def vac_table(df: pl.DataFrame) -> pl.DataFrame:
                              error.alias("error"), elapsed.alias("elapsed_ms"))
     # The send time: the first line of the attempt that names the request (method), else its first.
     sent = pl.col("ts").filter(pl.col("method").is_not_null()).min()
-    attempts = base.group_by(["request_id", "attempt"], maintain_order=True).agg(
+    attempts = base.group_by(["rid", "attempt"]).agg(
+        pl.col("request_id").first(),
         pl.coalesce(sent, pl.col("ts").min()).alias("send"),
         pl.col("ts").max().alias("last_seen"),
         # When the client heard back or gave up: its line with a status or an error.
@@ -150,7 +160,7 @@ def vac_table(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("file").first(),
         pl.col("line").min().alias("line"),
     )
-    return attempts
+    return attempts.sort("send")
 
 
 def error_table(df: pl.DataFrame) -> pl.DataFrame:
@@ -167,7 +177,7 @@ def crm_table(df: pl.DataFrame) -> pl.DataFrame:
     return _rows(df).select(
         "row", "ts", "level", "message", _col(df, "request_id"), _col(df, "thread"),
         _col(df, "span_id"), _col(df, "exception"), _col(df, "root_cause"),
-    )
+    ).with_columns(_rid())
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,10 +190,10 @@ def _median_seconds(delta: pl.Series) -> float:
 
 def offset_by_id(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str) -> tuple[float, int]:
     """Median of b - a over request ids that occur once on each side (no retries to confuse)."""
-    ones_a = a.filter(pl.col("request_id").is_not_null()).filter(pl.len().over("request_id") == 1)
-    ones_b = b.filter(pl.col("request_id").is_not_null()).filter(pl.len().over("request_id") == 1)
-    pairs = ones_a.select("request_id", pl.col(a_time).alias("__a")).join(
-        ones_b.select("request_id", pl.col(b_time).alias("__b")), on="request_id")
+    ones_a = a.filter(pl.col("rid").is_not_null()).filter(pl.len().over("rid") == 1)
+    ones_b = b.filter(pl.col("rid").is_not_null()).filter(pl.len().over("rid") == 1)
+    pairs = ones_a.select("rid", pl.col(a_time).alias("__a")).join(
+        ones_b.select("rid", pl.col(b_time).alias("__b")), on="rid")
     if pairs.height < 3:
         return 0.0, pairs.height
     return _median_seconds(pairs["__b"] - pairs["__a"]), pairs.height
@@ -253,6 +263,20 @@ def match_nearest(left: pl.DataFrame, right: pl.DataFrame, by: list[str], left_t
     return pl.concat(pairs)
 
 
+def _rank_within(df: pl.DataFrame, key: str, order: list[str], size: str) -> pl.DataFrame:
+    """``__k``: the row's rank within its key in ``order``; ``size``: the key's row count.
+
+    Sorting by key first and counting from each key's first row is much cheaper than window
+    expressions over hundreds of thousands of small groups.
+    """
+    df = df.sort([key] + order).with_row_index("__i")
+    first = pl.col(key) != pl.col(key).shift(1)
+    df = df.with_columns(pl.when(first.fill_null(True)).then(pl.col("__i")).forward_fill().alias("__first"))
+    df = df.with_columns((pl.col("__i") - pl.col("__first")).alias("__k"))
+    sizes = df.group_by("__first").agg(pl.len().alias(size))
+    return df.join(sizes, on="__first").drop("__i", "__first")
+
+
 def match_in_order(left: pl.DataFrame, right: pl.DataFrame, key: str, left_order: list[str],
                    right_order: list[str], left_time: str, right_time: str, tolerance_s: float) -> pl.DataFrame:
     """Pair the k-th left row with the k-th right row of each key (retries of one request id).
@@ -262,11 +286,10 @@ def match_in_order(left: pl.DataFrame, right: pl.DataFrame, key: str, left_order
     """
     lt = left.select(["left_id", key, left_time] + [c for c in left_order if c != left_time]).drop_nulls(key)
     rt = right.select(["right_id", key, right_time] + [c for c in right_order if c != right_time]).drop_nulls(key)
-    lt = lt.sort(left_order).with_columns(pl.len().over(key).alias("__nl"),
-                                          pl.int_range(pl.len()).over(key).alias("__k"))
-    rt = rt.sort(right_order).with_columns(pl.len().over(key).alias("__nr"),
-                                           pl.int_range(pl.len()).over(key).alias("__k"))
-    counts = lt.select(key, "__nl").unique(key).join(rt.select(key, "__nr").unique(key), on=key)
+    lt = _rank_within(lt, key, left_order, "__nl")
+    rt = _rank_within(rt, key, right_order, "__nr")
+    counts = lt.filter(pl.col("__k") == 0).select(key, "__nl").join(
+        rt.filter(pl.col("__k") == 0).select(key, "__nr"), on=key)
     same = counts.filter(pl.col("__nl") == pl.col("__nr")).select(key)
     ranked = lt.join(same, on=key).join(rt.join(same, on=key), on=[key, "__k"])
     ranked = ranked.with_columns(
@@ -289,6 +312,7 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     ``nginx_classes``: (class, message regex, status) from the rules, used to pair error lines
     with access lines when the access log has no connection number.
     """
+    frames = {k: v.with_columns(pl.col("ts").cast(_NS)) for k, v in frames.items() if v.height}
     offsets: list[ClockOffset] = []
     access, precision = (access_table(frames["nginx_access"]) if "nginx_access" in frames
                          else (pl.DataFrame(), 1.0))
@@ -314,7 +338,7 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
         offsets.append(_offset("vac", reference, sec, n, method))
     crm_first = None
     if crm.height:
-        crm_first = crm.filter(pl.col("request_id").is_not_null()).group_by("request_id").agg(
+        crm_first = crm.filter(pl.col("rid").is_not_null()).group_by("rid").agg(
             pl.col("ts").min().alias("first"))
         if have_access and access_ids:
             sec, n = offset_by_id(access, "start", crm_first, "first")
@@ -376,7 +400,7 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
     a = access.with_row_index("right_id") if access.height else pl.DataFrame()
     if v.height and a.height:
         if access_ids:
-            pairs = match_in_order(v, a, "request_id", [times[0], "attempt"], [times[1], "line"], *times,
+            pairs = match_in_order(v, a, "rid", [times[0], "attempt"], [times[1], "line"], *times,
                                    window + 1.0).with_columns(pl.lit("request_id").alias("link"),
                                                               pl.lit(1.0).alias("confidence"))
             id_less = v.filter(pl.col("request_id").is_null())
@@ -388,13 +412,15 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
     else:
         pairs = pl.DataFrame(schema={"left_id": pl.UInt32, "right_id": pl.UInt32, "dt": pl.Float64,
                                      "link": pl.String, "confidence": pl.Float64})
-    client_cols = ["request_id", "attempt", "send", "last_seen", "done", "method", "path", "status_client",
-                   "client_error", "elapsed_ms", "row"]
-    proxy_cols = ["start", "end", "request_id", "method", "path", "status_proxy", "status_upstream", "upstream_addr",
-                  "request_time", "upstream_response_time", "connection", "client_addr", "user_agent", "row"]
+    client_cols = ["request_id", "rid", "attempt", "send", "last_seen", "done", "method", "path", "status_client",
+                   "client_error", "elapsed_ms"]
+    proxy_cols = ["start", "end", "request_id", "rid", "method", "path", "status_proxy", "status_upstream",
+                  "upstream_addr", "request_time", "upstream_response_time", "connection", "client_addr", "user_agent",
+                  "row"]
     parts = []
     if v.height:
-        vv = v.select(["left_id"] + client_cols).rename({c: f"c_{c}" for c in client_cols})
+        vv = v.select(["left_id"] + client_cols).rename({c: f"c_{c}" for c in client_cols}).with_columns(
+            pl.col("left_id").alias("c_row"))
         parts.append(vv.join(pairs.select("left_id", "right_id", "link", "confidence"), on="left_id", how="left"))
     if a.height:
         aa = a.select(["right_id"] + proxy_cols).rename({c: f"p_{c}" for c in proxy_cols})
@@ -406,8 +432,8 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
             attempts = aa
     else:
         attempts = parts[0]
-    for c in ["c_request_id", "p_request_id", "c_method", "p_method", "c_path", "p_path", "c_send", "p_start",
-              "c_attempt", "c_row", "p_row", "link", "confidence", "p_status_proxy", "c_status_client",
+    for c in ["c_rid", "p_rid", "c_request_id", "p_request_id", "c_method", "p_method", "c_path", "p_path", "c_send",
+              "p_start", "c_attempt", "c_row", "p_row", "link", "confidence", "p_status_proxy", "c_status_client",
               "c_client_error", "p_end", "p_status_upstream", "p_upstream_addr", "p_request_time",
               "p_upstream_response_time", "p_connection", "p_client_addr", "p_user_agent", "c_elapsed_ms",
               "c_last_seen", "c_done"]:
@@ -415,6 +441,7 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
             attempts = attempts.with_columns(pl.lit(None).alias(c))
     attempts = attempts.with_columns(
         pl.coalesce("c_request_id", "p_request_id").alias("request_id"),
+        pl.coalesce("c_rid", "p_rid").alias("rid"),
         pl.coalesce("c_method", "p_method").alias("method"),
         pl.coalesce("c_path", "p_path").alias("path"),
         pl.coalesce("c_send", "p_start").alias("ts"),
@@ -422,10 +449,13 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
         .when(pl.col("p_row").is_not_null()).then(pl.lit("proxy only"))
         .otherwise(pl.lit("client only")).alias("link"),
     ).sort("ts", nulls_last=True).with_row_index("attempt_id")
+    # c_row is the client attempt's index in v; its lines are v's row lists.
+    vac_rows = (v.select("left_id", "row").explode("row").join(
+        attempts.select("attempt_id", pl.col("c_row").cast(pl.UInt32).alias("left_id")), on="left_id")
+        if v.height else pl.DataFrame(schema={"attempt_id": pl.UInt32, "row": pl.UInt32}))
     links = pl.concat([
-        attempts.filter(pl.col("c_row").is_not_null()).explode("c_row").select(
-            "attempt_id", pl.lit("vac").alias("kind"), pl.col("c_row").cast(pl.UInt32).alias("row"),
-            pl.lit("attempt").alias("link"), pl.lit(1.0).alias("confidence")),
+        vac_rows.select("attempt_id", pl.lit("vac").alias("kind"), pl.col("row").cast(pl.UInt32),
+                        pl.lit("attempt").alias("link"), pl.lit(1.0).alias("confidence")),
         attempts.filter(pl.col("p_row").is_not_null()).select(
             "attempt_id", pl.lit("nginx_access").alias("kind"), pl.col("p_row").cast(pl.UInt32).alias("row"),
             pl.col("link"), pl.col("confidence").cast(pl.Float64).fill_null(1.0)),
@@ -495,31 +525,31 @@ def _link_crm(crm: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame:
                                    .round().cast(pl.Int64)),
     )
     starts = attempts.select(
-        "attempt_id", "request_id", pl.col("ts").cast(_NS).alias("start"),
+        "attempt_id", "rid", pl.col("ts").cast(_NS).alias("start"),
         pl.coalesce(pl.col("c_last_seen"), proxy_end).cast(_NS).alias("end"), "method", "path",
         (pl.col("p_row").is_not_null() & pl.col("p_upstream_addr").is_not_null()).alias("at_upstream"),
         pl.col("p_row").is_not_null().alias("at_proxy"))
     out = []
-    with_id = crm.filter(pl.col("request_id").is_not_null())
+    with_id = crm.filter(pl.col("rid").is_not_null())
     if with_id.height:
-        lines = with_id.select("row", "request_id", "ts", "thread", "span_id")
+        lines = with_id.select("row", "rid", "ts", "thread", "span_id")
         # Lines of one span (Boot 3 tracing) belong to one attempt: place the span by its first line.
         lines = lines.with_columns(
-            pl.when(pl.col("span_id").is_not_null()).then(pl.col("ts").min().over(["request_id", "span_id"]))
+            pl.when(pl.col("span_id").is_not_null()).then(pl.col("ts").min().over(["rid", "span_id"]))
             .otherwise(pl.col("ts")).alias("__place"))
         j = lines.sort("__place").join_asof(
-            starts.filter(pl.col("request_id").is_not_null()).sort("start"), left_on="__place", right_on="start",
-            by="request_id", strategy="backward", tolerance="2s", check_sortedness=False)
+            starts.filter(pl.col("rid").is_not_null()).sort("start"), left_on="__place", right_on="start",
+            by="rid", strategy="backward", tolerance="2s", check_sortedness=False)
         missed = j.filter(pl.col("attempt_id").is_null()).select(list(lines.columns))
         if missed.height:  # a line a little before its attempt's estimated start
             j2 = missed.sort("__place").join_asof(
-                starts.filter(pl.col("request_id").is_not_null()).sort("start"), left_on="__place",
-                right_on="start", by="request_id", strategy="nearest", check_sortedness=False)
+                starts.filter(pl.col("rid").is_not_null()).sort("start"), left_on="__place",
+                right_on="start", by="rid", strategy="nearest", check_sortedness=False)
             j = pl.concat([j.filter(pl.col("attempt_id").is_not_null()), j2], how="diagonal_relaxed")
         out.append(j.filter(pl.col("attempt_id").is_not_null()).select(
             "attempt_id", pl.lit("crm").alias("kind"), pl.col("row").cast(pl.UInt32),
             pl.lit("request_id").alias("link"), pl.lit(1.0).alias("confidence")))
-    id_less = crm.filter(pl.col("request_id").is_null() & pl.col("level").is_in(["WARN", "ERROR", "FATAL"]))
+    id_less = crm.filter(pl.col("rid").is_null() & pl.col("level").is_in(["WARN", "ERROR", "FATAL"]))
     if id_less.height:
         out.append(_link_by_thread_and_time(id_less, starts, out[0] if out else None, crm))
     return pl.concat([o for o in out if o.height], how="vertical_relaxed") if out else pl.DataFrame()
@@ -579,7 +609,10 @@ def _logical_requests(attempts: pl.DataFrame) -> pl.DataFrame:
     if attempts.height == 0:
         return attempts
     logical = pl.coalesce(pl.col("request_id"), pl.format("#{}", pl.col("attempt_id")))
-    return attempts.with_columns(logical.alias("logical_id")).with_columns(
-        pl.coalesce(pl.col("c_attempt"), pl.int_range(1, pl.len() + 1).over("logical_id")).alias("attempt"),
-        (pl.col("attempt_id") == pl.col("attempt_id").last().over("logical_id")).alias("last_attempt"),
-    )
+    group = pl.coalesce(pl.col("rid"), pl.col("attempt_id").cast(pl.UInt64) + (1 << 63))
+    a = attempts.with_columns(logical.alias("logical_id"), group.alias("__g"))
+    ranked = _rank_within(a.select("attempt_id", "__g"), "__g", ["attempt_id"], "__n")
+    ranked = ranked.select("attempt_id", (pl.col("__k") + 1).alias("__rank"),
+                           (pl.col("__k") == pl.col("__n") - 1).alias("last_attempt"))
+    return a.join(ranked, on="attempt_id").with_columns(
+        pl.coalesce(pl.col("c_attempt"), pl.col("__rank")).alias("attempt")).drop("__g", "__rank").sort("attempt_id")

@@ -141,15 +141,21 @@ def evidence_lines(corr: Correlation, frames: dict[str, pl.DataFrame], rules: Ru
         if mine.height == 0:
             continue
         proj = _projection(kind, df.with_row_index("row"))
+        if kind == "nginx_error":  # classify the (few) error lines before they meet the rest
+            proj = proj.with_columns(nginx_class(pl.col("text"), rules).alias("nginx_class"))
         parts.append(mine.join(proj, on="row", how="left"))
     if not parts:
         return pl.DataFrame(schema={"attempt_id": pl.UInt32, "kind": pl.String, "row": pl.UInt32})
     ev = pl.concat(parts, how="diagonal_relaxed")
+    return ev if "nginx_class" in ev.columns else ev.with_columns(pl.lit(None, pl.String).alias("nginx_class"))
+
+
+def nginx_class(text: pl.Expr, rules: RuleSet) -> pl.Expr:
+    """The class of an nginx error message (first matching ``[[nginx_message]]``), else null."""
     cls = pl.lit(None, pl.String)
     for name, pattern, _status in reversed(rules.nginx_messages):
-        cls = pl.when((pl.col("kind") == "nginx_error") & pl.col("text").str.contains(pattern)).then(
-            pl.lit(name)).otherwise(cls)
-    return ev.with_columns(cls.alias("nginx_class"))
+        cls = pl.when(text.str.contains(pattern)).then(pl.lit(name)).otherwise(cls)
+    return cls
 
 
 def _projection(kind: str, df: pl.DataFrame) -> pl.DataFrame:
@@ -261,11 +267,14 @@ def root_causes(attempts: pl.DataFrame, ev: pl.DataFrame, rules: RuleSet) -> tup
             pl.when(pl.col("verdict") == "ok").then(pl.lit("none")).otherwise(pl.lit("unknown")).alias("root_cause"),
             pl.lit(None, pl.String).alias("root_cause_detail"), pl.lit(None, pl.String).alias("rule"))
         return out, pl.DataFrame(schema={"attempt_id": pl.UInt32, "row": pl.UInt32, "kind": pl.String})
-    masks = {}
-    for i, rule in enumerate(rules.rules):
-        for j, cond in enumerate(rule.when):
-            masks[f"r{i}c{j}"] = _mask(cond)
-    lines = lines.with_columns([m.alias(name) for name, m in masks.items()])
+    conds = {f"r{i}c{j}": cond for i, rule in enumerate(rules.rules) for j, cond in enumerate(rule.when)}
+    masks = list(conds)
+    # Each condition is evaluated on the lines of its own source only.
+    parts = []
+    for (kind,), sub in lines.group_by(["kind"]):
+        parts.append(sub.with_columns(
+            [(_mask(c) if c.source == kind else pl.lit(False)).alias(n) for n, c in conds.items()]))
+    lines = pl.concat(parts)
     hit = lines.group_by("attempt_id").agg([pl.col(n).any() for n in masks]).join(failed, on="attempt_id")
     fired = []
     for i, rule in enumerate(rules.rules):
@@ -282,7 +291,7 @@ def root_causes(attempts: pl.DataFrame, ev: pl.DataFrame, rules: RuleSet) -> tup
     for i, rule in enumerate(rules.rules):
         any_cond = pl.any_horizontal([pl.col(f"r{i}c{j}") for j in range(len(rule.when))])
         met = pl.when(pl.col("rule_index") == i).then(any_cond).otherwise(met)
-    cause_lines = lines.filter(met).drop(list(masks))
+    cause_lines = lines.filter(met).drop(masks)
     details = _details(cause_lines, rules)
     names = [r.name for r in rules.rules]
     causes = [r.cause for r in rules.rules]

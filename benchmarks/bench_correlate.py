@@ -1,0 +1,119 @@
+"""Correlation and diagnosis speed: attempts per second, from 10k to 1M attempts.
+
+    python benchmarks/bench_correlate.py                    # 10k, 100k, 1M attempts
+    python benchmarks/bench_correlate.py --attempts 1000000 --baseline
+
+The parsed logs of a bundled scenario (mixed-faults: every failure mode, ids in every log) are
+copied N times, each copy shifted in time and given its own request ids and connection numbers,
+so the joins see as many distinct requests as attempts. Timed: correlate (pair client attempts with
+access lines, attach error and CRM lines, clock offsets) and diagnose (verdicts, rule evaluation).
+
+``--baseline`` also runs what a hand-written script would do: Python dicts keyed by request id,
+one loop over the lines of each log (no time matching, no id-less links, so it does less work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+import polars as pl
+
+import loganalyzer
+from loganalyzer import correlate, diagnose
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def replicate(frames: dict[str, pl.DataFrame], copies: int) -> dict[str, pl.DataFrame]:
+    lo = min(f["ts"].min() for f in frames.values())
+    hi = max(f["ts"].max() for f in frames.values())
+    span_us = int((hi - lo).total_seconds() * 1e6) + 60_000_000
+    out = {}
+    for kind, df in frames.items():
+        df = df.with_columns(pl.col("file").cast(pl.String), pl.col("source").cast(pl.String))
+        n = df.height
+        big = pl.concat([df] * copies)
+        copy = pl.int_range(0, n * copies, eager=True) // n
+        exprs = [(pl.col("ts") + pl.duration(microseconds=copy * span_us)).cast(pl.Datetime("ns", "UTC")).alias("ts")]
+        if "request_id" in df.columns:
+            exprs.append(pl.when(pl.col("request_id").is_not_null())
+                         .then(pl.col("request_id") + "-" + copy.cast(pl.String)).alias("request_id"))
+        if "connection" in df.columns:
+            exprs.append((pl.col("connection") + copy * 1_000_000).alias("connection"))
+        out[kind] = big.with_columns(exprs)
+    return out
+
+
+def run(frames: dict[str, pl.DataFrame], rules: diagnose.RuleSet) -> tuple[int, dict[str, float]]:
+    t = {}
+    t0 = time.perf_counter()
+    corr = correlate.correlate(frames, rules.nginx_messages)
+    t["correlate"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ev = diagnose.evidence_lines(corr, frames, rules)
+    attempts = diagnose.verdicts(corr.attempts, ev, set(frames), set(), [c for c, _, _ in rules.nginx_messages])
+    attempts, _ = diagnose.root_causes(attempts, ev, rules)
+    t["diagnose"] = time.perf_counter() - t0
+    return attempts.height, t
+
+
+def baseline(frames: dict[str, pl.DataFrame]) -> tuple[int, float]:
+    """Dict-of-lists by request id, one Python loop per log."""
+    t0 = time.perf_counter()
+    attempts: dict[tuple[str, int], dict] = {}
+    for row in frames["vac"].select("request_id", "attempt", "ts", "status", "error").iter_rows():
+        rid, attempt, ts, status, error = row
+        if rid is None:
+            continue
+        a = attempts.setdefault((rid, attempt or 1), {"send": ts, "status": None, "proxy": [], "crm": []})
+        a["status"] = status if status is not None else a["status"]
+    by_id: dict[str, list] = {}
+    for key in attempts:
+        by_id.setdefault(key[0], []).append(key)
+    for rid, status in frames["nginx_access"].select("request_id", "status").iter_rows():
+        keys = by_id.get(rid)
+        if keys:
+            for k in keys:
+                if not attempts[k]["proxy"]:
+                    attempts[k]["proxy"].append(status)
+                    break
+    for rid, level in frames["crm"].select("request_id", "level").iter_rows():
+        keys = by_id.get(rid)
+        if keys:
+            attempts[keys[-1]]["crm"].append(level)
+    return len(attempts), time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--attempts", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--scenario", default="mixed-faults")
+    ap.add_argument("--baseline", action="store_true", help="also run the dict-and-loop baseline")
+    args = ap.parse_args()
+    logs = loganalyzer.load([ROOT / "samples" / args.scenario / "logs"])
+    frames = logs.polars
+    rules = diagnose.load_rules()
+    per_copy, _ = run(frames, rules)
+    print(f"scenario {args.scenario}: {per_copy} attempts per copy; "
+          f"{sum(f.height for f in frames.values()):,} entries per copy")
+    print(f"{'attempts':>10} {'entries':>11} {'correlate s':>12} {'diagnose s':>11} {'attempts/s':>12} "
+          f"{'peak MiB':>9}" + (f" {'baseline s':>11} {'baseline/s':>11}" if args.baseline else ""))
+    for target in args.attempts:
+        copies = max(1, round(target / per_copy))
+        big = replicate(frames, copies)
+        n, t = run(big, rules)
+        total = t["correlate"] + t["diagnose"]
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        line = (f"{n:>10,} {sum(f.height for f in big.values()):>11,} {t['correlate']:>12.2f} "
+                f"{t['diagnose']:>11.2f} {n / total:>12,.0f} {peak:>9.0f}")
+        if args.baseline:
+            bn, bt = baseline(big)
+            line += f" {bt:>11.2f} {bn / bt:>11,.0f}"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
