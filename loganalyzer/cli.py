@@ -234,7 +234,7 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, rules, no
         for e in lines[lines["attempt_id"] == r.attempt_id].itertuples():
             text = (e.text or e.message or "").split("\n")[0]
             text = text if len(text) <= 150 else text[:147] + "..."
-            click.echo(f"    {str(e.ts)[11:23]}  {e.kind:<12} {e.file}:{e.line}  [{e.link}]  {text}")
+            click.echo(f"    {e.ts.strftime('%H:%M:%S.%f')[:-3]}  {e.kind:<12} {e.file}:{e.line}  [{e.link}]  {text}")
 
 
 def _status(v) -> str:

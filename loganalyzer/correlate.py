@@ -25,6 +25,8 @@ import polars as pl
 _NS = pl.Datetime("ns", "UTC")
 #: Slack added to every time window: clocks and log writes are never exactly in step.
 SLACK_S = 0.25
+#: The longest an attempt's interval is searched back for a line logged during it.
+MAX_SPAN_S = 600.0
 #: Offsets smaller than this are left alone: they are within the logs' own time precision.
 MIN_OFFSET_S = 1.0
 _REQUEST_IN_TEXT = re.compile(r"\b(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) (/[^\s?,;:)\]]*)")
@@ -233,12 +235,13 @@ def offset_by_search(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str,
 
 
 def match_nearest(left: pl.DataFrame, right: pl.DataFrame, by: list[str], left_time: str, right_time: str,
-                  tolerance_s: float, rounds: int = 64) -> pl.DataFrame:
+                  tolerance_s: float, rounds: int = 64, strategy: str = "nearest") -> pl.DataFrame:
     """Pair rows 1:1 by equal ``by`` keys and nearest time within the tolerance.
 
     A sorted merge (``join_asof``) per round; where two left rows claim the same right row the
     nearer keeps it and the other tries again in the next round, until no pair is left to make
     (a burst of same-key rows within the time precision takes one round per row of the burst).
+    ``strategy="backward"`` only pairs a left row with a right row at or before it.
     Returns ``left_id, right_id, dt``.
     """
     pairs = []
@@ -248,8 +251,8 @@ def match_nearest(left: pl.DataFrame, right: pl.DataFrame, by: list[str], left_t
     for _ in range(rounds):
         if lt.height == 0 or rt.height == 0:
             break
-        j = lt.sort(left_time).join_asof(rt.sort("__rt"), left_on=left_time, right_on="__rt", by=by,
-                                         strategy="nearest", tolerance=tol, check_sortedness=False)
+        j = lt.sort(left_time).join_asof(rt.sort("__rt"), left_on=left_time, right_on="__rt", by=by or None,
+                                         strategy=strategy, tolerance=tol, check_sortedness=False)
         j = j.filter(pl.col("right_id").is_not_null()).with_columns(
             (pl.col("__rt") - pl.col(left_time)).dt.total_microseconds().abs().alias("__dt"))
         if j.height == 0:
@@ -585,12 +588,17 @@ def _link_by_thread_and_time(lines: pl.DataFrame, starts: pl.DataFrame, id_links
         pending = pending.drop_nulls(by) if by else pending
         if pending.height == 0 or pool.height == 0:
             continue
-        j = pending.sort("ts").join_asof(pool.sort("start").select(["attempt_id", "start", "end"] + by),
-                                         left_on="ts", right_on="start", by=by or None, strategy="backward",
-                                         check_sortedness=False)
-        j = j.filter(pl.col("attempt_id").is_not_null() & (pl.col("ts") <= pl.col("end")))
+        # One line per attempt where it can be: two traces in flight go to two attempts.
+        taken = pl.concat(results).select("attempt_id") if results else pool.head(0).select("attempt_id")
+        pool = pool.join(taken, on="attempt_id", how="anti")
+        pairs = match_nearest(pending.rename({"row": "left_id"}), pool.rename({"attempt_id": "right_id"}), by,
+                              "ts", "start", MAX_SPAN_S, strategy="backward")
+        j = pairs.join(pending.select(pl.col("row").alias("left_id"), "ts"), on="left_id").join(
+            pool.select(pl.col("attempt_id").alias("right_id"), "end"), on="right_id")
+        j = j.filter(pl.col("ts") <= pl.col("end"))
         if j.height:
-            results.append(j.select("row", "attempt_id", "ts", pl.lit(name).alias("link")))
+            results.append(j.select(pl.col("left_id").alias("row"), pl.col("right_id").alias("attempt_id"), "ts",
+                                    pl.lit(name).alias("link")))
     if not results:
         return pl.DataFrame()
     linked = pl.concat(results)

@@ -444,7 +444,7 @@ def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], sinc
         src.result = None  # the frame lives on in by_kind only
     frames = {}
     for kind, parts in by_kind.items():
-        df = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
+        df = engine.concat_frames(parts)
         if since is not None:
             df = df.filter(pl.col("ts") >= _utc(since))
         if until is not None:

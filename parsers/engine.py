@@ -143,22 +143,27 @@ def parse(lines: pl.Series, fmt: Compiled, zone: str | None, first_line: int = 1
     # One lazy plan from extraction to typed columns, so polars spreads the work over all cores.
     lf = df.lazy().with_columns(pl.col("text").str.extract_groups(regex).alias("__g")).unnest("__g")
     lf = _with_ts(lf, fmt, zone)
-    if mode == "none":
-        lf = _type_columns(lf, fmt)
-    df = lf.collect()
-    df, assumed = _repair_ts(df, fmt, zone)
     # The time group is required in every layout, so it marks the lines the regex matched.
     is_start = pl.col(_TIME_TEXT).is_not_null()
     good = is_start & pl.col("ts").is_not_null()
+    if mode == "none":
+        lf = _type_columns(lf, fmt).with_columns(good.alias("_good"))
+    df = lf.collect()
+    df, assumed = _repair_ts(df, fmt, zone)
     blank = pl.col("text").str.strip_chars() == ""
     bad_time = pl.format("unreadable timestamp {}", pl.col(_TIME_TEXT).fill_null("(none)"))
     if mode == "none":
-        kind = pl.when(good).then(pl.lit("entry")).otherwise(pl.lit("reject"))
+        # Each line is an entry or a reject; reasons are worked out for the (few) rejects only.
+        bad = df.filter(~pl.col("_good"))
         reason = (
             pl.when(is_start).then(bad_time)
             .when(blank).then(pl.lit("empty line"))
             .otherwise(pl.lit(f"does not match format {fmt.name}"))
         )
+        rejects = bad.select("line", "text", reason.alias("reason"))
+        entries = df.filter(pl.col("_good")) if bad.height else df
+        entries = entries.drop("_good")
+        continuation = 0
     else:
         # An entry starts at every matching line; its continuation lines share its number.
         df = df.with_columns(_entry=is_start.cum_sum())
@@ -178,11 +183,9 @@ def parse(lines: pl.Series, fmt: Compiled, zone: str | None, first_line: int = 1
             .when(blank).then(pl.lit("empty line"))
             .otherwise(pl.lit(f"looks like a line of another format, not {fmt.name}"))
         )
-    df = df.with_columns(_kind=kind).with_columns(_reason=pl.when(pl.col("_kind") == "reject").then(reason))
-    rejects = df.filter(pl.col("_kind") == "reject").select("line", "text", pl.col("_reason").alias("reason"))
-    entries = df.filter(pl.col("_kind") == "entry")
-    continuation = 0
-    if mode != "none":
+        df = df.with_columns(_kind=kind).with_columns(_reason=pl.when(pl.col("_kind") == "reject").then(reason))
+        rejects = df.filter(pl.col("_kind") == "reject").select("line", "text", pl.col("_reason").alias("reason"))
+        entries = df.filter(pl.col("_kind") == "entry")
         cont = df.filter(pl.col("_kind") == "cont").select("_entry", "line", "text")
         continuation = cont.height
         entries = _attach_continuations(entries, cont, mode)
@@ -221,10 +224,18 @@ def parse_stream(chunks: Iterable[pl.Series], fmt: Compiled, zone: str | None) -
         results.append(parse(pl.Series("text", [], dtype=pl.String), fmt, zone))
     if len(results) == 1:
         return results[0]
-    entries = pl.concat([r.entries for r in results], how="diagonal_relaxed")
+    entries = concat_frames([r.entries for r in results])
     rejects = pl.concat([r.rejects for r in results], how="vertical_relaxed")
     return ParseResult(entries, rejects, sum(r.lines for r in results), sum(r.continuation for r in results),
                        any(r.zone_assumed for r in results))
+
+
+def concat_frames(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Stack frames; without copying when they share a schema (chunks of one file usually do)."""
+    first = frames[0].schema
+    if all(f.schema == first for f in frames[1:]):
+        return pl.concat(frames, how="vertical", rechunk=False)
+    return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
 
 
 def _attach_continuations(entries: pl.DataFrame, cont: pl.DataFrame, mode: str) -> pl.DataFrame:
@@ -465,6 +476,8 @@ def _repair_ts(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> tuple[pl.Da
         df = df.join(lookup, on=_TIME_TEXT, how="left", maintain_order="left").with_columns(
             pl.coalesce("ts", "__fixed").alias("ts")
         ).drop("__fixed")
+        if "_good" in df.columns:
+            df = df.with_columns((pl.col(_TIME_TEXT).is_not_null() & pl.col("ts").is_not_null()).alias("_good"))
     return df, assumed
 
 
@@ -539,8 +552,9 @@ def expand_kv(entries: pl.DataFrame, column: str, drop: bool = False) -> pl.Data
     """``key=value`` pairs inside ``column`` become columns, typed by name or by their values."""
     keys = _kv_keys(entries[column].head(KV_SAMPLE))
     entries, names = _extract_kv(entries, column, keys)
-    # Keys the sample missed: rows with more pairs than were read name them.
-    pairs = pl.col(column).str.count_matches(_KV_KEY)
+    # Keys the sample missed: rows with more "=" than pairs read may name them (a literal count is
+    # cheap; an "=" inside a value only sends its row through the search again).
+    pairs = pl.col(column).str.count_matches("=", literal=True)
     read = pl.sum_horizontal([pl.col(n).is_not_null() for n in names]) if names else pl.lit(0)
     missed = entries.filter(pairs > read)[column] if names else entries[column]
     more = [k for k in _kv_keys(missed) if k not in keys][: MAX_KV_KEYS - len(keys)]
@@ -645,7 +659,11 @@ def finish(entries: pl.DataFrame, fmt: Compiled) -> pl.DataFrame:
     elif "level" not in entries.columns:
         entries = entries.with_columns(pl.lit(None, pl.String).alias("level"))
     else:
-        entries = entries.with_columns(_normalise_level(pl.col("level")).alias("level"))
+        # Levels take a handful of values: normalise those, then map every row.
+        seen = entries["level"].unique().drop_nulls()
+        mapping = dict(zip(seen.to_list(), seen.to_frame().select(_normalise_level(pl.col("level")))["level"].to_list(),
+                           strict=True))
+        entries = entries.with_columns(pl.col("level").replace_strict(mapping, default=None, return_dtype=pl.String))
     if "message" not in entries.columns:
         entries = entries.with_columns(pl.lit(None, pl.String).alias("message"))
     return entries

@@ -112,7 +112,7 @@ def capture_for(name: str, override: str | None = None) -> Capture:
     if name in RENAMED:
         return Capture(RENAMED[name], regex=override or r"[0-9a-f]{32}|-")
     if name in TIME_VARS:
-        return Capture(name, regex=override, type="time", layout=TIME_VARS[name])
+        return Capture(name, regex=override, type="time", layout=TIME_VARS[name], loose=True)
     if name in UPSTREAM_LISTS:
         return Capture(name, regex=override or _LIST, type=UPSTREAM_LISTS[name])
     if name == "request":

@@ -33,6 +33,9 @@ class Capture:
     type: str = "str"
     layout: TimeLayout | None = None
     optional: bool = False
+    # A timestamp that a delimiter closes ("[$time_local]") is matched up to the delimiter: the
+    # timestamp parser checks it anyway, and the plain class extracts faster.
+    loose: bool = False
     # Padding written by the producer (logback %5p, Python %(levelname)-8s): spaces to allow.
     pad_left: bool = False
     pad_right: bool = False
@@ -106,9 +109,12 @@ def assemble(tokens: list[Token], quoted_json: bool = False) -> Assembled:
             parts.append(regex)
             continue
         following = _following_text(tokens, i)
-        body = tok.regex if tok.regex is not None else (
-            tok.layout.regex if tok.layout else delimited(following, quoted_json)
-        )
+        if tok.regex is not None:
+            body = tok.regex
+        elif tok.layout is not None and not (tok.loose and following[:1] in ('"', "]", "|", ",")):
+            body = tok.layout.regex
+        else:
+            body = delimited(following, quoted_json)
         if tok.regex is None and tok.layout is None and following == "" and _next_is_capture(tokens, i):
             body = body.replace("*", "*?") if body.endswith("*") else body + "?"
         group = _group_name(tok.name, taken)
