@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
+from loganalyzer import config as config_mod
 from loganalyzer import correlate, diagnose, redact, sources, summary
 from loganalyzer.ingest import Logs, load, to_pandas
 
@@ -247,15 +248,17 @@ def analyze(
     since: str | None = None,
     until: str | None = None,
     redact_secrets: bool = True,
+    config: str | Path | None = None,
 ) -> Analysis:
     """Load the logs under ``paths``, rebuild every request attempt, and say where each died and why.
 
     Options as :func:`loganalyzer.load`, plus ``rules`` (TOML files with more diagnosis rules) and
-    ``redact_secrets`` (mask tokens, passwords and keys in the evidence; on by default).
+    ``redact_secrets`` (mask tokens, passwords and keys in the evidence; on by default). Rules
+    named in the settings file are loaded before ``rules``.
     """
-    logs = load(paths, tz=tz, as_=as_, encoding=encoding, formats=formats, since=since, until=until)
+    logs = load(paths, tz=tz, as_=as_, encoding=encoding, formats=formats, since=since, until=until, config=config)
     try:
-        ruleset = diagnose.load_rules(list(rules))
+        ruleset = diagnose.load_rules(config_mod.read(config).rules + list(rules))
     except diagnose.RuleError as exc:
         from loganalyzer.ingest import LoadError
 

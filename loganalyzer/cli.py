@@ -22,7 +22,7 @@ def _pairs(values: tuple[str, ...], option: str, what: str) -> dict[str, str]:
     return out
 
 
-def _load_options(as_, tz, encoding, formats) -> dict:
+def _load_options(as_, tz, encoding, formats, config=None) -> dict:
     as_map = {}
     for v in as_:
         spec, sep, path = v.partition("=")
@@ -37,7 +37,7 @@ def _load_options(as_, tz, encoding, formats) -> dict:
         else:
             enc["*"] = v
     return {"tz": _pairs(tz, "--tz", "KIND=Area/City or PATH=Area/City"), "as_": as_map,
-            "encoding": enc, "formats": list(formats)}
+            "encoding": enc, "formats": list(formats), "config": config}
 
 
 def source_options(f):
@@ -52,6 +52,8 @@ def source_options(f):
                      help="Read PATH as this kind (and format) instead of detecting it.")(f)
     f = click.option("--since", help="Drop entries before this time (ISO-8601; UTC unless an offset is given).")(f)
     f = click.option("--until", help="Drop entries after this time.")(f)
+    f = click.option("--config", type=click.Path(dir_okay=False),
+                     help="Settings file (zones, encodings, formats, rules); default ./loganalyzer.toml.")(f)
     return f
 
 
@@ -95,9 +97,9 @@ def cli() -> None:
 @source_options
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the parsed entries (.parquet, .csv, .jsonl).")
 @click.option("--samples", default=3, show_default=True, help="Rejected lines to show per file.")
-def parse(paths, as_, tz, encoding, formats, since, until, out, samples) -> None:
+def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples) -> None:
     """Parse log files and report, per file, its kind, format, line counts and time range."""
-    logs = ingest.load(paths, since=since, until=until, **_load_options(as_, tz, encoding, formats))
+    logs = ingest.load(paths, since=since, until=until, **_load_options(as_, tz, encoding, formats, config))
     print_sources(logs, samples)
     if out:
         n = logs.write(out)
@@ -191,10 +193,11 @@ def _analyze_options(f):
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the whole result as JSON.")
 @click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
 @click.option("--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown postmortem.")
-def analyze(paths, as_, tz, encoding, formats, since, until, rules, no_redact, json_out, html_out, md_out) -> None:
+def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, json_out, html_out,
+            md_out) -> None:
     """Rebuild every request from the logs and say where each died (verdict) and why (root cause)."""
     a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
-                             **_load_options(as_, tz, encoding, formats))
+                             **_load_options(as_, tz, encoding, formats, config))
     print_analysis(a)
     if json_out:
         a.write_json(json_out)
@@ -215,10 +218,10 @@ def analyze(paths, as_, tz, encoding, formats, since, until, rules, no_redact, j
 @click.argument("paths", nargs=-1, required=True)
 @source_options
 @_analyze_options
-def trace(request_id, paths, as_, tz, encoding, formats, since, until, rules, no_redact) -> None:
+def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact) -> None:
     """Print one request's hop chain: every line of every hop, attempt by attempt, in time order."""
     a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
-                             **_load_options(as_, tz, encoding, formats))
+                             **_load_options(as_, tz, encoding, formats, config))
     lines = a.trace(request_id)
     if lines.empty:
         raise click.ClickException(f"no request {request_id!r} in these logs")

@@ -493,7 +493,7 @@ def _link_errors(errors: pl.DataFrame, attempts: pl.DataFrame, classes: list[tup
     proxy = attempts.filter(pl.col("p_row").is_not_null()).select(
         "attempt_id", pl.col("p_connection").alias("connection"), pl.col("p_end").alias("end"),
         pl.col("p_method").alias("method"), pl.col("p_path").alias("path"),
-        pl.col("p_status_proxy").cast(pl.Int64).alias("status"))
+        pl.col("p_status_proxy").cast(pl.Int64).alias("status"), pl.col("p_client_addr").alias("client"))
     tol = 1.0 + precision + SLACK_S
     out = []
     rest = errors
@@ -509,8 +509,11 @@ def _link_errors(errors: pl.DataFrame, attempts: pl.DataFrame, classes: list[tup
         for _cls, pattern, code in reversed(classes):
             status = pl.when(pl.col("message").str.contains(pattern)).then(pl.lit(code, pl.Int64)).otherwise(status)
         left = rest.with_columns(status.alias("status")).rename({"row": "left_id"})
-        pairs = match_nearest(left, proxy.rename({"attempt_id": "right_id"}), ["method", "path", "status"],
-                              "ts", "end", tol + 1.0)
+        # The client's address too, where both logs have it (error lines say "client: …").
+        by = ["method", "path", "status"]
+        if rest["client"].is_not_null().all() and proxy["client"].is_not_null().all():
+            by.append("client")
+        pairs = match_nearest(left, proxy.rename({"attempt_id": "right_id"}), by, "ts", "end", tol + 1.0)
         out.append(pairs.select(pl.col("right_id").alias("attempt_id"), pl.lit("nginx_error").alias("kind"),
                                 pl.col("left_id").cast(pl.UInt32).alias("row"),
                                 pl.lit("time+method+path+status").alias("link"), pl.lit(0.9).alias("confidence")))

@@ -18,6 +18,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
+from loganalyzer import config as config_mod
 from loganalyzer import sources
 from loganalyzer.parsers import engine
 from loganalyzer.parsers.formats import KINDS, Compiled, DefinitionError, compile_definition, load_definitions
@@ -49,6 +50,7 @@ class Options:
     as_: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # path -> (kind, format)
     encoding: dict[str, str] = field(default_factory=dict)  # kind or path or "*" -> codec
     formats: list[str] = field(default_factory=list)  # user format files
+    tz_from: dict[str, str] = field(default_factory=dict)  # key of tz -> where it was given
 
     def for_file(self, table: Mapping[str, str], path: str, kind: str | None) -> str | None:
         for key in (path, str(Path(path).resolve()) if path != "-" else "-", Path(path).name):
@@ -182,7 +184,7 @@ class Logs(Mapping[str, pd.DataFrame]):
             raise KeyError(f"{kind!r} is not a source kind (one of {', '.join(KINDS)})")
         if kind not in self._pandas:
             frame = self.polars.get(kind)
-            self._pandas[kind] = to_pandas(frame) if frame is not None else empty_frame(kind)
+            self._pandas[kind] = to_pandas(frame, categories=True) if frame is not None else empty_frame(kind)
         return self._pandas[kind]
 
     def __iter__(self) -> Iterator[str]:
@@ -228,8 +230,24 @@ def empty_frame(kind: str) -> pd.DataFrame:
 _PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
-def to_pandas(df: pl.DataFrame) -> pd.DataFrame:
-    """Hand polars data to pandas: nullable integers stay integers, strings use pandas' str dtype."""
+#: Columns that name a thing from a short list (a level, a method, a client, a thread): pandas gets
+#: them as ``category``, four bytes a row instead of a string each.
+DIMENSIONS = {
+    "level", "method", "protocol", "remote_addr", "remote_user", "http_user_agent", "http_referer",
+    "upstream_addr", "server", "host", "client", "logger", "thread", "app_name", "app_group", "action",
+    "strerror", "error", "kind", "reason", "source", "file",
+}
+
+
+def to_pandas(df: pl.DataFrame, categories: bool = False) -> pd.DataFrame:
+    """Hand polars data to pandas: nullable integers stay integers, strings use pandas' str dtype.
+
+    With ``categories`` (the parsed entries), columns in ``DIMENSIONS`` and text columns with no
+    value at all become pandas categories."""
+    small = [c for c, t in df.schema.items() if categories and t == pl.String
+             and (c in DIMENSIONS or df[c].null_count() == df.height)]
+    if small:
+        df = df.with_columns(pl.col(small).cast(pl.Categorical))
     return df.to_arrow().to_pandas(types_mapper=_PANDAS_TYPES.get)
 
 
@@ -262,6 +280,7 @@ def load(
     formats: Iterable[str | Path] = (),
     since: str | pd.Timestamp | None = None,
     until: str | pd.Timestamp | None = None,
+    config: str | Path | None = None,
 ) -> Logs:
     """Parse log files into one DataFrame per source kind.
 
@@ -270,16 +289,26 @@ def load(
     ``as_``: ``{path: "kind"}`` or ``{path: "kind:format"}`` to skip detection.
     ``encoding``: one codec for all, or per kind/path.
     ``formats``: TOML files with more format definitions.
+    ``config``: a settings file (default: ./loganalyzer.toml when present); arguments win over it.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    try:
+        settings = config_mod.read(config)
+    except config_mod.ConfigError as exc:
+        raise LoadError(str(exc)) from None
+    enc = {"*": encoding} if isinstance(encoding, str) else dict(encoding or {})
     opts = Options(
-        tz={k: check_zone(v) for k, v in (tz or {}).items()},
-        as_={k: _split_as(v) for k, v in (as_ or {}).items()},
-        encoding=({"*": encoding} if isinstance(encoding, str) else dict(encoding or {})),
-        formats=[str(f) for f in formats],
+        tz={k: check_zone(v) for k, v in {**settings.tz, **(tz or {})}.items()},
+        tz_from={**{k: f"set in {settings.source}" for k in settings.tz}, **{k: "given (--tz)" for k in tz or {}}},
+        as_={k: _split_as(v) for k, v in {**settings.as_, **(as_ or {})}.items()},
+        encoding={**settings.encoding, **enc},
+        formats=settings.formats + [str(f) for f in formats],
     )
-    return _load(list(paths), opts, since, until)
+    logs = _load(list(paths), opts, since, until)
+    if settings.source:
+        logs.notes.insert(0, f"settings read from {settings.source}")
+    return logs
 
 
 def _split_as(value: str) -> tuple[str, str | None]:
@@ -381,7 +410,8 @@ def _assign_zones(chosen: list[_Source], opts: Options, notes: list[str]) -> Non
     for src in chosen:
         given = opts.for_file(opts.tz, src.path, src.kind)
         if given:
-            src.zone, src.zone_source = given, "given (--tz)"
+            origin = opts.for_file(opts.tz_from, src.path, src.kind) or "given (--tz)"
+            src.zone, src.zone_source = given, origin
         elif src.fmt.zone:
             src.zone, src.zone_source = src.fmt.zone, f"format {src.fmt.name}"
     _infer_error_log_zone(chosen, notes)
