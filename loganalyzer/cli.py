@@ -202,15 +202,7 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
     if json_out:
         a.write_json(json_out)
         click.echo(f"\nwrote {json_out}")
-    if html_out or md_out:
-        from loganalyzer import reports
-
-        if html_out:
-            reports.write_html(a, html_out)
-            click.echo(f"wrote {html_out}")
-        if md_out:
-            reports.write_markdown(a, md_out)
-            click.echo(f"wrote {md_out}")
+    _write_reports(a, html_out, md_out)
 
 
 @cli.command()
@@ -254,12 +246,20 @@ def report(json_file, html_out, md_out) -> None:
 
     if not html_out and not md_out:
         raise click.ClickException("say -o report.html and/or --markdown postmortem.md")
-    data = reports.read_json(json_file)
+    _write_reports(reports.read_json(json_file), html_out, md_out)
+
+
+def _write_reports(source, html_out: str | None, md_out: str | None) -> None:
+    """The HTML report and the Markdown postmortem, from an Analysis or a saved export."""
+    if not html_out and not md_out:
+        return
+    from loganalyzer import reports
+
     if html_out:
-        reports.write_html(data, html_out)
+        reports.write_html(source, html_out)
         click.echo(f"wrote {html_out}")
     if md_out:
-        reports.write_markdown(data, md_out)
+        reports.write_markdown(source, md_out)
         click.echo(f"wrote {md_out}")
 
 

@@ -64,7 +64,6 @@ class Correlation:
     attempts: pl.DataFrame  # one row per attempt
     links: pl.DataFrame  # attempt_id, kind, row, link, confidence: which entries belong to which attempt
     offsets: list[ClockOffset] = field(default_factory=list)
-    context: pl.DataFrame | None = None  # entries linked to no attempt but worth showing (restarts...)
 
 
 # --------------------------------------------------------------------------------------------

@@ -481,11 +481,6 @@ def _repair_ts(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> tuple[pl.Da
     return df, assumed
 
 
-def add_ts(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> tuple[pl.DataFrame, bool]:
-    """``ts`` for an eager frame: :func:`_with_ts` then :func:`_repair_ts`."""
-    return _repair_ts(_with_ts(df, fmt, zone), fmt, zone)
-
-
 # --------------------------------------------------------------------------------------------
 # columns derived after grouping: tails, key=value pairs, derives, request id, level
 
