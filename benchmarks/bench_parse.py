@@ -6,7 +6,8 @@
 
 Each sample log (from ``samples/``) is repeated until the file reaches ``--size``; the plain and the
 gzipped copy are parsed in fresh subprocesses, so peak memory (max RSS) is measured per run.
-Baselines, run on the same file with the same format's regex:
+``loganalyzer`` includes handing the pandas frame out; ``loganalyzer-polars`` stops at the parsed
+polars frame (what ``analyze`` works on). Baselines, run on the same file with the same format's regex:
 
 - ``python-re``: a line-by-line loop with Python's ``re`` (what a hand-written parser does);
 - ``pandas-extract``: pandas 3 ``Series.str.extract`` on the default string dtype.
@@ -70,13 +71,14 @@ def build(kind: str, size: int) -> tuple[Path, Path]:
 # the measured runs, each in its own process
 
 
-def run_loganalyzer(path: str, kind: str, fmt: str) -> dict:
+def run_loganalyzer(path: str, kind: str, fmt: str, pandas: bool = True) -> dict:
     import loganalyzer
 
     kind = kind.removesuffix("_ids")
     start = time.perf_counter()
     logs = loganalyzer.load(path, as_={path: f"{kind}:{fmt}"}, tz={kind: "UTC"})
-    logs[kind]  # the pandas frame is part of the job
+    if pandas:
+        logs[kind]  # the pandas frame users get is part of the job
     seconds = time.perf_counter() - start
     stats = logs.stats.iloc[0]
     return {"seconds": seconds, "lines": int(stats.lines), "entries": int(stats.parsed),
@@ -119,7 +121,12 @@ def run_pandas_extract(path: str, kind: str, fmt: str) -> dict:
             "rejected": len(lines) - entries}
 
 
-RUNNERS = {"loganalyzer": run_loganalyzer, "python-re": run_python_re, "pandas-extract": run_pandas_extract}
+def run_loganalyzer_polars(path: str, kind: str, fmt: str) -> dict:
+    return run_loganalyzer(path, kind, fmt, pandas=False)
+
+
+RUNNERS = {"loganalyzer": run_loganalyzer, "loganalyzer-polars": run_loganalyzer_polars,
+           "python-re": run_python_re, "pandas-extract": run_pandas_extract}
 
 
 def child(runner: str, path: str, kind: str, fmt: str) -> None:
@@ -154,21 +161,21 @@ def main() -> None:
     size = parse_size(args.size)
     base = baseline_rss()
     print(f"machine: {os.cpu_count()} cores; interpreter with libraries loaded: {base / 2**20:.0f} MiB")
-    header = f"{'kind':<13} {'runner':<15} {'input':<8} {'MB':>7} {'lines':>11} {'s':>7} {'lines/s':>11} " \
+    header = f"{'kind':<16} {'runner':<18} {'input':<6} {'MB':>7} {'lines':>11} {'s':>7} {'lines/s':>11} " \
              f"{'MB/s':>7} {'peak MiB':>9} {'peak-base/input':>15}"
     print(header)
-    runners = ["loganalyzer"] + (["python-re", "pandas-extract"] if args.baselines else [])
+    runners = ["loganalyzer", "loganalyzer-polars"] + (["python-re", "pandas-extract"] if args.baselines else [])
     for kind in args.kinds.split(","):
         plain, gz = build(kind, size)
         mb = plain.stat().st_size / 1e6
         inputs = [("plain", plain)] + ([] if args.no_gzip else [("gzip", gz)])
         for runner in runners:
             for label, path in inputs:
-                if runner != "loganalyzer" and label == "gzip":
+                if runner not in ("loganalyzer",) and label == "gzip":
                     continue
                 r = measure(runner, path, kind)
                 over = (r["max_rss"] - base) / plain.stat().st_size
-                print(f"{kind:<13} {runner:<15} {label:<8} {mb:>7.0f} {r['lines']:>11,} {r['seconds']:>7.2f} "
+                print(f"{kind:<16} {runner:<18} {label:<6} {mb:>7.0f} {r['lines']:>11,} {r['seconds']:>7.2f} "
                       f"{r['lines'] / r['seconds']:>11,.0f} {mb / r['seconds']:>7.1f} {r['max_rss'] / 2**20:>9.0f} "
                       f"{over:>15.2f}", flush=True)
 

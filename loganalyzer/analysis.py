@@ -71,8 +71,8 @@ class Analysis:
             pl.len().alias("attempts"), pl.col("logical_id").n_unique().alias("requests"),
             pl.col("ts").min().alias("first_seen"), pl.col("ts").max().alias("last_seen"),
             pl.col("verdict").unique().sort().str.join(", ").alias("verdicts"),
-            pl.col("rule").drop_nulls().mode().first().alias("rule"),
-        ).join(texts, on="rule", how="left").sort("attempts", descending=True)
+            pl.col("rule").drop_nulls().mode().sort().first().alias("rule"),
+        ).join(texts, on="rule", how="left").sort(["attempts", "root_cause"], descending=[True, False])
         return out.to_pandas()
 
     def trace(self, request_id: str) -> pd.DataFrame:
@@ -125,7 +125,11 @@ class Analysis:
                 "role": row["role"], "source": row["kind"], "file": row["file"], "line": row["line"],
                 "ts": _iso(row["ts"]), "link": row["link"], "confidence": row["confidence"], "text": row["text"]})
         requests = []
-        for row in pl.from_pandas(self.requests).iter_rows(named=True):
+        frame = pl.from_pandas(self.requests)
+        if self.redacted and frame.height:  # paths, user agents and client errors come from the logs too
+            text_cols = ["path", "user_agent", "client_error", "verdict_reason", "root_cause_detail"]
+            frame = frame.with_columns(redact.mask(pl.col(c)).alias(c) for c in text_cols)
+        for row in frame.iter_rows(named=True):
             item = {k: (_iso(v) if k == "ts" or k.endswith(("_send", "_done", "_start", "_end")) else v)
                 for k, v in row.items()}
             item["link"] = {"method": row["link"], "confidence": row["confidence"]}
@@ -164,8 +168,7 @@ class Analysis:
     def timeline(self, max_events: int = 2000, buckets: int = 240) -> dict[str, Any]:
         """Per source, entry counts over time by level (by status class for access logs), and the
         notable entries (warnings, errors, changes) to mark on it. Times on the reference clock."""
-        shift = {o.source: o.seconds for o in self.offsets if o.applied}
-        frames = {k: v for k, v in self.entries.polars.items() if v.height}
+        frames = aligned_frames(self.entries.polars, self.offsets)
         if not frames:
             return {"bucket_seconds": 0, "lanes": {}, "events": []}
         lo = min(f["ts"].min() for f in frames.values())
@@ -174,17 +177,15 @@ class Analysis:
         step = _nice_step(span / buckets)
         lanes: dict[str, list[dict[str, Any]]] = {}
         events = []
-        for kind, df in frames.items():
-            ts = pl.col("ts") - pl.duration(microseconds=int(round(shift.get(kind, 0.0) * 1e6)))
-            df = df.with_columns(ts.alias("ts"))
+        for kind, df in sorted(frames.items()):
             if kind == "nginx_access" and "status" in df.columns:
                 cls = pl.when(pl.col("status") >= 500).then(pl.lit("5xx")).when(pl.col("status") >= 400) \
                     .then(pl.lit("4xx")).when(pl.col("status") >= 300).then(pl.lit("3xx")).otherwise(pl.lit("2xx"))
             else:
                 cls = pl.col("level").fill_null("INFO")
             counts = (df.with_columns(cls.alias("__c"), pl.col("ts").dt.truncate(f"{step}s").alias("__t"))
-                      .group_by(["__t", "__c"]).len().pivot(on="__c", index="__t", values="len").fill_null(0)
-                      .sort("__t"))
+                      .group_by(["__t", "__c"]).len().sort(["__t", "__c"])
+                      .pivot(on="__c", index="__t", values="len", sort_columns=True).fill_null(0).sort("__t"))
             lanes[kind] = [{"t": _iso(r.pop("__t")), **{k: int(v) for k, v in r.items()}}
                            for r in counts.iter_rows(named=True)]
             notable = df.filter(pl.col("level").is_in(["WARN", "ERROR", "FATAL"])) if kind != "nginx_access" else \
@@ -194,7 +195,7 @@ class Analysis:
                 events.append({"ts": _iso(r["ts"]), "source": kind, "level": r.get("level"),
                                "status": r.get("status"), "text": redact.mask_text(text) if self.redacted else text,
                                "file": str(r["file"]), "line": r["line"]})
-        events.sort(key=lambda e: e["ts"])
+        events.sort(key=lambda e: (e["ts"], e["source"], e["file"], e["line"]))
         if len(events) > max_events:  # keep the first and last, and an even sample between
             keep = set(range(0, len(events), max(1, len(events) // max_events)))
             events = [e for i, e in enumerate(events) if i in keep][:max_events]
@@ -205,6 +206,34 @@ class Analysis:
         with open(path, "w", encoding="utf-8") as f:
             json.dump(self.to_dict(), f, ensure_ascii=False, default=str)
             f.write("\n")
+
+
+def aligned_frames(frames: dict[str, pl.DataFrame], offsets: list[correlate.ClockOffset]) -> dict[str, pl.DataFrame]:
+    """The parsed frames with each source's ``ts`` moved onto the reference clock."""
+    shift = {o.source: o.seconds for o in offsets if o.applied}
+    out = {}
+    for kind, df in frames.items():
+        if df.height == 0:
+            continue
+        if shift.get(kind):
+            moved = pl.col("ts") - pl.duration(microseconds=int(round(shift[kind] * 1e6)))
+            df = df.with_columns(moved.cast(pl.Datetime("ns", "UTC")).alias("ts"))
+        out[kind] = df
+    return out
+
+
+def _request_dtype(column: str) -> pl.DataType:
+    if column == "ts" or column.endswith(("_send", "_done", "_start", "_end")):
+        return pl.Datetime("ns", "UTC")
+    if column in ("attempt_id",):
+        return pl.UInt32
+    if column in ("attempt", "status_client", "status_proxy", "status_upstream", "connection"):
+        return pl.Int64
+    if column in ("confidence", "elapsed_ms", "request_time", "upstream_response_time"):
+        return pl.Float64
+    if column == "last_attempt":
+        return pl.Boolean
+    return pl.String
 
 
 def _nice_step(seconds: float) -> int:
@@ -272,7 +301,7 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     corr = correlate.correlate(frames, ruleset.nginx_messages)
     notes = [o.describe() for o in corr.offsets if o.applied]
     if corr.attempts.height == 0:
-        empty = pd.DataFrame({c: [] for c in REQUEST_COLUMNS})
+        empty = to_pandas(pl.DataFrame(schema={c: _request_dtype(c) for c in REQUEST_COLUMNS}))
         return Analysis(logs, empty, pd.DataFrame(columns=["attempt_id", "role", "kind", "file", "line", "ts"]),
                         {"attempts": 0, "requests": 0, "failed_attempts": 0, "by_verdict": {}, "by_cause": {}},
                         corr.offsets, ruleset, redact_secrets,
@@ -285,7 +314,7 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     attempts, cause_lines = diagnose.root_causes(attempts, ev, ruleset)
     requests = _requests_frame(attempts)
     evidence = _evidence(ev, cause_lines, attempts, logs, redact_secrets, corr.offsets)
-    change_lines = summary.changes(frames, ruleset.changes)
+    change_lines = summary.changes(aligned_frames(frames, corr.offsets), ruleset.changes)
     return Analysis(logs, to_pandas(requests), to_pandas(evidence), summary.summarize(requests, change_lines),
                     corr.offsets, ruleset, redact_secrets, notes, corr.links)
 
@@ -324,7 +353,10 @@ def _requests_frame(a: pl.DataFrame) -> pl.DataFrame:
     out = out.with_columns(start.alias("proxy_start")).with_columns(
         pl.when(at_proxy).then(pl.max_horizontal(pl.col("proxy_start") + rt, pl.col("proxy_start"))).alias("proxy_end"))
     out = out.with_columns(
-        pl.when(pl.col("upstream_response_time").is_not_null()).then(pl.col("proxy_end") - urt).alias("upstream_start"),
+        # $upstream_response_time can exceed $request_time by a rounding millisecond: the upstream
+        # span still starts inside the proxy's.
+        pl.when(pl.col("upstream_response_time").is_not_null())
+        .then(pl.max_horizontal(pl.col("proxy_end") - urt, pl.col("proxy_start"))).alias("upstream_start"),
         pl.when(pl.col("upstream_response_time").is_not_null()).then(pl.col("proxy_end")).alias("upstream_end"),
     )
     return out.select(REQUEST_COLUMNS).sort("ts", nulls_last=True)
@@ -347,7 +379,7 @@ def _evidence(ev: pl.DataFrame, cause_lines: pl.DataFrame, attempts: pl.DataFram
     if cause_lines.height:
         parts.append(cause_lines.select(cols).with_columns(pl.lit("cause").alias("role")))
     out = pl.concat(parts, how="vertical_relaxed").unique(["attempt_id", "kind", "row", "role"], maintain_order=True)
-    out = out.sort(["attempt_id", "role", "line_ts"]).filter(
+    out = out.sort(["attempt_id", "role", "line_ts", "kind", "line"]).filter(
         pl.int_range(pl.len()).over(["attempt_id", "role"]) < EVIDENCE_PER_ROLE)
     failed = attempts.filter(pl.col("verdict") != "ok").select("attempt_id")
     need = out.join(failed, on="attempt_id", how="inner").select("file", "line", "kind").unique()

@@ -372,6 +372,8 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     has_duration = have_access and bool((access["request_time"] > 0).any())
     times = ("send", "start") if has_duration else ("done", "end")
     attempts, links = _pair_client_and_proxy(vac, access, access_ids, window, times)
+    if attempts.height == 0:  # neither a client log nor an access log: nothing to correlate
+        return Correlation(attempts, links, offsets)
     links = [links]
     if errors.height and have_access:
         links.append(_link_errors(errors, attempts, nginx_classes, precision))
@@ -580,6 +582,7 @@ def _link_by_thread_and_time(lines: pl.DataFrame, starts: pl.DataFrame, id_links
         candidates = candidates.with_columns(pl.lit(None, pl.String).alias("thread"))
     # The end gets slack; the start does not, so that retries a few milliseconds apart keep their order.
     candidates = candidates.with_columns(
+        pl.col("end").alias("__end"),
         (pl.col("end") + pl.duration(milliseconds=int(SLACK_S * 1000))).cast(_NS).alias("end"))
     known = candidates.filter(pl.col("thread").is_not_null())
     free = candidates.filter(pl.col("thread").is_null())
@@ -604,9 +607,10 @@ def _link_by_thread_and_time(lines: pl.DataFrame, starts: pl.DataFrame, id_links
     if not results:
         return pl.DataFrame()
     linked = pl.concat(results)
-    # Confidence: one over the number of id-less attempts in flight at that moment.
+    # Confidence: one over the number of id-less attempts in flight at that moment (their own
+    # intervals, without the slack that let the line be found).
     s = np.sort(free["start"].dt.epoch("us").to_numpy())
-    e = np.sort(free["end"].dt.epoch("us").to_numpy())
+    e = np.sort(free["__end"].dt.epoch("us").to_numpy())
     t = linked["ts"].dt.epoch("us").to_numpy()
     in_flight = np.searchsorted(s, t, side="right") - np.searchsorted(e, t, side="left")
     return linked.with_columns(pl.Series("n", np.maximum(in_flight, 1))).select(

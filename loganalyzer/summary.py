@@ -104,18 +104,18 @@ def summarize(requests: pl.DataFrame, change_lines: pl.DataFrame) -> dict[str, A
     endpoints = (
         with_ep.group_by("endpoint").agg(
             pl.len().alias("attempts"), (pl.col("verdict") != "ok").sum().alias("failed"),
-            pl.col("root_cause").filter(pl.col("verdict") != "ok").mode().first().alias("top_cause"))
-        .sort(["failed", "attempts"], descending=True)
+            pl.col("root_cause").filter(pl.col("verdict") != "ok").mode().sort().first().alias("top_cause"))
+        .sort(["failed", "attempts", "endpoint"], descending=[True, True, False])
     )
     minute = requests.with_columns(pl.col("ts").dt.truncate("1m").alias("minute"))
     over_time = (
-        minute.group_by(["minute", "verdict"]).len().sort("minute")
-        .pivot(on="verdict", index="minute", values="len").fill_null(0).sort("minute")
+        minute.group_by(["minute", "verdict"]).len().sort(["minute", "verdict"])
+        .pivot(on="verdict", index="minute", values="len", sort_columns=True).fill_null(0).sort("minute")
     )
     status_time = (
         minute.with_columns(pl.coalesce(pl.col("status_proxy"), pl.col("status_client")).cast(pl.String)
                             .fill_null("none").alias("status"))
-        .group_by(["minute", "status"]).len().sort("minute")
+        .group_by(["minute", "status"]).len().sort(["minute", "status"])
     )
     first = failed.sort("ts").head(1)
     last = failed.sort("ts").tail(1)

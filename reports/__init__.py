@@ -1,0 +1,76 @@
+"""Reports: the self-contained HTML incident report and the Markdown postmortem.
+
+    >>> from loganalyzer import analyze, reports
+    >>> a = analyze(["samples/trailing-comma/logs"])
+    >>> reports.write_html(a, "report.html")          # or a dict loaded with reports.read_json()
+    >>> reports.write_markdown(a, "postmortem.md")
+
+Both render from the JSON export (``Analysis.to_dict()``), so a report made from a saved
+``--json`` file is the same as one made right after the analysis.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from . import html, markdown, model, synthetic
+from .html import render_html
+from .markdown import render_markdown
+
+__all__ = ["export", "html", "markdown", "model", "read_json", "render_html", "render_markdown", "synthetic",
+           "write_html", "write_markdown"]
+
+
+def export(analysis_or_dict: Any) -> dict[str, Any]:
+    """The JSON export as plain data: an ``Analysis`` is exported and passed through JSON, so what is
+    rendered is exactly what ``--json`` would have saved."""
+    if isinstance(analysis_or_dict, dict):
+        data = analysis_or_dict
+    elif hasattr(analysis_or_dict, "to_dict"):
+        data = json.loads(json.dumps(analysis_or_dict.to_dict(), ensure_ascii=False, default=str))
+    else:
+        raise TypeError(f"expected an Analysis or its exported dict, got {type(analysis_or_dict).__name__}")
+    _check(data, "the data")
+    return data
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    """Load a saved export (``loganalyzer analyze --json``); a file that is not one fails in one line."""
+    from loganalyzer.ingest import LoadError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise LoadError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise LoadError(f"{path}: not a loganalyzer JSON export (not UTF-8 text)") from None
+    except json.JSONDecodeError as exc:
+        raise LoadError(f"{path}: not a loganalyzer JSON export (invalid JSON at line {exc.lineno}, "
+                        f"column {exc.colno})") from None
+    _check(data, str(path))
+    return data
+
+
+def _check(data: Any, where: str) -> None:
+    from loganalyzer.ingest import LoadError
+
+    if not isinstance(data, dict) or "loganalyzer" not in data:
+        raise LoadError(f"{where}: not a loganalyzer JSON export (no \"loganalyzer\" key; "
+                        "write one with: loganalyzer analyze LOGS --json analysis.json)")
+    if str(data["loganalyzer"]) != "1":
+        raise LoadError(f"{where}: loganalyzer export format {data['loganalyzer']!r} is not supported (expected 1)")
+
+
+def write_html(analysis_or_dict: Any, path: str | Path) -> None:
+    """Write the self-contained HTML report for an ``Analysis`` or its exported dict."""
+    text = render_html(export(analysis_or_dict))
+    Path(path).write_text(text, encoding="utf-8")
+
+
+def write_markdown(analysis_or_dict: Any, path: str | Path) -> None:
+    """Write the Markdown postmortem for an ``Analysis`` or its exported dict."""
+    text = render_markdown(export(analysis_or_dict))
+    Path(path).write_text(text, encoding="utf-8")

@@ -69,3 +69,10 @@ def test_trace_of_an_unknown_request_is_a_one_line_error():
 def test_since_until_narrow_the_analysis():
     out = run("analyze", TRAILING, "--until", "2026-11-26T01:14:40Z").output
     assert "upstream_crash" not in out and "failed (0 requests)" in out
+
+
+def test_logs_without_requests_say_so_and_still_export(tmp_path):
+    out = tmp_path / "a.json"
+    result = run("analyze", TRAILING / "crm.log", "--json", out)
+    assert result.exit_code == 0 and "No request attempts found" in result.output
+    assert json.loads(out.read_text())["requests"] == []
