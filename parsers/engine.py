@@ -508,18 +508,22 @@ def _nginx_tail(entries: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     per key reads it, each value either quoted or bare.
     """
     # nginx writes ", client: " once, before the others; splitting there is a plain substring search.
-    split = pl.col("message").str.splitn(f", {keys[0]}: ", 2).struct.rename_fields(["__msg", "__tail"])
-    entries = entries.with_columns(split.alias("__s")).unnest("__s").with_columns(
-        pl.when(pl.col("__tail").is_not_null()).then(f"{keys[0]}: " + pl.col("__tail")).alias("__tail"))
+    # Lines without it (start-up, keepalive closes) are most lines and skip the rest.
+    marker = f", {keys[0]}: "
+    has = pl.col("message").str.contains(marker, literal=True)
+    entries = entries.with_row_index("__i")
+    tails = entries.filter(has).select("__i", "message")
+    split = pl.col("message").str.splitn(marker, 2).struct.rename_fields(["__msg", "__tail"])
+    tails = tails.with_columns(split.alias("__s")).unnest("__s").drop("message")
     parts = "".join(
         rf'(?:{", " if i else ""}{key}: (?:"(?P<{key}__q>[^"]*)"|(?P<{key}__b>[^,"]*)))?' for i, key in enumerate(keys)
     )
-    entries = entries.with_columns(pl.col("__tail").str.extract_groups(rf"(?s)^{parts}").alias("__t")).unnest("__t")
-    entries = entries.with_columns(
-        [pl.coalesce(f"{key}__q", f"{key}__b").alias(key) for key in keys]
-        + [pl.coalesce("__msg", "message").alias("message")]
-    ).drop([f"{key}__{x}" for key in keys for x in "qb"] + ["__msg", "__tail"])
-    entries = entries.with_columns(pl.when(pl.col(k) != "").then(pl.col(k)).alias(k) for k in keys)
+    tails = tails.with_columns((f"{keys[0]}: " + pl.col("__tail")).str.extract_groups(rf"(?s)^{parts}").alias("__t"))
+    tails = tails.unnest("__t").select(
+        "__i", "__msg", *[pl.coalesce(f"{key}__q", f"{key}__b").alias(key) for key in keys])
+    tails = tails.with_columns(pl.when(pl.col(k) != "").then(pl.col(k)).alias(k) for k in keys)
+    entries = entries.join(tails, on="__i", how="left", maintain_order="left").with_columns(
+        pl.coalesce("__msg", "message").alias("message")).drop("__i", "__msg")
     if "request" in keys:
         entries = split_request(entries, "request")
     return entries

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import logback, nginx, pylogging, timefmt
-from .pattern import Assembled, Capture
+from .pattern import Assembled, Capture, ascii_digits
 
 KINDS = ("vac", "nginx_access", "nginx_error", "crm")
 SYNTAXES = ("nginx", "logback", "python", "regex", "json")
@@ -219,4 +219,4 @@ def _compile_regex(d: FormatDef) -> Assembled:
         else:
             columns[g] = Capture(g, type=nginx.capture_for(g).type)
     regex = d.pattern if d.pattern.startswith("^") else "^" + d.pattern
-    return Assembled(regex, columns)
+    return Assembled(ascii_digits(regex), columns)
