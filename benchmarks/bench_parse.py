@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = Path(__file__).resolve().parent / "work"
+WORK = Path(__file__).resolve().parent / "generated"
 SOURCES = {
     # The reference figures (lnav, GoAccess) are for plain combined logs.
     "nginx_access": ("samples/mixed-faults/variants/access_combined.log", "combined"),
