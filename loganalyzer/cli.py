@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -157,9 +158,9 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> Non
             if lines.empty:
                 lines = ev[ev["attempt_id"].isin(ids)]
             for e in lines.head(evidence_per_cause).itertuples():
-                text = (e.text or "").split("\n")[0]
-                text = text if len(text) <= 160 else text[:157] + "..."
-                click.echo(f"      {e.file}:{e.line}  {text}")
+                for text in _telling_lines(e.text or ""):
+                    text = text if len(text) <= 160 else text[:157] + "..."
+                    click.echo(f"      {e.file}:{e.line}  {text}")
     trigger = s.get("suspected_trigger")
     if trigger:
         click.echo(f"\nSuspected trigger: {trigger['cause']} first at {_ts(trigger['first_failure'])} "
@@ -177,6 +178,15 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> Non
         click.echo("\nFailing endpoints")
         for e in eps:
             click.echo(f"  {e['endpoint']:<40} {e['failed']:>6,} of {e['attempts']:,} failed, mostly {e['top_cause']}")
+
+
+def _telling_lines(text: str) -> list[str]:
+    """An evidence entry's first line, and the exception line of its stack trace if it has one."""
+    lines = [x for x in text.split("\n") if x.strip()]
+    if not lines:
+        return [""]
+    exception = next((x for x in lines[1:] if re.match(r"(Caused by: )?[\w$.]+(Exception|Error)\b", x)), None)
+    return [lines[0]] + ([exception.strip()] if exception else [])
 
 
 def _analyze_options(f):
