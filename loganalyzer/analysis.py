@@ -12,7 +12,7 @@ import pandas as pd
 import polars as pl
 
 from loganalyzer import config as config_mod
-from loganalyzer import correlate, diagnose, redact, sources, summary
+from loganalyzer import correlate, diagnose, redact, summary
 from loganalyzer.ingest import Logs, load, to_pandas
 
 #: Columns of ``Analysis.requests``, in order.
@@ -107,8 +107,7 @@ class Analysis:
         ).sort(["attempt_id", "__k", "line"]).drop("__k")
         texts = {}
         for (file,), group in lines.group_by(["file"]):
-            texts.update({(file, n): t for n, t in sources.lines_at(
-                file, _encoding(self.entries, file), set(group["line"].to_list())).items()})
+            texts.update({(file, n): t for n, t in self.entries.text_of(file, group["line"].to_list()).items()})
         text = [texts.get((f, n)) for f, n in zip(lines["file"], lines["line"], strict=True)]
         lines = lines.with_columns(pl.Series("text", text, dtype=pl.String))
         if self.redacted:
@@ -386,8 +385,7 @@ def _evidence(ev: pl.DataFrame, cause_lines: pl.DataFrame, attempts: pl.DataFram
     texts = []
     for (file, kind), group in need.group_by(["file", "kind"]):
         span = EVIDENCE_SPAN if kind == "crm" else 1
-        encoding = _encoding(logs, file)
-        got = sources.lines_at(file, encoding, set(group["line"].to_list()), span)
+        got = logs.text_of(file, group["line"].to_list(), span)
         rows = [(file, n, "\n".join(got.get(n + i, "") for i in range(span)).rstrip("\n"))
                 for n in group["line"].to_list()]
         texts.append(pl.DataFrame(rows, schema={"file": pl.String, "line": pl.Int64, "text": pl.String}, orient="row"))
@@ -403,7 +401,3 @@ def _evidence(ev: pl.DataFrame, cause_lines: pl.DataFrame, attempts: pl.DataFram
     aligned = (pl.col("line_ts") - pl.duration(microseconds=(offset * 1e6).round().cast(pl.Int64))).alias("ts")
     return out.select("attempt_id", "role", "kind", "file", "line", aligned, "level", "link", "confidence", "text")
 
-
-def _encoding(logs: Logs, file: str) -> str:
-    row = logs.stats[logs.stats["file"] == file]
-    return row["encoding"].iloc[0] if len(row) else "utf-8"
