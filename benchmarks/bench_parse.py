@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(__file__).resolve().parent / "generated"
 SOURCES = {
-    # The reference figures (lnav, GoAccess) are for plain combined logs.
+    # Reference figures for other tools (lnav, GoAccess) are for plain combined logs.
     "nginx_access": ("samples/mixed-faults/variants/access_combined.log", "combined"),
     "nginx_access_ids": ("samples/mixed-faults/logs/access.log", "main"),
     "nginx_error": ("samples/mixed-faults/logs/error.log", "nginx_error"),
