@@ -115,26 +115,33 @@ class Analysis:
         return lines.select("attempt_id", "attempt", "ts", "kind", "file", "line", "level", "link", "confidence",
                             "message", "text").to_pandas()
 
-    def to_dict(self) -> dict[str, Any]:
-        """The whole result as plain data: sources, requests (each with its evidence), summary."""
-        ev = pl.from_pandas(self.evidence)
-        ev_by = {}
-        for row in ev.iter_rows(named=True):
-            ev_by.setdefault(row["attempt_id"], []).append({
-                "role": row["role"], "source": row["kind"], "file": row["file"], "line": row["line"],
-                "ts": _iso(row["ts"]), "link": row["link"], "confidence": row["confidence"], "text": row["text"]})
-        requests = []
+    def _requests_records(self) -> list[dict[str, Any]]:
+        """Requests as records, each with its link and evidence, built column-wise in polars."""
         frame = pl.from_pandas(self.requests)
-        if self.redacted and frame.height:  # paths, user agents and client errors come from the logs too
+        if frame.height == 0:
+            return []
+        if self.redacted:  # paths, user agents and client errors come from the logs too
             text_cols = ["path", "user_agent", "client_error", "verdict_reason", "root_cause_detail"]
             frame = frame.with_columns(redact.mask(pl.col(c)).alias(c) for c in text_cols)
-        for row in frame.iter_rows(named=True):
-            item = {k: (_iso(v) if k == "ts" or k.endswith(("_send", "_done", "_start", "_end")) else v)
-                for k, v in row.items()}
-            item["link"] = {"method": row["link"], "confidence": row["confidence"]}
-            item.pop("confidence")
-            item["evidence"] = ev_by.get(row["attempt_id"], [])
-            requests.append(item)
+        times = [c for c in frame.columns if c == "ts" or c.endswith(("_send", "_done", "_start", "_end"))]
+        frame = frame.with_columns([iso(pl.col(c)).alias(c) for c in times]).with_columns(
+            pl.struct(pl.col("link").alias("method"), "confidence").alias("link"))
+        ev = pl.from_pandas(self.evidence)
+        item = pl.struct("role", pl.col("kind").alias("source"), "file", "line", iso(pl.col("ts")).alias("ts"),
+                         "link", "confidence", "text")
+        lists = ev.group_by("attempt_id", maintain_order=True).agg(item.alias("evidence")) if ev.height else \
+            pl.DataFrame({"attempt_id": [], "evidence": []}, schema={"attempt_id": pl.UInt32,
+                                                                     "evidence": pl.List(pl.Null)})
+        out = frame.drop("confidence").join(lists, on="attempt_id", how="left", maintain_order="left")
+        records = out.to_dicts()
+        for r in records:  # attempts without evidence lines get an empty list, not null
+            if r["evidence"] is None:
+                r["evidence"] = []
+        return records
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole result as plain data: sources, requests (each with its evidence), summary."""
+        requests = self._requests_records()
         sources_ = []
         for s in self.sources.to_dict("records"):
             sources_.append({
@@ -185,19 +192,20 @@ class Analysis:
             counts = (df.with_columns(cls.alias("__c"), pl.col("ts").dt.truncate(f"{step}s").alias("__t"))
                       .group_by(["__t", "__c"]).len().sort(["__t", "__c"])
                       .pivot(on="__c", index="__t", values="len", sort_columns=True).fill_null(0).sort("__t"))
-            lanes[kind] = [{"t": _iso(r.pop("__t")), **{k: int(v) for k, v in r.items()}}
-                           for r in counts.iter_rows(named=True)]
+            lanes[kind] = counts.select(iso(pl.col("__t")).alias("t"), pl.exclude("__t")).to_dicts()
             notable = df.filter(pl.col("level").is_in(["WARN", "ERROR", "FATAL"])) if kind != "nginx_access" else \
                 df.filter(pl.col("status") >= 500) if "status" in df.columns else df.head(0)
-            for r in notable.head(max_events).iter_rows(named=True):
-                text = (r.get("message") or "").split("\n")[0][:300]
-                events.append({"ts": _iso(r["ts"]), "source": kind, "level": r.get("level"),
-                               "status": r.get("status"), "text": redact.mask_text(text) if self.redacted else text,
-                               "file": str(r["file"]), "line": r["line"]})
-        events.sort(key=lambda e: (e["ts"], e["source"], e["file"], e["line"]))
-        if len(events) > max_events:  # keep the first and last, and an even sample between
-            keep = set(range(0, len(events), max(1, len(events) // max_events)))
-            events = [e for i, e in enumerate(events) if i in keep][:max_events]
+            text = pl.col("message").fill_null("").str.split("\n").list.first().str.slice(0, 300)
+            events.append(notable.head(max_events).select(
+                "ts", pl.lit(kind).alias("source"), pl.col("level").cast(pl.String),
+                (pl.col("status") if "status" in notable.columns else pl.lit(None, pl.Int64)).cast(pl.Int64)
+                .alias("status"),
+                (redact.mask(text) if self.redacted else text).alias("text"),
+                pl.col("file").cast(pl.String), "line"))
+        ev = pl.concat(events).sort(["ts", "source", "file", "line"])
+        if ev.height > max_events:  # keep the first and last, and an even sample between
+            ev = ev.gather_every(max(1, ev.height // max_events)).head(max_events)
+        events = ev.with_columns(iso(pl.col("ts")).alias("ts")).to_dicts()
         return {"bucket_seconds": step, "from": _iso(lo), "to": _iso(hi), "lanes": lanes, "events": events,
                 "zones": {r["kind"]: _none(r["zone"]) for r in self.sources.to_dict("records") if _none(r["kind"])}}
 
@@ -252,6 +260,14 @@ def _none(v):
 def _int(v):
     v = _none(v)
     return int(v) if v is not None else None
+
+
+def iso(ts: pl.Expr) -> pl.Expr:
+    """UTC times as ISO-8601 text ending in Z, as :func:`_iso` writes them (no fraction when whole)."""
+    fraction = ts.dt.nanosecond()
+    return (pl.when(fraction == 0).then(ts.dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            .when(fraction % 1000 == 0).then(ts.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+            .otherwise(ts.dt.strftime("%Y-%m-%dT%H:%M:%S%.9fZ")))
 
 
 def _iso(ts) -> str | None:
