@@ -322,8 +322,7 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
                         corr.offsets, ruleset, redact_secrets,
                         notes + ["no request attempts found: load a client (vac) log or a proxy access log"])
     ev = diagnose.evidence_lines(corr, frames, ruleset)
-    upstream_files = {f for f, fmt in zip(logs.stats["file"], logs.stats["format"], strict=True)
-                      if fmt is not None and fmt == fmt and _logs_upstream(frames, f)}
+    upstream_files = set(logs.stats.loc[logs.stats["logs_upstream_status"], "file"])
     classes = [c for c, _, _ in ruleset.nginx_messages]
     attempts = diagnose.verdicts(corr.attempts, ev, set(frames), upstream_files, classes)
     attempts, cause_lines = diagnose.root_causes(attempts, ev, ruleset)
@@ -332,13 +331,6 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     change_lines = summary.changes(aligned_frames(frames, corr.offsets), ruleset.changes)
     return Analysis(logs, to_pandas(requests), to_pandas(evidence), summary.summarize(requests, change_lines),
                     corr.offsets, ruleset, redact_secrets, notes, corr.links)
-
-
-def _logs_upstream(frames: dict[str, pl.DataFrame], file: str) -> bool:
-    df = frames.get("nginx_access")
-    return df is not None and "upstream_status_all" in df.columns and \
-        df.filter(pl.col("file").cast(pl.String) == file)["upstream_status_all"].is_not_null().any() or (
-            df is not None and "upstream_addr_all" in df.columns)
 
 
 def _requests_frame(a: pl.DataFrame) -> pl.DataFrame:

@@ -454,6 +454,8 @@ def _stat_row(path: str, encoding: str, src: _Source | None = None, lines: int =
         "replaced_bytes": src.read.replaced if src and src.read else 0,
         "zone": src.zone if src else None, "zone_source": src.zone_source if src else "",
         "first_ts": ts.min() if ts is not None else None, "last_ts": ts.max() if ts is not None else None,
+        # Whether the format logs $upstream_status: then an empty one means no upstream answered.
+        "logs_upstream_status": r is not None and "upstream_status" in r.entries.columns,
     }
 
 
