@@ -32,9 +32,12 @@ from . import logback, nginx, pylogging, timefmt
 from .pattern import Assembled, Capture, ascii_digits
 
 KINDS = ("vac", "nginx_access", "nginx_error", "crm")
+#: What a format definition may say it writes: one of KINDS, or ``app`` for an application layout
+#: whose lines may be a client's or an upstream's (which one is decided from what the lines say).
+FORMAT_KINDS = (*KINDS, "app")
 SYNTAXES = ("nginx", "logback", "python", "regex", "json")
 MULTILINE = ("none", "java", "python", "any")
-_DEFAULT_MULTILINE = {"vac": "python", "nginx_access": "none", "nginx_error": "any", "crm": "java"}
+_DEFAULT_MULTILINE = {"vac": "python", "nginx_access": "none", "nginx_error": "any", "crm": "java", "app": "any"}
 
 #: Columns that can hold the request id, most trusted first. A client-supplied id
 #: (``X-Request-ID``) wins over one the proxy generated, since that is the id the client logs.
@@ -83,6 +86,9 @@ class FormatDef:
     derive: list[dict[str, str]] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
+    #: Real lines this format must read, as lnav's format files carry them: ``[{line = "...",
+    #: expect = {column = value}}]`` (``line`` may hold several lines: a trace).
+    samples: list[dict[str, Any]] = field(default_factory=list)
     origin: str = "built-in"
 
     @classmethod
@@ -95,14 +101,18 @@ class FormatDef:
         for key in ("name", "kind", "syntax"):
             if not table.get(key):
                 raise DefinitionError(f"{where}: '{key}' is required")
-        if table["kind"] not in KINDS:
-            raise DefinitionError(f"{where}: kind must be one of {', '.join(KINDS)}")
+        if table["kind"] not in FORMAT_KINDS:
+            raise DefinitionError(f"{where}: kind must be one of {', '.join(FORMAT_KINDS)}")
         if table["syntax"] not in SYNTAXES:
             raise DefinitionError(f"{where}: syntax must be one of {', '.join(SYNTAXES)}")
         if table["syntax"] != "json" and not table.get("pattern"):
             raise DefinitionError(f"{where}: 'pattern' is required for syntax {table['syntax']}")
         if table.get("multiline") not in (None, *MULTILINE):
             raise DefinitionError(f"{where}: multiline must be one of {', '.join(MULTILINE)}")
+        for i, sample in enumerate(table.get("samples", [])):
+            if not isinstance(sample, dict) or not isinstance(sample.get("line"), str) or \
+                    set(sample) - {"line", "expect", "description"}:
+                raise DefinitionError(f"{where}: samples[{i}] must be a table with 'line' and optional 'expect'")
         return cls(**table, origin=origin)
 
     @property
