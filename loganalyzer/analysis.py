@@ -12,18 +12,11 @@ import pandas as pd
 import polars as pl
 
 from loganalyzer import config as config_mod
-from loganalyzer import correlate, diagnose, redact, summary
+from loganalyzer import correlate, diagnose, redact, schema, summary
 from loganalyzer.ingest import Logs, load, to_pandas
 
-#: Columns of ``Analysis.requests``, in order.
-REQUEST_COLUMNS = [
-    "attempt_id", "request_id", "logical_id", "attempt", "last_attempt", "ts", "method", "path", "status_client",
-    "status_proxy", "status_upstream", "verdict", "verdict_reason", "root_cause", "root_cause_detail", "rule",
-    "link", "confidence", "client_error", "elapsed_ms", "request_time", "upstream_response_time", "upstream_addr",
-    "connection", "client_addr", "user_agent",
-    # The hop spans, on the reference clock (the proxy's): what a waterfall draws.
-    "client_send", "client_done", "proxy_start", "proxy_end", "upstream_start", "upstream_end",
-]
+#: Columns of ``Analysis.requests``, in order (declared in :mod:`loganalyzer.schema`).
+REQUEST_COLUMNS = list(schema.ATTEMPT)
 #: Evidence lines kept per attempt and role (the report and the JSON cite these).
 EVIDENCE_PER_ROLE = 4
 #: Lines of a multi-line entry quoted as evidence (its first lines: message, exception, top frames).
@@ -153,7 +146,7 @@ class Analysis:
             })
         causes = self.causes()
         return {
-            "loganalyzer": "1",
+            "loganalyzer": schema.EXPORT_VERSION,
             "redacted": self.redacted,
             "sources": sources_,
             "clock_offsets": [
@@ -229,20 +222,6 @@ def aligned_frames(frames: dict[str, pl.DataFrame], offsets: list[correlate.Cloc
     return out
 
 
-def _request_dtype(column: str) -> pl.DataType:
-    if column == "ts" or column.endswith(("_send", "_done", "_start", "_end")):
-        return pl.Datetime("ns", "UTC")
-    if column in ("attempt_id",):
-        return pl.UInt32
-    if column in ("attempt", "status_client", "status_proxy", "status_upstream", "connection"):
-        return pl.Int64
-    if column in ("confidence", "elapsed_ms", "request_time", "upstream_response_time"):
-        return pl.Float64
-    if column == "last_attempt":
-        return pl.Boolean
-    return pl.String
-
-
 def _nice_step(seconds: float) -> int:
     for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400):
         if step >= seconds:
@@ -316,7 +295,7 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     corr = correlate.correlate(frames, ruleset.nginx_messages)
     notes = [o.describe() for o in corr.offsets if o.applied]
     if corr.attempts.height == 0:
-        empty = to_pandas(pl.DataFrame(schema={c: _request_dtype(c) for c in REQUEST_COLUMNS}))
+        empty = to_pandas(schema.empty(schema.ATTEMPT))
         return Analysis(logs, empty, pd.DataFrame(columns=["attempt_id", "role", "kind", "file", "line", "ts"]),
                         {"attempts": 0, "requests": 0, "failed_attempts": 0, "by_verdict": {}, "by_cause": {}},
                         corr.offsets, ruleset, redact_secrets,
@@ -366,7 +345,7 @@ def _requests_frame(a: pl.DataFrame) -> pl.DataFrame:
         .then(pl.max_horizontal(pl.col("proxy_end") - urt, pl.col("proxy_start"))).alias("upstream_start"),
         pl.when(pl.col("upstream_response_time").is_not_null()).then(pl.col("proxy_end")).alias("upstream_end"),
     )
-    return out.select(REQUEST_COLUMNS).sort("ts", nulls_last=True)
+    return schema.conform(out, schema.ATTEMPT).sort("ts", nulls_last=True)
 
 
 def _evidence(ev: pl.DataFrame, cause_lines: pl.DataFrame, attempts: pl.DataFrame, logs: Logs,

@@ -66,17 +66,21 @@ def _short_ts(ts) -> str:
 
 def print_sources(logs: ingest.Logs, samples: int = 3) -> None:
     stats = logs.stats
-    rows = [("FILE", "KIND", "FORMAT", "LINES", "PARSED", "CONT", "REJECTED", "FIRST (UTC)", "LAST (UTC)", "ZONE")]
+    rows = [("FILE", "KIND", "FORMAT", "LINES", "PARSED", "CONT", "REJECTED", "UNREAD", "FIRST (UTC)", "LAST (UTC)",
+             "ZONE")]
     for r in stats.itertuples():
         fmt = "-" if pd.isna(r.format) or r.format is None else f"{r.format} ({r.match_rate:.0%})"
         zone = r.zone_source if not r.zone or pd.isna(r.zone) else f"{r.zone} ({r.zone_source})"
         rows.append((r.file, r.kind if isinstance(r.kind, str) else "-", fmt, f"{r.lines:,}", f"{r.parsed:,}",
-                     f"{r.continuation:,}", f"{r.rejected:,}", _short_ts(r.first_ts), _short_ts(r.last_ts),
-                     zone or "-"))
+                     f"{r.continuation:,}", f"{r.rejected:,}", f"{r.unread:,}", _short_ts(r.first_ts),
+                     _short_ts(r.last_ts), zone or "-"))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        click.echo("  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) if i < 7 else str(c).ljust(w)
+        click.echo("  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) if i < 8 else str(c).ljust(w)
                              for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))) + "  " + row[-1])
+    for r in stats.itertuples():
+        if isinstance(r.kind, str) and r.kind_evidence and r.kind_evidence != "given":
+            click.echo(f"kind: {r.file}: {r.kind_evidence}")
     for note in logs.notes:
         click.echo(f"note: {note}")
     if len(logs.rejects) and samples:

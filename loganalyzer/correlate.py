@@ -393,6 +393,19 @@ def _offset(source: str, reference: str, seconds: float, pairs: int, method: str
     return ClockOffset(source, reference, seconds, pairs, method, applied=abs(seconds) >= MIN_OFFSET_S and pairs >= 3)
 
 
+#: The columns of paired attempts before diagnosis: the client's (c_) and the proxy's (p_) view.
+_PAIRED_COLUMNS: dict[str, pl.DataType] = {
+    "c_rid": pl.UInt64, "p_rid": pl.UInt64, "c_request_id": pl.String, "p_request_id": pl.String,
+    "c_method": pl.String, "p_method": pl.String, "c_path": pl.String, "p_path": pl.String,
+    "c_send": _NS, "p_start": _NS, "c_attempt": pl.Int64, "c_row": pl.UInt32, "p_row": pl.UInt32,
+    "link": pl.String, "confidence": pl.Float64, "p_status_proxy": pl.Int64, "c_status_client": pl.Int64,
+    "c_client_error": pl.String, "p_end": _NS, "p_status_upstream": pl.Int64, "p_upstream_addr": pl.String,
+    "p_request_time": pl.Float64, "p_upstream_response_time": pl.Float64, "p_connection": pl.Int64,
+    "p_client_addr": pl.String, "p_user_agent": pl.String, "c_elapsed_ms": pl.Float64, "c_last_seen": _NS,
+    "c_done": _NS,
+}
+
+
 def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: bool, window: float,
                            times: tuple[str, str]):
     """Attempts: client attempts paired with access lines; the unpaired of both sides stay attempts."""
@@ -436,13 +449,12 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
             attempts = aa
     else:
         attempts = parts[0]
-    for c in ["c_rid", "p_rid", "c_request_id", "p_request_id", "c_method", "p_method", "c_path", "p_path", "c_send",
-              "p_start", "c_attempt", "c_row", "p_row", "link", "confidence", "p_status_proxy", "c_status_client",
-              "c_client_error", "p_end", "p_status_upstream", "p_upstream_addr", "p_request_time",
-              "p_upstream_response_time", "p_connection", "p_client_addr", "p_user_agent", "c_elapsed_ms",
-              "c_last_seen", "c_done"]:
+    # Either side may be missing: its columns are typed nulls, never untyped ones.
+    for c, dtype in _PAIRED_COLUMNS.items():
         if c not in attempts.columns:
-            attempts = attempts.with_columns(pl.lit(None).alias(c))
+            attempts = attempts.with_columns(pl.lit(None, dtype).alias(c))
+        elif attempts.schema[c] == pl.Null:
+            attempts = attempts.with_columns(pl.col(c).cast(dtype))
     attempts = attempts.with_columns(
         pl.coalesce("c_request_id", "p_request_id").alias("request_id"),
         pl.coalesce("c_rid", "p_rid").alias("rid"),

@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow as pa
 
 from loganalyzer import config as config_mod
+from loganalyzer import kinds as kinds_mod
 from loganalyzer import sources
 from loganalyzer.parsers import engine
 from loganalyzer.parsers.formats import KINDS, Compiled, DefinitionError, compile_definition, load_definitions
@@ -265,6 +266,7 @@ class _Source:
     rate: float
     encoding: str
     sample: pl.Series
+    decision: kinds_mod.KindDecision | None = None
     zone: str | None = None
     zone_source: str = ""
     result: engine.ParseResult | None = None
@@ -332,7 +334,7 @@ def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Option
     candidates = compiled
     if forced:
         kind, name = forced
-        candidates = [c for c in compiled if c.kind == kind and (name is None or c.name == name)]
+        candidates = [c for c in compiled if _serves(c.kind, kind) and (name is None or c.name == name)]
         if not candidates:
             names = ", ".join(c.name for c in compiled if c.kind == kind)
             raise LoadError(f"{path}: no format {name!r} for kind {kind} (known: {names})")
@@ -350,6 +352,34 @@ def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Option
             " — name one with --as KIND:FORMAT, or add a format with --formats FILE"
         )
     return det.format, det.rate, None
+
+
+def _serves(format_kind: str, kind: str) -> bool:
+    """Whether a format of ``format_kind`` can read a file of ``kind``: application layouts serve
+    both application sides (a Python or logback layout is a client's or a server's alike)."""
+    if kind in kinds_mod.APP_SIDES:
+        return format_kind in (*kinds_mod.APP_SIDES, "app")
+    return format_kind == kind
+
+
+def _kind_of(path: str, fmt: Compiled, sample: pl.Series, opts: Options) -> kinds_mod.KindDecision:
+    """The file's kind: given (--as), else from what its first entries say."""
+    forced = opts.as_.get(path) or (opts.as_.get(Path(path).name) if path != "-" else None)
+    if forced:
+        return kinds_mod.KindDecision(forced[0], 1.0, "given", {}, False)
+    if fmt.kind in ("nginx_access", "nginx_error"):
+        return kinds_mod.classify(pl.DataFrame(), fmt.kind)
+    entries = engine.parse(sample.head(DETECT_SAMPLE), fmt, fmt.zone or "UTC").entries
+    return kinds_mod.classify(entries, fmt.kind)
+
+
+def _count_lines(path: str, codec: str) -> int:
+    """Lines of a file nothing could read: they are counted as unread, never dropped unseen."""
+    stats = sources.ReadStats(codec)
+    try:
+        return sum(len(chunk) for chunk in sources.line_chunks(path, stats))
+    except sources.ReadError:
+        return 0
 
 
 def _sample(path: str, codec: str) -> tuple[pl.Series, sources.ReadStats]:
@@ -381,10 +411,12 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
         elif problem:
             if path in explicit or path == "-":
                 raise LoadError(problem)
-            notes.append(problem + "; passed over")
-            skipped.append(_stat_row(path, codec))
+            unread = _count_lines(path, codec)
+            notes.append(f"{problem}; its {unread:,} lines were not read")
+            skipped.append(_stat_row(path, codec, lines=unread, unread=unread))
         else:
-            chosen.append(_Source(path, fmt.kind, fmt, rate, codec, sample))
+            decision = _kind_of(path, fmt, sample, opts)
+            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision))
     _assign_zones(chosen, opts, notes)
     for src in chosen:
         src.read = sources.ReadStats(src.encoding)
@@ -443,13 +475,16 @@ def _infer_error_log_zone(chosen: list[_Source], notes: list[str]) -> None:
                          "the offset of the access log beside it (say --tz nginx_error=Area/City to override)")
 
 
-def _stat_row(path: str, encoding: str, src: _Source | None = None, lines: int = 0) -> dict:
+def _stat_row(path: str, encoding: str, src: _Source | None = None, lines: int = 0, unread: int = 0) -> dict:
     r = src.result if src else None
     ts = r.entries["ts"] if r is not None and r.parsed else None
     return {
         "file": path, "kind": src.kind if src else None, "format": src.fmt.name if src else None,
         "lines": r.lines if r is not None else lines, "parsed": r.parsed if r is not None else 0,
         "continuation": r.continuation if r is not None else 0, "rejected": r.rejected if r is not None else 0,
+        "unread": unread,
+        "kind_confidence": src.decision.confidence if src and src.decision else None,
+        "kind_evidence": src.decision.describe() if src and src.decision else "",
         "match_rate": src.rate if src else None, "encoding": encoding,
         "replaced_bytes": src.read.replaced if src and src.read else 0,
         "zone": src.zone if src else None, "zone_source": src.zone_source if src else "",
@@ -491,7 +526,7 @@ def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], sinc
                                 "kind": pd.Series(dtype="str"), "text": pd.Series(dtype="str"),
                                 "reason": pd.Series(dtype="str")})
     stats_df = pd.DataFrame(stats)
-    for col in ("lines", "parsed", "continuation", "rejected", "replaced_bytes"):
+    for col in ("lines", "parsed", "continuation", "rejected", "unread", "replaced_bytes"):
         stats_df[col] = stats_df[col].astype("Int64")
     return Logs(frames, rejects, stats_df, notes)
 

@@ -60,8 +60,11 @@ def _check(data: Any, where: str) -> None:
     if not isinstance(data, dict) or "loganalyzer" not in data:
         raise LoadError(f"{where}: not a loganalyzer JSON export (no \"loganalyzer\" key; "
                         "write one with: loganalyzer analyze LOGS --json analysis.json)")
-    if str(data["loganalyzer"]) != "1":
-        raise LoadError(f"{where}: loganalyzer export format {data['loganalyzer']!r} is not supported (expected 1)")
+    from loganalyzer.schema import READABLE_EXPORT_VERSIONS
+
+    if str(data["loganalyzer"]) not in READABLE_EXPORT_VERSIONS:
+        raise LoadError(f"{where}: loganalyzer export format {data['loganalyzer']!r} is not supported "
+                        f"(this release reads {', '.join(READABLE_EXPORT_VERSIONS)})")
 
 
 def write_html(analysis_or_dict: Any, path: str | Path) -> None:

@@ -93,8 +93,11 @@ def test_binary_junk_inside_a_directory_is_passed_over(write, tmp_path):
     write("d/core.dump", os.urandom(50_000))
     write("d/access.log", access(1))
     logs = loganalyzer.load(tmp_path / "d")
-    assert any("core.dump" in n and "passed over" in n for n in logs.notes)
+    assert any("core.dump" in n and "were not read" in n for n in logs.notes)
     assert len(logs["nginx_access"]) == 1
+    # Its lines are counted as unread, not as "0 rejected".
+    dump = logs.stats[logs.stats["file"].str.endswith("core.dump")].iloc[0]
+    assert dump["unread"] > 0 and dump["unread"] == dump["lines"] and dump["rejected"] == 0
 
 
 def test_ten_megabyte_line_is_a_counted_reject(write):

@@ -1,0 +1,157 @@
+"""The schemas every stage reads: entries, attempts, evidence, the export, and their versions.
+
+One module declares them so that no stage guesses a column's name or type. Formats map their own
+fields onto the **entry** roles below; correlation and diagnosis read only these roles; the
+**attempt** and **evidence** tables are what diagnosis hands to the export and the reports.
+
+Every table is conformed before it leaves a stage (:func:`conform`): a column that a source did not
+have is added as typed nulls, so that an all-null column is never typed as text (a missing client
+log must not turn ``client_send`` into a string column).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+#: Bumped when a column of the export changes meaning or type; readers check it.
+EXPORT_VERSION = "2"
+#: Export versions this release reads back (``report``, ``trace --from``).
+READABLE_EXPORT_VERSIONS = ("1", "2")
+
+UTC_NS = pl.Datetime("ns", "UTC")
+
+#: The source kinds: the hops of a request, each with what its lines are about.
+KINDS = ("vac", "nginx_access", "nginx_error", "crm")
+KIND_ROLES = {
+    "vac": "client: makes outbound calls",
+    "nginx_access": "proxy: one line per request it answered",
+    "nginx_error": "proxy: its own errors, naming the request and upstream",
+    "crm": "upstream: handles inbound requests",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: pl.DataType
+    doc: str
+
+
+def _cols(*specs: tuple[str, pl.DataType, str]) -> dict[str, Column]:
+    return {name: Column(name, dtype, doc) for name, dtype, doc in specs}
+
+
+#: Entry roles: what a parsed line means, whatever format wrote it. Formats may add columns of
+#: their own (nginx variables, MDC keys); stages never rely on those.
+ENTRY = _cols(
+    ("ts", UTC_NS, "when the line was written, in UTC"),
+    ("source", pl.Categorical, "the kind of source (one of KINDS)"),
+    ("file", pl.Categorical, "the file it was read from"),
+    ("line", pl.Int64, "its first line number in that file"),
+    ("level", pl.String, "TRACE, DEBUG, INFO, NOTICE, WARN, ERROR or FATAL"),
+    ("thread", pl.String, "the writer's thread (a worker of the upstream: the id-less link)"),
+    ("logger", pl.String, "the logger or component"),
+    ("message", pl.String, "the message, without the layout's prefix"),
+    ("method", pl.String, "HTTP method of the request the line is about"),
+    ("url", pl.String, "the URL as written (absolute for outbound calls)"),
+    ("path", pl.String, "the URL's path"),
+    ("status", pl.Int64, "HTTP status the line reports"),
+    ("request_time", pl.Float64, "duration in seconds ($request_time, elapsed)"),
+    ("request_id", pl.String, "a request or trace id shared with other hops"),
+    ("exception", pl.String, "the exception raised (class name)"),
+    ("exception_message", pl.String, "its message"),
+    ("root_cause", pl.String, "the innermost cause's class (Java: the last 'Caused by:')"),
+    ("root_cause_message", pl.String, "its message"),
+    ("stack_trace", pl.String, "the stack trace as written"),
+)
+#: Roles correlation and diagnosis read; a frame without one gets it as typed nulls.
+ENTRY_REQUIRED = ("ts", "source", "file", "line", "level", "message", "request_id")
+
+#: One row per attempt: what each hop saw, the verdict, the cause, how it was linked.
+ATTEMPT = _cols(
+    ("attempt_id", pl.UInt32, "the attempt's number in this analysis"),
+    ("request_id", pl.String, "the request id, when the logs carry one"),
+    ("logical_id", pl.String, "the logical request (retries share it)"),
+    ("attempt", pl.Int64, "1 for the first try of a logical request, 2 for the first retry, ..."),
+    ("last_attempt", pl.Boolean, "the logical request's final attempt"),
+    ("ts", UTC_NS, "when it started, on the reference clock"),
+    ("method", pl.String, "HTTP method"),
+    ("path", pl.String, "URL path"),
+    ("status_client", pl.Int64, "status the client received"),
+    ("status_proxy", pl.Int64, "status nginx sent ($status)"),
+    ("status_upstream", pl.Int64, "status the upstream sent ($upstream_status)"),
+    ("verdict", pl.String, "the hop where it died (see the rules' verdicts), or ok"),
+    ("verdict_reason", pl.String, "why that verdict, in words"),
+    ("verdict_evidence", pl.String, "strong: a line says so; thin: inferred from a status alone"),
+    ("root_cause", pl.String, "the cause's name, or signature:<id> for an unnamed error"),
+    ("root_cause_detail", pl.String, "a finer grain of the cause"),
+    ("rule", pl.String, "the rule that named it"),
+    ("link", pl.String, "how the client and proxy sides were paired"),
+    ("confidence", pl.Float64, "1 / candidates the pairing was chosen from"),
+    ("client_error", pl.String, "the client's error text"),
+    ("elapsed_ms", pl.Float64, "the client's elapsed time"),
+    ("request_time", pl.Float64, "$request_time"),
+    ("upstream_response_time", pl.Float64, "$upstream_response_time"),
+    ("upstream_addr", pl.String, "$upstream_addr"),
+    ("connection", pl.Int64, "nginx's connection number"),
+    ("client_addr", pl.String, "the client's address as nginx saw it"),
+    ("user_agent", pl.String, "User-Agent"),
+    # The hop spans, on the reference clock (the proxy's): what a waterfall draws.
+    ("client_send", UTC_NS, "client sent"),
+    ("client_done", UTC_NS, "client heard back or gave up"),
+    ("proxy_start", UTC_NS, "proxy began"),
+    ("proxy_end", UTC_NS, "proxy answered"),
+    ("upstream_start", UTC_NS, "upstream began"),
+    ("upstream_end", UTC_NS, "upstream answered"),
+)
+
+#: The lines behind each verdict and cause.
+EVIDENCE = _cols(
+    ("attempt_id", pl.UInt32, "the attempt"),
+    ("role", pl.String, "verdict or cause"),
+    ("kind", pl.String, "the source kind"),
+    ("file", pl.String, "the file"),
+    ("line", pl.Int64, "line number"),
+    ("ts", UTC_NS, "when, on the reference clock"),
+    ("level", pl.String, "its level"),
+    ("link", pl.String, "how it was linked to the attempt"),
+    ("confidence", pl.Float64, "1 / candidates"),
+    ("text", pl.String, "the line as written, secrets masked"),
+)
+
+
+def empty(schema: Mapping[str, Column]) -> pl.DataFrame:
+    """A frame with no rows and every column of ``schema``, typed."""
+    return pl.DataFrame(schema={c.name: c.dtype for c in schema.values()})
+
+
+def conform(df: pl.DataFrame, schema: Mapping[str, Column], only: bool = True) -> pl.DataFrame:
+    """``df`` with every column of ``schema``, in its order and type; missing ones as typed nulls.
+
+    ``only=False`` keeps ``df``'s other columns after the schema's.
+    """
+    exprs = []
+    for c in schema.values():
+        if c.name in df.columns:
+            exprs.append(_cast(pl.col(c.name), df.schema[c.name], c.dtype).alias(c.name))
+        else:
+            exprs.append(pl.lit(None, c.dtype).alias(c.name))
+    if not only:
+        exprs += [pl.col(n) for n in df.columns if n not in schema]
+    return df.select(exprs)
+
+
+def _cast(expr: pl.Expr, have: pl.DataType, want: pl.DataType) -> pl.Expr:
+    if have == want:
+        return expr
+    if have == pl.Null:
+        return expr.cast(want)
+    if isinstance(want, pl.Datetime) and isinstance(have, pl.Datetime):
+        return expr.dt.convert_time_zone("UTC").cast(want) if have.time_zone else expr.dt.replace_time_zone(
+            "UTC").cast(want)
+    if isinstance(want, pl.Datetime) and have == pl.String:
+        return expr.str.to_datetime(time_zone="UTC", strict=False).cast(want)
+    return expr.cast(want, strict=False)
