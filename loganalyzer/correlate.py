@@ -321,6 +321,11 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     vac = vac_table(frames["vac"]) if "vac" in frames else pl.DataFrame()
     errors = error_table(frames["nginx_error"]) if "nginx_error" in frames else pl.DataFrame()
     crm = crm_table(frames["crm"]) if "crm" in frames else pl.DataFrame()
+    proxy_kind = "nginx_access"
+    if access.height == 0 and errors.height:
+        # No access log: the error log's lines name their request, client and upstream; each
+        # request they tell of is an attempt at the proxy, with the status its message implies.
+        access, proxy_kind = proxy_from_errors(errors, nginx_classes), "nginx_error"
     have_access, have_vac = access.height > 0, vac.height > 0
     access_ids = have_access and access["request_id"].is_not_null().any()
 
@@ -350,7 +355,7 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
             vac_off = next((o.seconds for o in offsets if o.source == "vac" and o.applied), 0.0)
             offsets.append(_offset("crm", reference, sec - vac_off if have_access else sec, n,
                                    "request id, through vac" if have_access else "request id"))
-    if errors.height and have_access and errors["connection"].is_not_null().any() \
+    if errors.height and have_access and proxy_kind == "nginx_access" and errors["connection"].is_not_null().any() \
             and access["connection"].is_not_null().any():
         pairs = errors.select("connection", "ts").join(access.select("connection", "end"), on="connection")
         if pairs.height >= 3:
@@ -371,17 +376,63 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     # Without $request_time the proxy's start is unknown: pair the client's end with the proxy's.
     has_duration = have_access and bool((access["request_time"] > 0).any())
     times = ("send", "start") if has_duration else ("done", "end")
-    attempts, links = _pair_client_and_proxy(vac, access, access_ids, window, times)
-    if attempts.height == 0:  # neither a client log nor an access log: nothing to correlate
+    attempts, links = _pair_client_and_proxy(vac, access, access_ids, window, times, proxy_kind)
+    if attempts.height == 0 and crm.height:
+        # Only the upstream's log: the requests it handled are the attempts it tells of.
+        attempts, links = upstream_attempts(crm)
+        return Correlation(_logical_requests(attempts), links, offsets)
+    if attempts.height == 0:  # no log that tells of requests: nothing to correlate
         return Correlation(attempts, links, offsets)
     links = [links]
-    if errors.height and have_access:
+    if errors.height and have_access and proxy_kind == "nginx_access":
         links.append(_link_errors(errors, attempts, nginx_classes, precision))
+    elif proxy_kind == "nginx_error":  # the other lines of each request told of in the error log
+        links.append(_link_error_group(errors, access, attempts))
     if crm.height:
         links.append(_link_crm(crm, attempts))
     all_links = pl.concat([x for x in links if x.height], how="vertical_relaxed") if links else pl.DataFrame()
     attempts = _logical_requests(attempts)
     return Correlation(attempts, all_links, offsets)
+
+
+#: Id-less lines of one thread this close together are taken as one request's.
+_THREAD_GROUP_GAP_S = 1.0
+
+
+def upstream_attempts(crm: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Attempts as the upstream's log alone tells of them: one per request id, and one per burst of
+    id-less warnings or errors on one worker thread (a request that failed before its id was set).
+
+    Lines on the main thread without an id (start-up, shutdown) are not requests.
+    """
+    named = crm.with_columns(
+        pl.col("message").str.extract(_REQUEST_IN_TEXT.pattern, 1).alias("__m"),
+        pl.col("message").str.extract(_REQUEST_IN_TEXT.pattern, 2).alias("__p"))
+    with_id = named.filter(pl.col("rid").is_not_null()).with_columns(pl.col("rid").alias("__key"))
+    loose = named.filter(pl.col("rid").is_null() & pl.col("level").is_in(["WARN", "ERROR", "FATAL"])
+                         & pl.col("thread").is_not_null() & (pl.col("thread") != "main")).sort(["thread", "ts"])
+    burst = ((pl.col("thread") != pl.col("thread").shift(1))
+             | ((pl.col("ts") - pl.col("ts").shift(1)).dt.total_milliseconds() > _THREAD_GROUP_GAP_S * 1000)
+             ).fill_null(True)
+    loose = loose.with_columns((burst.cast(pl.UInt64).cum_sum() + (1 << 62)).alias("__key"))
+    lines = pl.concat([with_id, loose], how="vertical_relaxed")
+    if lines.height == 0:
+        return pl.DataFrame(), pl.DataFrame()
+    groups = lines.group_by("__key").agg(
+        pl.col("request_id").first(), pl.col("rid").first(), pl.col("ts").min().alias("ts"),
+        pl.col("ts").max().alias("__end"), pl.col("__m").drop_nulls().first().alias("method"),
+        pl.col("__p").drop_nulls().first().alias("path"), pl.col("row"),
+    ).sort("ts").with_row_index("attempt_id")
+    attempts = groups.with_columns(
+        pl.lit("upstream only").alias("link"), pl.lit(None, pl.Int64).alias("c_attempt"),
+        pl.col("ts").alias("u_start"), pl.col("__end").alias("u_end"))
+    for c, dtype in _PAIRED_COLUMNS.items():
+        if c not in attempts.columns:
+            attempts = attempts.with_columns(pl.lit(None, dtype).alias(c))
+    links = attempts.select("attempt_id", "row").explode("row").select(
+        "attempt_id", pl.lit("crm").alias("kind"), pl.col("row").cast(pl.UInt32),
+        pl.lit("request_id").alias("link"), pl.lit(1.0).alias("confidence"))
+    return attempts.drop("row", "__key", "__end"), links
 
 
 def _offset(source: str, reference: str, seconds: float, pairs: int, method: str) -> ClockOffset:
@@ -407,7 +458,7 @@ _PAIRED_COLUMNS: dict[str, pl.DataType] = {
 
 
 def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: bool, window: float,
-                           times: tuple[str, str]):
+                           times: tuple[str, str], proxy_kind: str = "nginx_access"):
     """Attempts: client attempts paired with access lines; the unpaired of both sides stay attempts."""
     link_cols = {"attempt_id": pl.UInt32, "kind": pl.String, "row": pl.UInt32, "link": pl.String,
                  "confidence": pl.Float64}
@@ -473,7 +524,7 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
         vac_rows.select("attempt_id", pl.lit("vac").alias("kind"), pl.col("row").cast(pl.UInt32),
                         pl.lit("attempt").alias("link"), pl.lit(1.0).alias("confidence")),
         attempts.filter(pl.col("p_row").is_not_null()).select(
-            "attempt_id", pl.lit("nginx_access").alias("kind"), pl.col("p_row").cast(pl.UInt32).alias("row"),
+            "attempt_id", pl.lit(proxy_kind).alias("kind"), pl.col("p_row").cast(pl.UInt32).alias("row"),
             pl.col("link"), pl.col("confidence").cast(pl.Float64).fill_null(1.0)),
     ], how="vertical_relaxed")
     return attempts, links
@@ -500,6 +551,70 @@ def _pair_without_ids(v: pl.DataFrame, a: pl.DataFrame, window: float, times: tu
                         (1.0 / pl.col("len").cast(pl.Float64)).alias("confidence"))
 
 
+def _implied_status(classes: list[tuple[str, str, int]]) -> pl.Expr:
+    """The status an nginx error message implies (its class's, from the rules), else null."""
+    status = pl.lit(None, pl.Int64)
+    for _cls, pattern, code in reversed(classes):
+        if code:
+            status = pl.when(pl.col("message").str.contains(pattern)).then(pl.lit(code, pl.Int64)).otherwise(status)
+    return status
+
+
+#: Error lines of one request: same connection, same request, at most this far apart.
+_ERROR_GROUP_GAP_S = 5.0
+
+
+def _error_groups(errors: pl.DataFrame) -> pl.DataFrame:
+    """``errors`` with ``__g``: lines of one request share it (connection, request line, close in time)."""
+    e = errors.sort(["connection", "method", "path", "ts"], nulls_last=True)
+    new = (
+        pl.col("connection").is_null()
+        | (pl.col("connection") != pl.col("connection").shift(1))
+        | (pl.col("method") != pl.col("method").shift(1)) | (pl.col("path") != pl.col("path").shift(1))
+        | ((pl.col("ts") - pl.col("ts").shift(1)).dt.total_milliseconds() > _ERROR_GROUP_GAP_S * 1000)
+    ).fill_null(True)
+    return e.with_columns(new.cast(pl.UInt32).cum_sum().alias("__g"))
+
+
+def proxy_from_errors(errors: pl.DataFrame, classes: list[tuple[str, str, int]]) -> pl.DataFrame:
+    """Attempts at the proxy as its error log tells of them, shaped like :func:`access_table`'s rows.
+
+    One attempt per request the lines name (lines of one connection and request line, close in
+    time, are one request); its status is the one its most telling message implies, its time the
+    first line's. ``row`` is that first error line.
+    """
+    g = _error_groups(errors.with_columns(_implied_status(classes).alias("__status")))
+    whole = _second_precision(g["ts"])
+    first = g.sort("ts").group_by("__g", maintain_order=True).agg(
+        pl.col("row").first(), pl.col("ts").min().alias("start"), pl.col("ts").max().alias("end"),
+        pl.col("method").first(), pl.col("path").first(), pl.col("connection").first(),
+        pl.col("__status").drop_nulls().max().alias("status_proxy"),
+        pl.col("upstream").drop_nulls().first().alias("upstream_addr"),
+        pl.col("client").drop_nulls().first().alias("client_addr"),
+    )
+    half = pl.duration(milliseconds=500 if whole else 0)
+    return first.select(
+        "row", (pl.col("end") + half).cast(_NS).alias("end"), (pl.col("start") + half).cast(_NS).alias("start"),
+        pl.lit(None, pl.String).alias("request_id"), "method", "path",
+        pl.col("status_proxy").cast(pl.Int64), pl.lit(None, pl.Int64).alias("status_upstream"),
+        pl.col("upstream_addr").cast(pl.String), pl.lit(0.0).alias("request_time"),
+        pl.lit(None, pl.Float64).alias("upstream_response_time"), pl.col("connection").cast(pl.Int64),
+        pl.col("client_addr").cast(pl.String), pl.lit(None, pl.String).alias("user_agent"),
+        pl.lit(None, pl.UInt64).alias("rid"),
+    ).sort("start")
+
+
+def _link_error_group(errors: pl.DataFrame, proxy: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame:
+    """The other error lines of the requests :func:`proxy_from_errors` made attempts of."""
+    g = _error_groups(errors)
+    first = g.group_by("__g").agg(pl.col("row").sort_by("ts").first().alias("__first"))
+    members = g.join(first, on="__g").join(
+        attempts.select("attempt_id", pl.col("p_row").cast(pl.UInt32).alias("__first")), on="__first")
+    return members.filter(pl.col("row") != pl.col("__first")).select(
+        "attempt_id", pl.lit("nginx_error").alias("kind"), pl.col("row").cast(pl.UInt32),
+        pl.lit("connection").alias("link"), pl.lit(1.0).alias("confidence"))
+
+
 def _link_errors(errors: pl.DataFrame, attempts: pl.DataFrame, classes: list[tuple[str, str, int]],
                  precision: float) -> pl.DataFrame:
     """nginx error lines to attempts: by connection number, else by method, path, implied status, time."""
@@ -518,10 +633,7 @@ def _link_errors(errors: pl.DataFrame, attempts: pl.DataFrame, classes: list[tup
                                 pl.lit(1.0).alias("confidence")))
         rest = errors.join(pairs.select(pl.col("left_id").alias("row")), on="row", how="anti")
     if rest.height:
-        status = pl.lit(None, pl.Int64)
-        for _cls, pattern, code in reversed(classes):
-            status = pl.when(pl.col("message").str.contains(pattern)).then(pl.lit(code, pl.Int64)).otherwise(status)
-        left = rest.with_columns(status.alias("status")).rename({"row": "left_id"})
+        left = rest.with_columns(_implied_status(classes).alias("status")).rename({"row": "left_id"})
         # The client's address too, where both logs have it (error lines say "client: …").
         by = ["method", "path", "status"]
         if rest["client"].is_not_null().all() and proxy["client"].is_not_null().all():
