@@ -390,7 +390,8 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
         links.append(_link_error_group(errors, access, attempts))
     if crm.height:
         links.append(_link_crm(crm, attempts))
-    all_links = pl.concat([x for x in links if x.height], how="vertical_relaxed") if links else pl.DataFrame()
+    links = [x for x in links if x.height]
+    all_links = pl.concat(links, how="vertical_relaxed") if links else pl.DataFrame()
     attempts = _logical_requests(attempts)
     return Correlation(attempts, all_links, offsets)
 
@@ -683,7 +684,8 @@ def _link_crm(crm: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame:
     id_less = crm.filter(pl.col("rid").is_null() & pl.col("level").is_in(["WARN", "ERROR", "FATAL"]))
     if id_less.height:
         out.append(_link_by_thread_and_time(id_less, starts, out[0] if out else None, crm))
-    return pl.concat([o for o in out if o.height], how="vertical_relaxed") if out else pl.DataFrame()
+    out = [o for o in out if o.height]
+    return pl.concat(out, how="vertical_relaxed") if out else pl.DataFrame()
 
 
 def _link_by_thread_and_time(lines: pl.DataFrame, starts: pl.DataFrame, id_links: pl.DataFrame | None,
