@@ -8,7 +8,8 @@
 """
 
 from loganalyzer.analysis import Analysis, analyze
+from loganalyzer.errors import ExitStatus, LoganalyzerError, UsageError
 from loganalyzer.ingest import LoadError, Logs, load
 
-__all__ = ["Analysis", "LoadError", "Logs", "analyze", "load"]
+__all__ = ["Analysis", "ExitStatus", "LoadError", "LoganalyzerError", "Logs", "UsageError", "analyze", "load"]
 __version__ = "0.1.0"

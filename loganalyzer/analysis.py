@@ -12,7 +12,7 @@ import pandas as pd
 import polars as pl
 
 from loganalyzer import config as config_mod
-from loganalyzer import correlate, diagnose, redact, schema, summary
+from loganalyzer import correlate, diagnose, errors, redact, schema, summary
 from loganalyzer.ingest import Logs, load, to_pandas
 
 #: Columns of ``Analysis.requests``, in order (declared in :mod:`loganalyzer.schema`).
@@ -283,9 +283,7 @@ def analyze(
     try:
         ruleset = diagnose.load_rules(config_mod.read(config).rules + list(rules))
     except diagnose.RuleError as exc:
-        from loganalyzer.ingest import LoadError
-
-        raise LoadError(str(exc)) from None
+        raise errors.RulesError(str(exc)) from exc
     return analyze_logs(logs, ruleset, redact_secrets=redact_secrets)
 
 

@@ -9,7 +9,7 @@ import click
 import pandas as pd
 
 from loganalyzer import analysis as analysis_mod
-from loganalyzer import ingest
+from loganalyzer import errors, ingest
 from loganalyzer.parsers.formats import KINDS
 
 
@@ -104,6 +104,11 @@ def cli() -> None:
 @click.option("--samples", default=3, show_default=True, help="Rejected lines to show per file.")
 def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples) -> None:
     """Parse log files and report, per file, its kind, format, line counts and time range."""
+    if out:
+        try:
+            ingest.check_output_type(out)
+        except errors.UsageError as exc:
+            raise click.BadParameter(str(exc), param_hint="--out") from exc
     logs = ingest.load(paths, since=since, until=until, **_load_options(as_, tz, encoding, formats, config))
     print_sources(logs, samples)
     if out:
@@ -136,7 +141,8 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> Non
             click.echo(f"  note: {note}")
     click.echo("")
     if not s.get("attempts"):
-        click.echo("No request attempts found: load a client (vac) log or a proxy access log.")
+        click.echo("No request attempts found: these logs tell of no request (load a client, proxy or "
+                   "upstream log that does).")
         return
     click.echo(f"{s['attempts']:,} attempts ({s['requests']:,} requests) from {_ts(s['time_range']['from'])} "
                f"to {_ts(s['time_range']['to'])}; {s['failed_attempts']:,} attempts failed "
@@ -207,9 +213,13 @@ def _analyze_options(f):
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the whole result as JSON.")
 @click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
 @click.option("--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown postmortem.")
+@click.option("--check", is_flag=True, help=f"Exit {errors.ExitStatus.FAILURES.value} when any attempt failed.")
 def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, json_out, html_out,
-            md_out) -> None:
-    """Rebuild every request from the logs and say where each died (verdict) and why (root cause)."""
+            md_out, check) -> int:
+    """Rebuild every request from the logs and say where each died (verdict) and why (root cause).
+
+    Exit status: 0 done, 3 unreadable input, 4 no request attempt found, 5 failures found (--check).
+    """
     a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
                              **_load_options(as_, tz, encoding, formats, config))
     print_analysis(a)
@@ -217,6 +227,11 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
         a.write_json(json_out)
         click.echo(f"\nwrote {json_out}")
     _write_reports(a, html_out, md_out)
+    if not a.summary.get("attempts"):
+        click.get_current_context().exit(errors.ExitStatus.NOTHING_TO_ANALYSE)
+    if check and a.summary.get("failed_attempts"):
+        click.get_current_context().exit(errors.ExitStatus.FAILURES)
+    return errors.ExitStatus.OK
 
 
 @cli.command()
@@ -283,20 +298,27 @@ def main() -> None:
     if debug:
         sys.argv.remove("--debug")
     try:
-        cli(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
+        status = cli(standalone_mode=False)
+    except click.exceptions.Abort:  # Ctrl-C inside a click prompt
+        click.echo("interrupted", err=True)
+        sys.exit(errors.ExitStatus.INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except ingest.LoadError as exc:
+    except errors.LoganalyzerError as exc:
+        if debug:
+            raise
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
-    except (KeyboardInterrupt, BrokenPipeError):
-        sys.exit(130)
+        sys.exit(exc.exit_status)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(errors.ExitStatus.INTERRUPTED)
+    except BrokenPipeError:  # the reader went away (| head): not an error of ours
+        sys.exit(errors.ExitStatus.OK)
     except Exception as exc:
         if debug:
             raise
-        click.echo(f"Error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
-        sys.exit(1)
+        click.echo(f"internal error: {type(exc).__name__}: {exc} — this is a bug in loganalyzer; "
+                   "run again with --debug and report the traceback", err=True)
+        sys.exit(errors.ExitStatus.ERROR)
+    sys.exit(status if isinstance(status, int) else errors.ExitStatus.OK)

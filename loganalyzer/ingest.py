@@ -19,8 +19,8 @@ import polars as pl
 import pyarrow as pa
 
 from loganalyzer import config as config_mod
+from loganalyzer import errors, sources
 from loganalyzer import kinds as kinds_mod
-from loganalyzer import sources
 from loganalyzer.parsers import engine
 from loganalyzer.parsers.formats import KINDS, Compiled, DefinitionError, compile_definition, load_definitions
 
@@ -35,7 +35,7 @@ NOT_LOGS = {
 _ROTATED = re.compile(r"^(?P<base>.+?)(?:\.(?P<n>\d+)|-(?P<date>\d{8}(?:\d{2})?))?(?P<z>\.gz|\.bz2)?$")
 
 
-class LoadError(Exception):
+class LoadError(errors.InputError):
     """A problem with the input that stops the load; the message is one plain line."""
 
 
@@ -63,15 +63,17 @@ class Options:
 
 
 def check_zone(zone: str) -> str:
-    if re.fullmatch(r"[+-]\d{4}", zone):
-        return zone
     m = re.fullmatch(r"(?:UTC)?([+-])(\d{1,2}):?(\d{2})?", zone)
     if m:
-        return f"{m.group(1)}{int(m.group(2)):02d}{m.group(3) or '00'}"
+        hours, minutes = int(m.group(2)), int(m.group(3) or 0)
+        if hours > 14 or minutes >= 60 or (hours == 14 and minutes):
+            raise errors.UsageError(f"time zone offset {zone!r} is out of range (UTC-14:00 to UTC+14:00)")
+        return f"{m.group(1)}{hours:02d}{minutes:02d}"
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise LoadError(f"unknown time zone {zone!r} (use an IANA name such as Europe/Berlin, or +03:00)") from None
+        raise errors.UsageError(f"unknown time zone {zone!r} (use an IANA name such as Europe/Berlin, "
+                                "or +03:00)") from None
     return zone
 
 
@@ -79,7 +81,7 @@ def check_codec(name: str) -> str:
     try:
         return codecs.lookup(name).name
     except LookupError:
-        raise LoadError(f"unknown encoding {name!r}") from None
+        raise errors.UsageError(f"unknown encoding {name!r}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,15 +205,13 @@ class Logs(Mapping[str, pd.DataFrame]):
         if not self.polars:
             raise LoadError("nothing parsed, nothing written")
         df = pl.concat(list(self.polars.values()), how="diagonal_relaxed").sort("ts", maintain_order=True)
-        suffix = Path(out).suffix.lower()
+        suffix = check_output_type(out)
         if suffix == ".parquet":
             df.write_parquet(out)
         elif suffix == ".csv":
             df.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")).write_csv(out)
-        elif suffix in (".jsonl", ".ndjson"):
-            df.write_ndjson(out)
         else:
-            raise LoadError(f"--out: unknown file type {suffix or '(none)'}; use .parquet, .csv or .jsonl")
+            df.write_ndjson(out)
         return df.height
 
     def text_of(self, file: str, lines: Iterable[int], span: int = 1) -> dict[int, str]:
@@ -219,6 +219,17 @@ class Logs(Mapping[str, pd.DataFrame]):
         row = self.stats[self.stats["file"] == file]
         encoding = row["encoding"].iloc[0] if len(row) else "utf-8"
         return sources.lines_at(file, encoding, set(lines), span)
+
+
+ENTRY_OUTPUT_TYPES = (".parquet", ".csv", ".jsonl", ".ndjson")
+
+
+def check_output_type(out: str | Path) -> str:
+    """The file type entries can be written as, from the name's suffix; checked before any log is read."""
+    suffix = Path(out).suffix.lower()
+    if suffix not in ENTRY_OUTPUT_TYPES:
+        raise errors.UsageError(f"unknown file type {suffix or '(none)'}; use .parquet, .csv or .jsonl")
+    return suffix
 
 
 def empty_frame(kind: str) -> pd.DataFrame:
@@ -298,7 +309,7 @@ def load(
     try:
         settings = config_mod.read(config)
     except config_mod.ConfigError as exc:
-        raise LoadError(str(exc)) from None
+        raise errors.ConfigError(str(exc)) from exc
     enc = {"*": encoding} if isinstance(encoding, str) else dict(encoding or {})
     opts = Options(
         tz={k: check_zone(v) for k, v in {**settings.tz, **(tz or {})}.items()},
@@ -316,7 +327,7 @@ def load(
 def _split_as(value: str) -> tuple[str, str | None]:
     kind, _, fmt = value.partition(":")
     if kind not in KINDS:
-        raise LoadError(f"--as: {kind!r} is not a source kind (one of {', '.join(KINDS)})")
+        raise errors.UsageError(f"{kind!r} is not a source kind (one of {', '.join(KINDS)})")
     return kind, fmt or None
 
 
@@ -324,7 +335,7 @@ def _compiled_formats(opts: Options) -> list[Compiled]:
     try:
         return [compile_definition(d) for d in load_definitions(opts.formats)]
     except DefinitionError as exc:
-        raise LoadError(str(exc)) from None
+        raise errors.FormatsError(str(exc)) from exc
 
 
 def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Options
@@ -337,7 +348,7 @@ def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Option
         candidates = [c for c in compiled if _serves(c.kind, kind) and (name is None or c.name == name)]
         if not candidates:
             names = ", ".join(c.name for c in compiled if c.kind == kind)
-            raise LoadError(f"{path}: no format {name!r} for kind {kind} (known: {names})")
+            raise errors.UsageError(f"{path}: no format {name!r} for kind {kind} (known: {names})")
         if name:
             return candidates[0], engine.match_rate(sample.head(DETECT_SAMPLE), candidates[0])[0], None
     if sample.len() == 0 or (sample.str.strip_chars() == "").all():
@@ -386,7 +397,7 @@ def _sample(path: str, codec: str) -> tuple[pl.Series, sources.ReadStats]:
     try:
         return sources.head(path, codec)
     except sources.ReadError as exc:
-        raise LoadError(str(exc)) from None
+        raise LoadError(str(exc)) from exc
 
 
 def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
@@ -423,7 +434,7 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
         try:
             src.result = engine.parse_stream(sources.line_chunks(src.path, src.read), src.fmt, src.zone)
         except sources.ReadError as exc:
-            raise LoadError(str(exc)) from None
+            raise LoadError(str(exc)) from exc
         notes.extend(src.read.notes)
         if src.read.replaced:
             notes.append(f"{src.path}: {src.read.replaced:,} undecodable byte sequence(s) replaced "

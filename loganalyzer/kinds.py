@@ -76,7 +76,6 @@ def classify(entries: pl.DataFrame, format_kind: str) -> KindDecision:
     """
     if format_kind in ("nginx_access", "nginx_error"):
         return KindDecision(format_kind, 1.0, "access/error lines of the proxy (by format)", {}, False)
-    n = max(entries.height, 1)
     hits: dict[str, list[tuple[str, float]]] = {s: [] for s in APP_SIDES}
     per_side: dict[str, pl.Expr] = {}
     shares = []

@@ -73,6 +73,13 @@ def test_since_until_narrow_the_analysis():
 
 def test_logs_without_requests_say_so_and_still_export(tmp_path):
     out = tmp_path / "a.json"
-    result = run("analyze", TRAILING / "crm.log", "--json", out)
-    assert result.exit_code == 0 and "No request attempts found" in result.output
+    result = run("analyze", SAMPLES / "healthy" / "logs" / "error.log", "--json", out)
+    assert result.exit_code == 4 and "No request attempts found" in result.output
     assert json.loads(out.read_text())["requests"] == []
+
+
+def test_the_upstream_log_alone_tells_of_its_requests(tmp_path):
+    out = tmp_path / "a.json"
+    result = run("analyze", TRAILING / "crm.log", "--json", out)
+    assert result.exit_code == 0
+    assert len(json.loads(out.read_text())["requests"]) > 0

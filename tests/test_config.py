@@ -49,5 +49,5 @@ def test_loganalyzer_toml_in_the_working_directory_is_read(tmp_path, monkeypatch
 def test_bad_settings_are_one_line_errors(tmp_path, body, message):
     cfg = tmp_path / "bad.toml"
     cfg.write_text(body)
-    with pytest.raises(loganalyzer.LoadError, match=re.escape(message)):
+    with pytest.raises(loganalyzer.UsageError, match=re.escape(message)):
         loganalyzer.load([TRAILING / "vac.log"], config=cfg)

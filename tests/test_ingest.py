@@ -130,9 +130,9 @@ def test_since_and_until_filter_in_utc(write):
 
 def test_as_overrides_detection(write):
     path = write("odd.txt", access(1))
-    with pytest.raises(loganalyzer.LoadError, match="no format 'nope' for kind nginx_access"):
+    with pytest.raises(loganalyzer.UsageError, match="no format 'nope' for kind nginx_access"):
         loganalyzer.load(path, as_={str(path): "nginx_access:nope"})
-    with pytest.raises(loganalyzer.LoadError, match="'proxy' is not a source kind"):
+    with pytest.raises(loganalyzer.UsageError, match="'proxy' is not a source kind"):
         loganalyzer.load(path, as_={str(path): "proxy"})
     logs = loganalyzer.load(path, as_={str(path): "nginx_access:combined"})
     assert logs.stats.iloc[0].format == "combined"
@@ -140,9 +140,9 @@ def test_as_overrides_detection(write):
 
 def test_unknown_zone_and_codec_are_clear_errors(write):
     path = write("a.log", access(1))
-    with pytest.raises(loganalyzer.LoadError, match="unknown time zone 'Mars/Olympus'"):
+    with pytest.raises(loganalyzer.UsageError, match="unknown time zone 'Mars/Olympus'"):
         loganalyzer.load(path, tz={"nginx_access": "Mars/Olympus"})
-    with pytest.raises(loganalyzer.LoadError, match="unknown encoding 'klingon'"):
+    with pytest.raises(loganalyzer.UsageError, match="unknown encoding 'klingon'"):
         loganalyzer.load(path, encoding="klingon")
 
 

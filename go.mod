@@ -1,0 +1,3 @@
+module crm/gen
+
+go 1.19
