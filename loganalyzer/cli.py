@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
 
-from loganalyzer import analysis as analysis_mod
-from loganalyzer import errors, ingest
+from loganalyzer import errors
 from loganalyzer.parsers.formats import KINDS
+
+if TYPE_CHECKING:
+    from loganalyzer import analysis as analysis_mod
+    from loganalyzer import ingest
+
+
+def _missing(v) -> bool:
+    """None, NaN, NaT or pandas' NA (the library's frames hand these out)."""
+    import pandas as pd
+
+    return v is None or bool(pd.isna(v))
 
 
 def _pairs(values: tuple[str, ...], option: str, what: str) -> dict[str, str]:
@@ -59,7 +69,9 @@ def source_options(f):
 
 
 def _short_ts(ts) -> str:
-    if ts is None or pd.isna(ts):
+    import pandas as pd
+
+    if _missing(ts):
         return "-"
     return pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
@@ -69,8 +81,8 @@ def print_sources(logs: ingest.Logs, samples: int = 3) -> None:
     rows = [("FILE", "KIND", "FORMAT", "LINES", "PARSED", "CONT", "REJECTED", "UNREAD", "FIRST (UTC)", "LAST (UTC)",
              "ZONE")]
     for r in stats.itertuples():
-        fmt = "-" if pd.isna(r.format) or r.format is None else f"{r.format} ({r.match_rate:.0%})"
-        zone = r.zone_source if not r.zone or pd.isna(r.zone) else f"{r.zone} ({r.zone_source})"
+        fmt = "-" if _missing(r.format) else f"{r.format} ({r.match_rate:.0%})"
+        zone = r.zone_source if _missing(r.zone) or not r.zone else f"{r.zone} ({r.zone_source})"
         rows.append((r.file, r.kind if isinstance(r.kind, str) else "-", fmt, f"{r.lines:,}", f"{r.parsed:,}",
                      f"{r.continuation:,}", f"{r.rejected:,}", f"{r.unread:,}", _short_ts(r.first_ts),
                      _short_ts(r.last_ts), zone or "-"))
@@ -104,6 +116,8 @@ def cli() -> None:
 @click.option("--samples", default=3, show_default=True, help="Rejected lines to show per file.")
 def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples) -> None:
     """Parse log files and report, per file, its kind, format, line counts and time range."""
+    from loganalyzer import ingest
+
     if out:
         try:
             ingest.check_output_type(out)
@@ -220,6 +234,8 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
 
     Exit status: 0 done, 3 unreadable input, 4 no request attempt found, 5 failures found (--check).
     """
+    from loganalyzer import analysis as analysis_mod
+
     a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
                              **_load_options(as_, tz, encoding, formats, config))
     print_analysis(a)
@@ -241,6 +257,8 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
 @_analyze_options
 def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact) -> None:
     """Print one request's hop chain: every line of every hop, attempt by attempt, in time order."""
+    from loganalyzer import analysis as analysis_mod
+
     a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
                              **_load_options(as_, tz, encoding, formats, config))
     lines = a.trace(request_id)
@@ -262,7 +280,7 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
 
 
 def _status(v) -> str:
-    return "-" if v is None or pd.isna(v) else str(int(v))
+    return "-" if _missing(v) else str(int(v))
 
 
 @cli.command()
