@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from loganalyzer import ingest
 
 
+def _shown(text: str | None, width: int, masked: bool = True) -> str:
+    """Log text for a terminal: secrets masked, control characters visible, cut to ``width``."""
+    from loganalyzer import redact
+
+    text = redact.printable(redact.mask_text(text) if masked else text)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _missing(v) -> bool:
     """None, NaN, NaT or pandas' NA (the library's frames hand these out)."""
     import pandas as pd
@@ -68,6 +76,21 @@ def source_options(f):
     return f
 
 
+def _mask_option(f):
+    def add(ctx, param, values):
+        from loganalyzer import redact
+
+        try:
+            redact.add_patterns(list(values))
+        except errors.UsageError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+        return values
+
+    return click.option("--mask-pattern", "mask_patterns", multiple=True, metavar="REGEX", callback=add,
+                        expose_value=False, is_eager=True,
+                        help="Also mask what this regex matches, in every output (repeatable).")(f)
+
+
 def _short_ts(ts) -> str:
     import pandas as pd
 
@@ -99,8 +122,8 @@ def print_sources(logs: ingest.Logs, samples: int = 3) -> None:
         click.echo(f"\nrejected lines: {len(logs.rejects):,} (first {samples} per file)")
         for file, group in logs.rejects.groupby("file", sort=False):
             for r in group.head(samples).itertuples():
-                text = r.text if len(r.text) <= 100 else r.text[:97] + "..."
-                click.echo(f"  {file}:{r.line}: {r.reason}: {text!r}")
+                text = _shown(r.text, 100)
+                click.echo(f"  {file}:{r.line}: {r.reason}: {text}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,6 +137,7 @@ def cli() -> None:
 @source_options
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the parsed entries (.parquet, .csv, .jsonl).")
 @click.option("--samples", default=3, show_default=True, help="Rejected lines to show per file.")
+@_mask_option
 def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples) -> None:
     """Parse log files and report, per file, its kind, format, line counts and time range."""
     from loganalyzer import ingest
@@ -183,8 +207,7 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> Non
                 lines = ev[ev["attempt_id"].isin(ids)]
             for e in lines.head(evidence_per_cause).itertuples():
                 for text in _telling_lines(e.text or ""):
-                    text = text if len(text) <= 160 else text[:157] + "..."
-                    click.echo(f"      {e.file}:{e.line}  {text}")
+                    click.echo(f"      {e.file}:{e.line}  {_shown(text, 160, a.redacted)}")
     trigger = s.get("suspected_trigger")
     if trigger:
         click.echo(f"\nSuspected trigger: {trigger['cause']} first at {_ts(trigger['first_failure'])} "
@@ -194,14 +217,15 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> Non
             was = f", was {ch['previous_version']}" if ch.get("previous_version") else ""
             version = f" {ch['version']}" if ch.get("version") else ""
             click.echo(f"  {ch['before_first_failure_s']:.3f} s before it: {ch['label']}{version}{was} — "
-                       f"{ch['file']}:{ch['line']}  {ch['text'][:120]}")
+                       f"{ch['file']}:{ch['line']}  {_shown(ch['text'], 120, a.redacted)}")
         else:
             click.echo("  no release, restart or reload was logged in the two hours before it")
     eps = [e for e in s["by_endpoint"] if e["failed"]][:5]
     if eps:
         click.echo("\nFailing endpoints")
         for e in eps:
-            click.echo(f"  {e['endpoint']:<40} {e['failed']:>6,} of {e['attempts']:,} failed, mostly {e['top_cause']}")
+            click.echo(f"  {_shown(e['endpoint'], 60, a.redacted):<40} {e['failed']:>6,} of {e['attempts']:,} "
+                       f"failed, mostly {e['top_cause']}")
 
 
 def _telling_lines(text: str) -> list[str]:
@@ -217,7 +241,7 @@ def _analyze_options(f):
     f = click.option("--rules", "rules", multiple=True, type=click.Path(dir_okay=False),
                      help="TOML file with more diagnosis rules (repeatable).")(f)
     f = click.option("--no-redact", is_flag=True, help="Show secrets (tokens, passwords, keys) instead of ****.")(f)
-    return f
+    return _mask_option(f)
 
 
 @cli.command()
@@ -274,8 +298,7 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
                    f"upstream {_status(r.status_upstream)}  -> {r.verdict}: {cause}")
         click.echo(f"  {r.verdict_reason}; linked by {r.link}")
         for e in lines[lines["attempt_id"] == r.attempt_id].itertuples():
-            text = (e.text or e.message or "").split("\n")[0]
-            text = text if len(text) <= 150 else text[:147] + "..."
+            text = _shown((e.text or e.message or "").split("\n")[0], 150, a.redacted)
             click.echo(f"    {e.ts.strftime('%H:%M:%S.%f')[:-3]}  {e.kind:<12} {e.file}:{e.line}  [{e.link}]  {text}")
 
 
