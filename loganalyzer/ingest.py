@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,24 +107,52 @@ def order_rotated(paths: Iterable[Path]) -> list[Path]:
 
 
 def expand(paths: Iterable[str | Path]) -> tuple[list[str], list[str]]:
-    """Files to read (``-`` for stdin) and notes about what a directory walk passed over."""
+    """Files to read (``-`` for stdin) and notes about what was passed over.
+
+    Each file is read once, however often it is named (twice, through a directory and by name, or
+    through a link): files are told apart by device and inode. A FIFO, socket or device named on
+    its own is refused (reading it could block for ever or never end).
+    """
     files: list[str] = []
     notes: list[str] = []
+    seen: dict[tuple[int, int], str] = {}
+
+    def add(f: Path, named: bool) -> None:
+        try:
+            st = f.stat()
+        except OSError as exc:
+            raise LoadError(f"cannot read {f}: {exc.strerror}") from exc
+        if not stat.S_ISREG(st.st_mode):
+            if named:
+                what = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else \
+                    "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
+                raise LoadError(f"{f} is {what}, not a log file (pipe it in as - instead)")
+            notes.append(f"{f}: not a regular file; passed over")
+            return
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            notes.append(f"{f}: the same file as {seen[key]}; read once")
+            return
+        seen[key] = str(f)
+        files.append(str(f))
+
     for raw in paths:
         p = str(raw)
         if p == "-":
-            files.append("-")
+            if "-" not in files:
+                files.append("-")
             continue
         path = Path(p)
         if path.is_dir():
-            found = [f for f in path.rglob("*") if f.is_file() and not f.name.startswith(".")]
+            found = [f for f in path.rglob("*") if not f.name.startswith(".") and not f.is_dir()]
             logs = [f for f in found if _suffix(f) not in NOT_LOGS]
             skipped = len(found) - len(logs)
             if skipped:
                 notes.append(f"{p}: passed over {skipped} file(s) that are not logs (by extension)")
-            files.extend(str(f) for f in order_rotated(logs))
-        elif path.exists():
-            files.append(p)
+            for f in order_rotated(logs):
+                add(f, named=False)
+        elif path.exists() or path.is_symlink():
+            add(path, named=True)
         else:
             raise LoadError(f"no such file or directory: {p}")
     if not files:
@@ -417,8 +446,10 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
             sample, _ = _sample(path, codec)
             fmt, rate, problem = _choose(path, sample, compiled, opts)
         if problem == "empty":
-            notes.append(f"{path}: empty file")
-            skipped.append(_stat_row(path, codec, lines=len(sample)))
+            blank = len(sample) - int(sample.str.strip_chars().eq("").sum()) if len(sample) else 0
+            notes.append(f"{path}: empty file" + (f" ({len(sample):,} blank lines)" if len(sample) and not blank
+                                                   else ""))
+            skipped.append(_stat_row(path, codec, lines=len(sample), unread=len(sample)))
         elif problem:
             if path in explicit or path == "-":
                 raise LoadError(problem)
