@@ -251,9 +251,12 @@ def _analyze_options(f):
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the whole result as JSON.")
 @click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
 @click.option("--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown postmortem.")
+@click.option("--otlp", "otlp_out", type=click.Path(dir_okay=False),
+              help="Write the requests as OpenTelemetry traces (OTLP/JSON lines) for Jaeger or Tempo.")
+@click.option("--ecs", "ecs_out", type=click.Path(dir_okay=False), help="Write the attempts as ECS NDJSON.")
 @click.option("--check", is_flag=True, help=f"Exit {errors.ExitStatus.FAILURES.value} when any attempt failed.")
 def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, json_out, html_out,
-            md_out, check) -> int:
+            md_out, otlp_out, ecs_out, check) -> int:
     """Rebuild every request from the logs and say where each died (verdict) and why (root cause).
 
     Exit status: 0 done, 3 unreadable input, 4 no request attempt found, 5 failures found (--check).
@@ -266,7 +269,7 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
     if json_out:
         a.write_json(json_out)
         click.echo(f"\nwrote {json_out}")
-    _write_reports(a, html_out, md_out)
+    _write_reports(a, html_out, md_out, otlp_out, ecs_out)
     if not a.summary.get("attempts"):
         click.get_current_context().exit(errors.ExitStatus.NOTHING_TO_ANALYSE)
     if check and a.summary.get("failed_attempts"):
@@ -310,20 +313,34 @@ def _status(v) -> str:
 @click.argument("json_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
 @click.option("--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown postmortem.")
-def report(json_file, html_out, md_out) -> None:
-    """Render the HTML report (or the Markdown postmortem) again from a saved --json export."""
+@click.option("--otlp", "otlp_out", type=click.Path(dir_okay=False), help="Write OpenTelemetry traces (OTLP/JSON).")
+@click.option("--ecs", "ecs_out", type=click.Path(dir_okay=False), help="Write the attempts as ECS NDJSON.")
+def report(json_file, html_out, md_out, otlp_out, ecs_out) -> None:
+    """Render the HTML report, the Markdown postmortem or the traces again from a saved --json export."""
     from loganalyzer import reports
 
-    if not html_out and not md_out:
-        raise click.ClickException("say -o report.html and/or --markdown postmortem.md")
-    _write_reports(reports.read_json(json_file), html_out, md_out)
+    if not (html_out or md_out or otlp_out or ecs_out):
+        raise click.UsageError("say what to write: -o report.html, --markdown postmortem.md, --otlp or --ecs")
+    _write_reports(reports.read_json(json_file), html_out, md_out, otlp_out, ecs_out)
 
 
-def _write_reports(source, html_out: str | None, md_out: str | None) -> None:
-    """The HTML report and the Markdown postmortem, from an Analysis or a saved export."""
-    if not html_out and not md_out:
+def _write_reports(source, html_out: str | None, md_out: str | None, otlp_out: str | None = None,
+                   ecs_out: str | None = None) -> None:
+    """The HTML report, the Markdown postmortem, traces and ECS documents, from an Analysis or an export."""
+    if not (html_out or md_out or otlp_out or ecs_out):
         return
     from loganalyzer import reports
+
+    if otlp_out or ecs_out:
+        from loganalyzer.reports import otlp
+
+        data = reports.export(source)
+        if otlp_out:
+            n = otlp.write_otlp(data, otlp_out)
+            click.echo(f"wrote {n:,} traces to {otlp_out}")
+        if ecs_out:
+            n = otlp.write_ecs(data, ecs_out)
+            click.echo(f"wrote {n:,} attempts to {ecs_out}")
 
     if html_out:
         reports.write_html(source, html_out)
