@@ -34,8 +34,8 @@ STATUS_UNSET, STATUS_OK, STATUS_ERROR = 0, 1, 2
 #: Where a verdict puts the failure, when the export's vocabulary does not say (older exports).
 _PLACE_DEFAULTS = {"client": "client", "proxy": "proxy", "upstream_crash": "upstream", "upstream_error": "upstream",
                    "upstream_rejected": "upstream", "unknown": "none", "ok": "none"}
-_EXCEPTION = re.compile(r"^(?:Caused by: )?((?:[a-zA-Z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)\b[\w$]*)(?::\s?(.*))?$",
-                        re.M)
+_EXCEPTION = re.compile(
+    r"^(?:Caused by: )?((?:[a-zA-Z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)\b[\w$]*)(?::\s?(.*))?$", re.M)
 _W3C_TRACE = re.compile(r"^[0-9a-f]{32}$")
 
 
