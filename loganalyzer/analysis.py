@@ -13,6 +13,7 @@ import polars as pl
 
 from loganalyzer import config as config_mod
 from loganalyzer import correlate, diagnose, errors, redact, schema, summary
+from loganalyzer import differences as differences_mod
 from loganalyzer.ingest import Logs, load, to_pandas
 
 #: Columns of ``Analysis.requests``, in order (declared in :mod:`loganalyzer.schema`).
@@ -43,6 +44,8 @@ class Analysis:
     redacted: bool = True
     notes: list[str] = field(default_factory=list)
     links: pl.DataFrame | None = None  # attempt_id, kind, row, link, confidence: every linked entry
+    #: What sets each leading cause's failures apart from the successes beside them.
+    differences: list[differences_mod.Separator] = field(default_factory=list)
 
     @property
     def rejects(self) -> pd.DataFrame:
@@ -161,6 +164,7 @@ class Analysis:
                         "samples": [{"file": r["file"], "line": _int(r["line"]), "reason": r["reason"],
                                      "text": redact.mask_text(r["text"][:500]) if self.redacted else r["text"][:500]}
                                     for r in self.rejects.head(50).to_dict("records")]},
+            "differences": [d.to_dict() for d in self.differences],
             "requests": requests,
         }
 
@@ -306,8 +310,9 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     requests = _requests_frame(attempts)
     evidence = _evidence(ev, cause_lines, attempts, logs, redact_secrets, corr.offsets)
     change_lines = summary.changes(aligned_frames(frames, corr.offsets), ruleset.changes)
+    apart = differences_mod.separators(requests, corr.links, aligned_frames(frames, corr.offsets), redact_secrets)
     return Analysis(logs, to_pandas(requests), to_pandas(evidence), summary.summarize(requests, change_lines),
-                    corr.offsets, ruleset, redact_secrets, notes, corr.links)
+                    corr.offsets, ruleset, redact_secrets, notes, corr.links, apart)
 
 
 def _requests_frame(a: pl.DataFrame) -> pl.DataFrame:

@@ -220,6 +220,10 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> Non
                        f"{ch['file']}:{ch['line']}  {_shown(ch['text'], 120, a.redacted)}")
         else:
             click.echo("  no release, restart or reload was logged in the two hours before it")
+    if a.differences:
+        click.echo("\nWhat sets the failures apart")
+        for d in a.differences[:6]:
+            click.echo(f"  {_shown(d.sentence, 400, a.redacted)}")
     eps = [e for e in s["by_endpoint"] if e["failed"]][:5]
     if eps:
         click.echo("\nFailing endpoints")

@@ -439,6 +439,9 @@ def _causes(data: dict[str, Any], df: pl.DataFrame, requests: list[dict[str, Any
         if name not in order:
             order.append(name)
     failed = df.filter(pl.col("failed"))
+    apart: dict[str, list[str]] = {}
+    for d in data.get("differences") or []:
+        apart.setdefault(d.get("cause"), []).append(mask(d.get("sentence")))
     cards = []
     for name in order:
         c = listed.get(name, {})
@@ -456,6 +459,7 @@ def _causes(data: dict[str, Any], df: pl.DataFrame, requests: list[dict[str, Any
             "details": [(d, int(n)) for d, n in details[:5]],
             "endpoints": [(e, int(n)) for e, n in endpoints[:3]],
             "evidence": _card_evidence(mine["idx"].to_list(), requests, mask),
+            "apart": apart.get(name, []),
         })
     return cards
 
