@@ -1,0 +1,163 @@
+"""Files whose lines follow more than one format.
+
+Real files do: nginx's ``log_format`` changed by a reload (``combined`` lines, then ``main``, then
+``combined`` again), a container's stdout carrying nginx access lines and its stderr the error
+log in one stream, an application that prints a banner before its first log entry.
+
+:func:`split_by_format` gives every line to one format: an entry-start line to the candidate
+that matches it (the file's dominant format when it matches, else the most specific match), a
+line no candidate matches to the entry before it (a continuation, or a reject of that format).
+:func:`parse_mixed` parses each format's lines with :func:`engine.parse` and numbers entries and
+rejects by the input's lines, so concatenating its results gives every entry once and
+``lines = parsed + continuation + rejected`` over the results. :func:`is_mixed` is the cheap test
+that tells whether a file needs this.
+
+Typical use (ingest)::
+
+    if mixed.is_mixed(sample, candidates):
+        for fmt, result in mixed.parse_mixed(lines, candidates, zone):
+            ...  # one result per format, each of its own kind
+
+Cost: one ``str.contains`` per candidate over the lines, then polars expressions; each line is
+parsed once, by its format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+from . import engine
+from .formats import Compiled
+
+#: is_mixed: the best single format must explain less than this share of the sample ...
+SINGLE_ENOUGH = 0.97
+#: ... and the best pair of formats at least this much more (and ``MIN_GAIN_LINES`` lines more).
+MIN_GAIN = 0.01
+MIN_GAIN_LINES = 3
+DETECT_SAMPLE = 1000
+
+
+@dataclass
+class Segment:
+    """The lines of one format: ``lines`` are 1-based numbers into the input, ascending;
+    ``starts`` is how many of them start an entry."""
+
+    format: Compiled
+    lines: pl.Series
+    starts: int = 0
+
+
+def _starts(text: pl.Series, fmt: Compiled) -> pl.Series:
+    """True where a line starts an entry of ``fmt``: its regex, or a JSON object with a time key."""
+    if fmt.regex is None:
+        return (engine._json_objects(text) & engine._json_time_present(text, fmt)).fill_null(False)
+    return text.str.contains(fmt.regex).fill_null(False)
+
+
+def _specificity(fmt: Compiled) -> tuple[int, int]:
+    return len(fmt.columns), fmt.definition.priority
+
+
+def _explained(text: pl.Series, starts: pl.Series, fmt: Compiled, foreign: pl.Series) -> pl.Series:
+    """Lines ``fmt`` explains alone: its starts, plus for a multi-line format the lines it would
+    take as continuations (after a start, not looking like another format's entry)."""
+    if fmt.regex is None or fmt.definition.multiline_mode == "none":
+        return starts
+    return starts | (starts.cum_sum() > 0) & ~foreign
+
+
+def _masks(text: pl.Series, candidates: list[Compiled]) -> tuple[list[Compiled], list[pl.Series]]:
+    kept, masks = [], []
+    for fmt in candidates:
+        m = _starts(text, fmt)
+        if m.any():
+            kept.append(fmt)
+            masks.append(m)
+    return kept, masks
+
+
+def is_mixed(lines: pl.Series, candidates: list[Compiled]) -> bool:
+    """Whether several formats are needed to explain the lines (tested on the first lines).
+
+    True when the best single format explains less than ``SINGLE_ENOUGH`` of the non-blank lines
+    while the best pair explains clearly more (``MIN_GAIN`` and ``MIN_GAIN_LINES``). A banner or a
+    few stray lines no candidate reads leave it False: a second format must explain them.
+    """
+    text = engine.lines_frame(lines.head(DETECT_SAMPLE))["text"]
+    text = text.filter(text.str.strip_chars() != "")
+    n = text.len()
+    if n == 0:
+        return False
+    kept, masks = _masks(text, candidates)
+    if len(kept) < 2:
+        return False
+    foreign = text.str.contains(engine.FOREIGN_START)
+    explained = [_explained(text, m, f, foreign) for f, m in zip(kept, masks, strict=True)]
+    single = max(int(e.sum()) for e in explained)
+    if single >= SINGLE_ENOUGH * n:
+        return False
+    pair = max(int((a | b).sum()) for i, a in enumerate(explained) for b in explained[i + 1:])
+    return pair - single >= max(MIN_GAIN * n, MIN_GAIN_LINES)
+
+
+def split_by_format(lines: pl.Series, candidates: list[Compiled]) -> list[Segment]:
+    """Give every line to one of the candidate formats; one :class:`Segment` per format used.
+
+    An entry-start line goes to the dominant format (the one with most starts, then the higher
+    priority) when it matches, else to the matching candidate with most captured groups, then
+    the higher priority, then most starts. Lines no candidate matches go with the entry before
+    them (lines before the first entry go with the first entry's format, which rejects them).
+    Segments are listed by their first line; no candidate matching any line gives ``[]``.
+    """
+    text = engine.lines_frame(lines)["text"]
+    kept, masks = _masks(text, candidates)
+    if not kept:
+        return []
+    counts = [int(m.sum()) for m in masks]
+    dominant = max(range(len(kept)), key=lambda i: (counts[i], kept[i].definition.priority))
+    rest = sorted((i for i in range(len(kept)) if i != dominant),
+                  key=lambda i: (*_specificity(kept[i]), counts[i]), reverse=True)
+    order = [dominant, *rest]
+    frame = pl.DataFrame({f"m{i}": m for i, m in enumerate(masks)})
+    choice = pl.coalesce([pl.when(pl.col(f"m{i}")).then(pl.lit(i, pl.Int32)) for i in order])
+    chosen = frame.select(
+        choice.alias("start"),
+        choice.forward_fill().backward_fill().alias("fmt"),
+    ).with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
+    groups = chosen.group_by("fmt").agg(pl.col("line"), pl.col("start").is_not_null().sum().alias("n"))
+    segments = []
+    for idx, line_list, n in groups.sort(pl.col("line").list.first()).iter_rows():
+        segments.append(Segment(kept[idx], pl.Series("line", line_list, dtype=pl.Int64), int(n)))
+    return segments
+
+
+def parse_mixed(lines: pl.Series, candidates: list[Compiled],
+                zone: str | None | Mapping[str, str | None] = None) -> list[tuple[Compiled, engine.ParseResult]]:
+    """Parse a file of several formats: one (format, result) per format, lines numbered as in ``lines``.
+
+    ``zone`` is one zone for naive timestamps, or a mapping from a format's kind (or name) to
+    its zone. Each result's ``lines`` counts the lines given to that format, so the results add
+    up to ``len(lines)``; entries and rejects keep the input's line numbers.
+    """
+    out = []
+    for seg in split_by_format(lines, candidates):
+        fmt = seg.format
+        z = zone.get(fmt.name, zone.get(fmt.kind)) if isinstance(zone, Mapping) else zone
+        result = engine.parse(lines.gather(seg.lines - 1), fmt, z)
+        out.append((fmt, _renumber(result, seg.lines)))
+    return out
+
+
+def _renumber(result: engine.ParseResult, numbers: pl.Series) -> engine.ParseResult:
+    """Lines of a segment's parse (1..k) back to the input's line numbers."""
+
+    def remap(df: pl.DataFrame) -> pl.DataFrame:
+        if df.height == 0:
+            return df
+        return df.with_columns(numbers.gather(df["line"] - 1).alias("line"))
+
+    return engine.ParseResult(remap(result.entries), remap(result.rejects), result.lines, result.continuation,
+                              result.zone_assumed)
