@@ -35,7 +35,7 @@ Typical use (ingest)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -308,6 +308,55 @@ def _join_partials(recs: pl.DataFrame) -> pl.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
+# parsing the payload
+
+
+def _blocks(u: Unwrapped) -> list[tuple[int, int]]:
+    """(first payload line, count) per service block; one block unless compose output."""
+    if not u.wrapper.startswith("compose") or u.meta.height == 0:
+        return [(1, u.meta.height)]
+    blocks = u.meta.group_by("service", maintain_order=True).agg(
+        pl.col("payload_line").min().alias("first"), pl.len().alias("n"))
+    return [(int(f), int(n)) for f, n in blocks.select("first", "n").iter_rows()]
+
+
+def _merge(results: list[engine.ParseResult]) -> engine.ParseResult:
+    if len(results) == 1:
+        return results[0]
+    return engine.ParseResult(
+        engine.concat_frames([r.entries for r in results]),
+        pl.concat([r.rejects for r in results], how="vertical_relaxed"),
+        sum(r.lines for r in results), sum(r.continuation for r in results), any(r.zone_assumed for r in results))
+
+
+def parse(u: Unwrapped, fmt: Compiled, zone: str | None, fill_untimed: bool = False) -> engine.ParseResult:
+    """Parse the payload with ``fmt`` and :meth:`~Unwrapped.restore` it onto the original lines.
+
+    Each compose service is parsed on its own, so the first lines of one service (a stack trace
+    whose entry was cut off by ``--tail``) never continue another service's last entry.
+    """
+    results = [engine.parse(u.payload.slice(first - 1, n), fmt, zone, first_line=first) for first, n in _blocks(u)]
+    return u.restore(_merge(results), fill_untimed)
+
+
+def parse_mixed(u: Unwrapped, candidates: list[Compiled], zone: str | None | Mapping[str, str | None] = None,
+                fill_untimed: bool = False) -> list[tuple[Compiled, engine.ParseResult]]:
+    """:func:`mixed.parse_mixed` on the payload (per compose service), restored onto the original lines.
+
+    One (format, result) per format used; the results' ``lines`` add up to the original line count
+    (the wrapper's rejects and joined records are counted with the first).
+    """
+    from . import mixed
+
+    by_name: dict[str, tuple[Compiled, list[engine.ParseResult]]] = {}
+    for first, n in _blocks(u):
+        for fmt, result in mixed.parse_mixed(u.payload.slice(first - 1, n), candidates, zone, first_line=first):
+            by_name.setdefault(fmt.name, (fmt, []))[1].append(result)
+    merged = [(fmt, _merge(results)) for fmt, results in by_name.values()]
+    return u.restore_all(merged, fill_untimed)
+
+
+# --------------------------------------------------------------------------------------------
 # streaming
 
 
@@ -317,8 +366,14 @@ def parse_stream(chunks: Iterable[pl.Series], fmt: Compiled, zone: str | None, w
 
     A partial line cut by a chunk boundary is held back and joined with the next chunk. The
     payload goes through :func:`engine.parse_stream`, so multi-line entries that straddle
-    chunks stay whole. Compose output is regrouped by service within each chunk.
+    chunks stay whole. Compose output (a terminal capture, services interleaved) is read whole
+    and parsed per service with :func:`parse`.
     """
+    if wrapper.startswith("compose"):
+        chunk_list = list(chunks)
+        u = unwrap(pl.concat(chunk_list) if chunk_list else pl.Series([], dtype=pl.String), wrapper)
+        assert u is not None
+        return parse(u, fmt, zone, fill_untimed)
     parts: list[Unwrapped] = []
 
     def payloads() -> Iterator[pl.Series]:

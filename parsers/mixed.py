@@ -103,7 +103,7 @@ def is_mixed(lines: pl.Series, candidates: list[Compiled]) -> bool:
     return pair - single >= max(MIN_GAIN * n, MIN_GAIN_LINES)
 
 
-def split_by_format(lines: pl.Series, candidates: list[Compiled]) -> list[Segment]:
+def split_by_format(lines: pl.Series, candidates: list[Compiled], first_line: int = 1) -> list[Segment]:
     """Give every line to one of the candidate formats; one :class:`Segment` per format used.
 
     An entry-start line goes to the dominant format (the one with most starts, then the higher
@@ -111,6 +111,7 @@ def split_by_format(lines: pl.Series, candidates: list[Compiled]) -> list[Segmen
     the higher priority, then most starts. Lines no candidate matches go with the entry before
     them (lines before the first entry go with the first entry's format, which rejects them).
     Segments are listed by their first line; no candidate matching any line gives ``[]``.
+    ``first_line`` numbers the lines (a later chunk, a block of a larger input).
     """
     text = engine.lines_frame(lines)["text"]
     kept, masks = _masks(text, candidates)
@@ -126,7 +127,7 @@ def split_by_format(lines: pl.Series, candidates: list[Compiled]) -> list[Segmen
     chosen = frame.select(
         choice.alias("start"),
         choice.forward_fill().backward_fill().alias("fmt"),
-    ).with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
+    ).with_row_index("line", offset=first_line).with_columns(pl.col("line").cast(pl.Int64))
     groups = chosen.group_by("fmt").agg(pl.col("line"), pl.col("start").is_not_null().sum().alias("n"))
     segments = []
     for idx, line_list, n in groups.sort(pl.col("line").list.first()).iter_rows():
@@ -134,19 +135,20 @@ def split_by_format(lines: pl.Series, candidates: list[Compiled]) -> list[Segmen
     return segments
 
 
-def parse_mixed(lines: pl.Series, candidates: list[Compiled],
-                zone: str | None | Mapping[str, str | None] = None) -> list[tuple[Compiled, engine.ParseResult]]:
+def parse_mixed(lines: pl.Series, candidates: list[Compiled], zone: str | None | Mapping[str, str | None] = None,
+                first_line: int = 1) -> list[tuple[Compiled, engine.ParseResult]]:
     """Parse a file of several formats: one (format, result) per format, lines numbered as in ``lines``.
 
     ``zone`` is one zone for naive timestamps, or a mapping from a format's kind (or name) to
     its zone. Each result's ``lines`` counts the lines given to that format, so the results add
-    up to ``len(lines)``; entries and rejects keep the input's line numbers.
+    up to ``len(lines)``; entries and rejects keep the input's line numbers (counted from
+    ``first_line``).
     """
     out = []
-    for seg in split_by_format(lines, candidates):
+    for seg in split_by_format(lines, candidates, first_line):
         fmt = seg.format
         z = zone.get(fmt.name, zone.get(fmt.kind)) if isinstance(zone, Mapping) else zone
-        result = engine.parse(lines.gather(seg.lines - 1), fmt, z)
+        result = engine.parse(lines.gather(seg.lines - first_line), fmt, z)
         out.append((fmt, _renumber(result, seg.lines)))
     return out
 
