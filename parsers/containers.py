@@ -243,24 +243,32 @@ def _rfc3339(expr: pl.Expr) -> pl.Expr:
         "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ns").dt.convert_time_zone("UTC")
 
 
+_DOCKER_RECORD = pl.Struct({"log": pl.String, "stream": pl.String, "attrs": pl.Struct({"tag": pl.String}),
+                            "time": pl.String})
+
+
 def _docker(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     raw = pl.col("raw")
-    is_obj = raw.str.starts_with(_DOCKER_START)
-    df = df.with_columns(
-        pl.when(is_obj).then(raw.str.json_path_match("$.log")).alias("text"),
-        pl.when(is_obj).then(raw.str.json_path_match("$.stream")).alias("stream"),
-        pl.when(is_obj).then(raw.str.json_path_match("$.time")).alias("time"),
-    )
-    # A tag (--log-opt tag=...) names the service; it is logged under "attrs".
-    if df["raw"].str.contains('"attrs":', literal=True).any():
-        df = df.with_columns(pl.when(is_obj).then(raw.str.json_path_match("$.attrs.tag")).alias("service"))
-    else:
-        df = df.with_columns(pl.lit(None, pl.String).alias("service"))
-    df = df.with_columns(_rfc3339(pl.col("time")).alias("container_ts"))
+    shaped = raw.str.starts_with(_DOCKER_START) & raw.str.strip_chars_end().str.ends_with("}")
+    df = df.with_columns(shaped.alias("__obj"))
+    objs = df.filter("__obj")
+    try:
+        # One JSON parse per record; a malformed one among them makes polars refuse the lot, and
+        # then each field is read on its own (null where the record is broken).
+        fields = objs.select(pl.col("raw").str.json_decode(_DOCKER_RECORD).alias("__r")).unnest("__r")
+        fields = fields.select(pl.col("log").alias("text"), "stream",
+                               pl.col("attrs").struct.field("tag").alias("service"), "time")
+    except pl.exceptions.ComputeError:
+        fields = objs.select(*(raw.str.json_path_match(path).alias(name) for name, path in (
+            ("text", "$.log"), ("stream", "$.stream"), ("service", "$.attrs.tag"), ("time", "$.time"))))
+    objs = pl.concat([objs.select("line", "raw"), fields], how="horizontal")
+    df = df.filter(~pl.col("__obj")).select("line", "raw")
+    objs = objs.with_columns(_rfc3339(pl.col("time")).alias("container_ts"))
     ok = pl.col("text").is_not_null() & pl.col("container_ts").is_not_null()
-    recs = df.filter(ok).with_columns(end=pl.col("text").str.ends_with("\n"))
+    recs = objs.filter(ok).with_columns(end=pl.col("text").str.ends_with("\n"))
     recs = recs.with_columns(pl.col("text").str.strip_suffix("\n"))
-    return recs.drop("raw", "time"), df.filter(~ok)
+    bad = pl.concat([df, objs.filter(~ok).select("line", "raw")]).sort("line")
+    return recs.drop("raw", "time"), bad
 
 
 def _cri(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

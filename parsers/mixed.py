@@ -53,6 +53,9 @@ class Segment:
 def _starts(text: pl.Series, fmt: Compiled) -> pl.Series:
     """True where a line starts an entry of ``fmt``: its regex, or a JSON object with a time key."""
     if fmt.regex is None:
+        objects = text.str.strip_chars_start().str.starts_with("{")
+        if not objects.any():  # the usual case for text logs: no JSON parse at all
+            return objects
         return (engine._json_objects(text) & engine._json_time_present(text, fmt)).fill_null(False)
     return text.str.contains(fmt.regex).fill_null(False)
 

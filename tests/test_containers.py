@@ -191,12 +191,13 @@ def test_lines_that_are_not_records_are_rejected_and_counted():
     raw = docker_json_file(stamped(ACCESS[:30]))
     raw.insert(10, "ok: this line was appended by hand")
     raw.append(raw[-1][:37])  # a record cut short by a crash
+    raw.append(raw[-2][:60] + "}")  # a record that lost its middle but still looks like one
     u = containers.unwrap(series(raw))
     assert u is not None
     result = u.restore(engine.parse(u.payload, FORMATS["main"], None))
-    check_accounting(result, 32)
+    check_accounting(result, 33)
     assert result.parsed == 30
-    assert result.rejects["line"].to_list() == [11, 32]
+    assert result.rejects["line"].to_list() == [11, 32, 33]
     assert set(result.rejects["reason"]) == {"not a Docker json-file record"}
 
 
