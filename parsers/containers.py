@@ -22,15 +22,19 @@ in a per-service order) to detect and parse the inner format on, and per payload
 original line number, the container's time, the stream and the service. :meth:`Unwrapped.restore`
 maps an inner :class:`~loganalyzer.parsers.engine.ParseResult` back onto the original lines, so
 that ``lines = parsed + continuation + rejected`` still holds for the file as read (the extra
-records of a joined line count as continuation). :func:`parse_stream` does both for a file that
-arrives in chunks.
+records of a joined line count as continuation). :func:`parse` does both for lines in memory
+(per compose service), :func:`parse_stream` for a file that arrives in chunks, and
+:func:`parse_mixed` for a payload of several formats (an nginx container's access lines on
+stdout, its error log on stderr).
 
 Typical use (ingest)::
 
-    u = containers.unwrap(sample)
+    u = containers.unwrap(sample)                       # None: not a container log
     if u is not None:
         fmt = detect(u.payload, candidates).format      # the inner format, on the payload
         result = containers.parse_stream(chunks, fmt, zone, u.wrapper)
+        # or, when mixed.is_mixed(u.payload, candidates):
+        #   for fmt, result in containers.parse_mixed(containers.unwrap(all_lines, u.wrapper), candidates, zones)
 """
 
 from __future__ import annotations
@@ -111,8 +115,11 @@ class Unwrapped:
         """:meth:`restore` for the segments of a payload parsed by :func:`mixed.parse_mixed`.
 
         The wrapper's rejects and the extra records of joined lines are counted with the first
-        segment, so the segments' ``lines`` add up to the original line count.
+        segment, so the segments' ``lines`` add up to the original line count. No segments (no
+        candidate matched the payload) gives ``[]``.
         """
+        if not results:
+            return []
         covered = sum(r.lines for _, r in results)
         if covered != self.meta.height:
             raise ValueError(f"the results cover {covered} lines, the payload has {self.meta.height}")

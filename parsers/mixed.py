@@ -109,33 +109,44 @@ def is_mixed(lines: pl.Series, candidates: list[Compiled]) -> bool:
 def split_by_format(lines: pl.Series, candidates: list[Compiled], first_line: int = 1) -> list[Segment]:
     """Give every line to one of the candidate formats; one :class:`Segment` per format used.
 
-    An entry-start line goes to the dominant format (the one with most starts, then the higher
-    priority) when it matches, else to the matching candidate with most captured groups, then
-    the higher priority, then most starts. Lines no candidate matches go with the entry before
-    them (lines before the first entry go with the first entry's format, which rejects them).
-    Segments are listed by their first line; no candidate matching any line gives ``[]``.
-    ``first_line`` numbers the lines (a later chunk, a block of a larger input).
+    An entry-start line goes to the dominant format (most entry starts in the first and last
+    ``DETECT_SAMPLE`` lines, then the higher priority) when it matches, else to the matching
+    candidate with most captured groups, then the higher priority. Lines no candidate matches go
+    with the entry before them (lines before the first entry go with the first entry's format,
+    which rejects them). Segments are listed by their first line; no candidate matching any
+    line gives ``[]``. ``first_line`` numbers the lines (a later chunk, a block of a larger input).
+
+    Each candidate's regex runs once, over the lines no earlier candidate in that order took, so
+    a file that is mostly one format costs little more than one pass.
     """
     text = engine.lines_frame(lines)["text"]
-    kept, masks = _masks(text, candidates)
-    if not kept:
+    if text.len() == 0 or not candidates:
         return []
-    counts = [int(m.sum()) for m in masks]
-    dominant = max(range(len(kept)), key=lambda i: (counts[i], kept[i].definition.priority))
-    rest = sorted((i for i in range(len(kept)) if i != dominant),
-                  key=lambda i: (*_specificity(kept[i]), counts[i]), reverse=True)
-    order = [dominant, *rest]
-    frame = pl.DataFrame({f"m{i}": m for i, m in enumerate(masks)})
-    choice = pl.coalesce([pl.when(pl.col(f"m{i}")).then(pl.lit(i, pl.Int32)) for i in order])
-    chosen = frame.select(
-        choice.alias("start"),
-        choice.forward_fill().backward_fill().alias("fmt"),
+    n = text.len()
+    sample = text if n <= 2 * DETECT_SAMPLE else pl.concat([text.head(DETECT_SAMPLE), text.tail(DETECT_SAMPLE)])
+    counts = [int(_starts(sample, fmt).sum()) for fmt in candidates]
+    dominant = max(range(len(candidates)), key=lambda i: (counts[i], candidates[i].definition.priority))
+    rest = sorted((i for i in range(len(candidates)) if i != dominant),
+                  key=lambda i: (*_specificity(candidates[i]), counts[i]), reverse=True)
+    choice = pl.Series("start", [None] * n, dtype=pl.Int32)
+    open_rows = pl.int_range(0, n, eager=True, dtype=pl.UInt32)
+    for i in [dominant, *rest]:
+        if open_rows.len() == 0:
+            break
+        hit = _starts(text.gather(open_rows), candidates[i])
+        if hit.any():
+            choice = choice.scatter(open_rows.filter(hit), i)
+            open_rows = open_rows.filter(~hit)
+    chosen = pl.DataFrame({"start": choice}).select(
+        "start", pl.col("start").forward_fill().backward_fill().alias("fmt"),
     ).with_row_index("line", offset=first_line).with_columns(pl.col("line").cast(pl.Int64))
+    if chosen["fmt"].null_count() == n:
+        return []
     groups = chosen.group_by("fmt").agg(pl.col("line"), pl.col("start").is_not_null().sum().alias("n"))
-    segments = []
-    for idx, line_list, n in groups.sort(pl.col("line").list.first()).iter_rows():
-        segments.append(Segment(kept[idx], pl.Series("line", line_list, dtype=pl.Int64), int(n)))
-    return segments
+    return [
+        Segment(candidates[idx], pl.Series("line", line_list, dtype=pl.Int64), int(k))
+        for idx, line_list, k in groups.sort(pl.col("line").list.first()).iter_rows()
+    ]
 
 
 def parse_mixed(lines: pl.Series, candidates: list[Compiled], zone: str | None | Mapping[str, str | None] = None,

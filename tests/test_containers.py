@@ -333,12 +333,13 @@ def test_bare_lines_are_not_taken_for_a_wrapper():
 # chunks and mixed payloads
 
 
-def test_parse_stream_in_chunks_holds_back_partial_lines():
+@pytest.mark.parametrize("size", [1, 37])
+def test_parse_stream_in_chunks_holds_back_partial_lines(size):
     raw = cri_file(stamped(CRM), max_bytes=60)
     whole = containers.unwrap(series(raw))
     assert whole is not None
     expected = containers.parse(whole, FORMATS["spring_boot_3"], "UTC")
-    chunks = [series(raw[i:i + 37]) for i in range(0, len(raw), 37)]
+    chunks = [series(raw[i:i + size]) for i in range(0, len(raw), size)]
     result = containers.parse_stream(chunks, FORMATS["spring_boot_3"], "UTC", "cri")
     check_accounting(result, len(raw))
     assert (result.parsed, result.continuation, result.rejected) == (
