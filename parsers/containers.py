@@ -11,7 +11,8 @@ Three wrappers are recognised, each as its runtime writes it:
 ``cri``
     The CRI format containerd and CRI-O write for the kubelet (``/var/log/pods/...``):
     ``<RFC 3339 nano> <stdout|stderr> <P|F>[:more tags] <text>``; ``P`` marks a partial record
-    that the next record of the same stream continues, ``F`` the record that ends a line.
+    that the next record of the same stream continues, ``F`` the record that ends a line (runtimes
+    older than Kubernetes 1.10 wrote no tag: every record is a whole line).
 ``compose`` / ``compose_timestamps``
     ``docker compose logs`` output: ``<service>  | <text>``, the service name padded to the widest
     one, lines of all services interleaved; with ``--timestamps`` each text starts with the time
@@ -58,7 +59,9 @@ META_COLUMNS = ("container_ts", "stream", "service")
 _TS = pl.Datetime("ns", "UTC")
 _ANSI = r"\x1b\[[0-9;]*[A-Za-z]"
 _RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})"
-_CRI = rf"^(?P<time>{_RFC3339}) (?P<stream>stdout|stderr) (?P<tag>[PF])(?::\S*)?(?: (?P<text>.*))?$"
+# The tag field came with Kubernetes 1.10's partial lines; older runtimes wrote lines without it.
+_CRI = (rf"^(?P<time>{_RFC3339}) (?P<stream>stdout|stderr)"
+        r"(?: (?P<tag>[PF])(?::\S*)?(?: (?P<text>.*))?$| (?P<untagged>.*)$|$)")
 # compose pads the name to (widest name + 1) and appends " | "; a line with no text keeps "| ".
 _COMPOSE = r"^(?P<service>[A-Za-z0-9][\w.-]*) +\|(?: (?P<text>.*))?$"
 # --timestamps writes Go's RFC3339NanoFixed: always nine fraction digits, which sets it apart
@@ -282,8 +285,9 @@ def _cri(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     df = df.with_columns(pl.col("raw").str.extract_groups(_CRI).alias("__c")).unnest("__c")
     df = df.with_columns(_rfc3339(pl.col("time")).alias("container_ts"), pl.lit(None, pl.String).alias("service"))
     ok = pl.col("container_ts").is_not_null()
-    recs = df.filter(ok).with_columns(pl.col("text").fill_null(""), end=pl.col("tag") == "F")
-    return recs.drop("raw", "time", "tag"), df.filter(~ok)
+    recs = df.filter(ok).with_columns(pl.coalesce("text", "untagged", pl.lit("")).alias("text"),
+                                      end=pl.col("tag").fill_null("F") == "F")
+    return recs.drop("raw", "time", "tag", "untagged"), df.filter(~ok)
 
 
 def _compose(df: pl.DataFrame, timestamps: bool) -> tuple[pl.DataFrame, pl.DataFrame]:

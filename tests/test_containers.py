@@ -124,6 +124,43 @@ def same_entries(wrapped: pl.DataFrame, bare: pl.DataFrame, columns: list[str]) 
 
 
 # --------------------------------------------------------------------------------------------
+# records the runtimes wrote (tests/data/containers/PROVENANCE.md)
+
+REAL = DATA / "containers"
+
+
+def ns_of(ts) -> list[int]:
+    return ts.cast(pl.Int64).to_list()
+
+
+def test_real_docker_json_file_records():
+    u = containers.unwrap(series((REAL / "docker_json.log").read_text().splitlines()))
+    assert u is not None and u.wrapper == "docker_json"
+    shutdown = "1:M 09 Nov 13:27:36.276 # User requested shutdown..."
+    assert u.payload.to_list() == [shutdown, "unfiltered", shutdown, "hello"]
+    assert u.meta["line"].to_list() == [1, 2, 3, 5]
+    assert u.meta["records"].to_list() == [1, 1, 2, 1]
+    assert u.meta["stream"].to_list() == ["stdout", "stderr", "stdout", "stdout"]
+    assert u.continuation == 1
+    assert set(ns_of(u.meta["container_ts"])) == {1510234056277747246}  # 2017-11-09T13:27:36.277747246Z
+
+
+def test_real_cri_records_tagged_and_untagged():
+    u = containers.unwrap(series((REAL / "cri.log").read_text().splitlines()))
+    assert u is not None and u.wrapper == "cri"
+    cache = "2017-10-12 13:32:21.212 [INFO][88] table.go 710: Invalidating dataplane cache"
+    assert u.payload.to_list() == [cache, "2017-11-12 23:32:21.212 [ERROR][77] table.go 111: error",
+                                   "2017-12-12 10:32:21.212 [WARN][88] table.go 222: Warn", cache + " error"]
+    assert u.meta["records"].to_list() == [1, 1, 1, 2]
+    assert u.meta["stream"].to_list() == ["stdout", "stderr", "stdout", "stdout"]
+    # A joined line has the time of its first record.
+    assert ns_of(u.meta["container_ts"])[3] == 1507815141232861448  # 2017-10-12T13:32:21.232861448Z
+    old = containers.unwrap(series((REAL / "cri_untagged.log").read_text().splitlines()))
+    assert old is not None and old.wrapper == "cri"
+    assert old.payload.to_list() == ["2017-09-12 22:32:21.212 [INFO][88] table.go 710: Invalidating dataplane cache"]
+
+
+# --------------------------------------------------------------------------------------------
 # Docker json-file
 
 
