@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from . import engine
+from . import engine, mixed
 from .formats import Compiled
 
 WRAPPERS = ("docker_json", "cri", "compose", "compose_timestamps")
@@ -105,7 +105,8 @@ class Unwrapped:
         that are plain text (not blank, not the start of some other log format: a start-up
         banner, ``Listening on :8080``) become entries timed by the container, with the text as
         ``message``, instead of rejects. The wrapper's own rejects are added, and the joined
-        records count as continuation.
+        records count as continuation. ``line_count`` (multi-line entries) still counts payload
+        lines.
         """
         if result.lines != self.meta.height:
             raise ValueError(f"the result covers {result.lines} lines, the payload has {self.meta.height}")
@@ -195,10 +196,11 @@ def detect_wrapper(lines: pl.Series) -> str | None:
         return "docker_json"
     if sample.str.contains(_CRI).sum() >= MIN_WRAPPED * n:
         return "cri"
-    compose = sample.str.extract(_COMPOSE, 2)
-    if compose.is_not_null().sum() >= MIN_WRAPPED * n:
-        timed = compose.drop_nulls().str.contains(_COMPOSE_TS).sum()
-        return "compose_timestamps" if timed >= MIN_WRAPPED * compose.drop_nulls().len() else "compose"
+    compose = sample.filter(sample.str.contains(_COMPOSE))
+    if compose.len() >= MIN_WRAPPED * n:
+        texts = compose.str.extract(_COMPOSE, 2).drop_nulls()
+        timed = texts.str.contains(_COMPOSE_TS).sum()
+        return "compose_timestamps" if texts.len() and timed >= MIN_WRAPPED * texts.len() else "compose"
     return None
 
 
@@ -339,15 +341,6 @@ def _blocks(u: Unwrapped) -> list[tuple[int, int]]:
     return [(int(f), int(n)) for f, n in blocks.select("first", "n").iter_rows()]
 
 
-def _merge(results: list[engine.ParseResult]) -> engine.ParseResult:
-    if len(results) == 1:
-        return results[0]
-    return engine.ParseResult(
-        engine.concat_frames([r.entries for r in results]),
-        pl.concat([r.rejects for r in results], how="vertical_relaxed"),
-        sum(r.lines for r in results), sum(r.continuation for r in results), any(r.zone_assumed for r in results))
-
-
 def parse(u: Unwrapped, fmt: Compiled, zone: str | None, fill_untimed: bool = False) -> engine.ParseResult:
     """Parse the payload with ``fmt`` and :meth:`~Unwrapped.restore` it onto the original lines.
 
@@ -355,7 +348,7 @@ def parse(u: Unwrapped, fmt: Compiled, zone: str | None, fill_untimed: bool = Fa
     whose entry was cut off by ``--tail``) never continue another service's last entry.
     """
     results = [engine.parse(u.payload.slice(first - 1, n), fmt, zone, first_line=first) for first, n in _blocks(u)]
-    return u.restore(_merge(results), fill_untimed)
+    return u.restore(mixed._merge(results), fill_untimed)
 
 
 def parse_mixed(u: Unwrapped, candidates: list[Compiled], zone: str | None | Mapping[str, str | None] = None,
@@ -365,13 +358,11 @@ def parse_mixed(u: Unwrapped, candidates: list[Compiled], zone: str | None | Map
     One (format, result) per format used; the results' ``lines`` add up to the original line count
     (the wrapper's rejects and joined records are counted with the first).
     """
-    from . import mixed
-
     by_name: dict[str, tuple[Compiled, list[engine.ParseResult]]] = {}
     for first, n in _blocks(u):
         for fmt, result in mixed.parse_mixed(u.payload.slice(first - 1, n), candidates, zone, first_line=first):
             by_name.setdefault(fmt.name, (fmt, []))[1].append(result)
-    merged = [(fmt, _merge(results)) for fmt, results in by_name.values()]
+    merged = [(fmt, mixed._merge(results)) for fmt, results in by_name.values()]
     return u.restore_all(merged, fill_untimed)
 
 
@@ -389,52 +380,83 @@ def parse_stream(chunks: Iterable[pl.Series], fmt: Compiled, zone: str | None, w
     and parsed per service with :func:`parse`.
     """
     if wrapper.startswith("compose"):
-        chunk_list = list(chunks)
-        u = unwrap(pl.concat(chunk_list) if chunk_list else pl.Series([], dtype=pl.String), wrapper)
-        assert u is not None
-        return parse(u, fmt, zone, fill_untimed)
-    parts: list[Unwrapped] = []
+        return parse(_whole(chunks, wrapper), fmt, zone, fill_untimed)
+    stream = _PayloadStream(chunks, wrapper)
+    result = engine.parse_stream(stream, fmt, zone)
+    return stream.unwrapped().restore(result, fill_untimed)
 
-    def payloads() -> Iterator[pl.Series]:
+
+def parse_mixed_stream(chunks: Iterable[pl.Series], candidates: list[Compiled], wrapper: str,
+                       zone: str | None | Mapping[str, str | None] = None, fill_untimed: bool = False
+                       ) -> list[tuple[Compiled, engine.ParseResult]]:
+    """:func:`parse_stream` for a payload of several formats, through :func:`mixed.parse_stream`."""
+    if wrapper.startswith("compose"):
+        return parse_mixed(_whole(chunks, wrapper), candidates, zone, fill_untimed)
+    stream = _PayloadStream(chunks, wrapper)
+    results = mixed.parse_stream(stream, candidates, zone)
+    return stream.unwrapped().restore_all(results, fill_untimed)
+
+
+def _whole(chunks: Iterable[pl.Series], wrapper: str) -> Unwrapped:
+    parts = list(chunks)
+    u = unwrap(pl.concat(parts) if parts else pl.Series("text", [], dtype=pl.String), wrapper)
+    assert u is not None
+    return u
+
+
+class _PayloadStream:
+    """Iterate over the payload of wrapped chunks, keeping what :meth:`unwrapped` needs to restore.
+
+    A partial line the chunk ends inside is held back and unwrapped with the next chunk.
+    """
+
+    def __init__(self, chunks: Iterable[pl.Series], wrapper: str):
+        self.chunks = chunks
+        self.wrapper = wrapper
+        self.parts: list[Unwrapped] = []
+
+    def __iter__(self) -> Iterator[pl.Series]:
         held: pl.Series | None = None
         first = 1
         done = 0
-        for chunk in chunks:
+        for chunk in self.chunks:
             lines = chunk if held is None else pl.concat([held, chunk])
-            u = unwrap(lines, wrapper, first)
-            assert u is not None
-            open_ = u.meta.filter(~pl.col("complete"))
-            if open_.height:
-                cut = int(open_["line"].min()) - first
+            u = self._unwrap(lines, first)
+            unfinished = u.meta.filter(~pl.col("complete"))
+            if unfinished.height:
+                cut = int(unfinished["line"].min()) - first
                 lines, held = lines.head(cut), lines.slice(cut)
-                u = unwrap(lines, wrapper, first)
-                assert u is not None
+                u = self._unwrap(lines, first)
             else:
                 held = None
             first += len(lines)
-            u.meta = u.meta.with_columns(pl.col("payload_line") + done)
-            done += u.meta.height
-            parts.append(u)
+            done = self._keep(u, done)
             if u.meta.height:
                 yield u.payload
         if held is not None and len(held):
-            u = unwrap(held, wrapper, first)
-            assert u is not None
-            u.meta = u.meta.with_columns(pl.col("payload_line") + done)
-            parts.append(u)
+            u = self._unwrap(held, first)
+            self._keep(u, done)
             if u.meta.height:
                 yield u.payload
 
-    result = engine.parse_stream(payloads(), fmt, zone)
-    whole = Unwrapped(
-        wrapper,
-        pl.Series("text", [], dtype=pl.String),
-        pl.concat([p.meta for p in parts]) if parts else unwrap(pl.Series([], dtype=pl.String), wrapper).meta,
-        pl.concat([p.rejects for p in parts]) if parts else pl.DataFrame(
-            schema={"line": pl.Int64, "text": pl.String, "reason": pl.String}),
-        sum(p.lines for p in parts),
-    )
-    return whole.restore(result, fill_untimed)
+    def _unwrap(self, lines: pl.Series, first: int) -> Unwrapped:
+        u = unwrap(lines, self.wrapper, first)
+        assert u is not None
+        return u
+
+    def _keep(self, u: Unwrapped, done: int) -> int:
+        # Payload lines are numbered through the whole file, as engine.parse_stream numbers them.
+        u.meta = u.meta.with_columns(pl.col("payload_line") + done)
+        self.parts.append(u)
+        return done + u.meta.height
+
+    def unwrapped(self) -> Unwrapped:
+        """The whole file's metadata and rejects (no payload: it has been parsed)."""
+        if not self.parts:
+            return _whole([], self.wrapper)
+        return Unwrapped(self.wrapper, pl.Series("text", [], dtype=pl.String),
+                         pl.concat([p.meta for p in self.parts]), pl.concat([p.rejects for p in self.parts]),
+                         sum(p.lines for p in self.parts))
 
 
 def container_offset(entries: pl.DataFrame) -> str | None:

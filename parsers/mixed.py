@@ -24,7 +24,7 @@ parsed once, by its format.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -119,10 +119,16 @@ def split_by_format(lines: pl.Series, candidates: list[Compiled], first_line: in
     Each candidate's regex runs once, over the lines no earlier candidate in that order took, so
     a file that is mostly one format costs little more than one pass.
     """
-    text = engine.lines_frame(lines)["text"]
-    if text.len() == 0 or not candidates:
-        return []
+    chosen = _choose(engine.lines_frame(lines)["text"], candidates)
+    return _segments(chosen, candidates, first_line) if chosen is not None else []
+
+
+def _choose(text: pl.Series, candidates: list[Compiled]) -> pl.DataFrame | None:
+    """Per line: ``start`` (index of the candidate whose entry it starts, or null) and ``fmt``
+    (the candidate it goes to); None when no candidate matches any line."""
     n = text.len()
+    if n == 0 or not candidates:
+        return None
     sample = text if n <= 2 * DETECT_SAMPLE else pl.concat([text.head(DETECT_SAMPLE), text.tail(DETECT_SAMPLE)])
     counts = [int(_starts(sample, fmt).sum()) for fmt in candidates]
     dominant = max(range(len(candidates)), key=lambda i: (counts[i], candidates[i].definition.priority))
@@ -137,12 +143,14 @@ def split_by_format(lines: pl.Series, candidates: list[Compiled], first_line: in
         if hit.any():
             choice = choice.scatter(open_rows.filter(hit), i)
             open_rows = open_rows.filter(~hit)
-    chosen = pl.DataFrame({"start": choice}).select(
-        "start", pl.col("start").forward_fill().backward_fill().alias("fmt"),
-    ).with_row_index("line", offset=first_line).with_columns(pl.col("line").cast(pl.Int64))
-    if chosen["fmt"].null_count() == n:
-        return []
-    groups = chosen.group_by("fmt").agg(pl.col("line"), pl.col("start").is_not_null().sum().alias("n"))
+    if choice.null_count() == n:
+        return None
+    return pl.DataFrame({"start": choice}).with_columns(pl.col("start").forward_fill().backward_fill().alias("fmt"))
+
+
+def _segments(chosen: pl.DataFrame, candidates: list[Compiled], first_line: int) -> list[Segment]:
+    numbered = chosen.with_row_index("line", offset=first_line).with_columns(pl.col("line").cast(pl.Int64))
+    groups = numbered.group_by("fmt").agg(pl.col("line"), pl.col("start").is_not_null().sum().alias("n"))
     return [
         Segment(candidates[idx], pl.Series("line", line_list, dtype=pl.Int64), int(k))
         for idx, line_list, k in groups.sort(pl.col("line").list.first()).iter_rows()
@@ -158,13 +166,63 @@ def parse_mixed(lines: pl.Series, candidates: list[Compiled], zone: str | None |
     up to ``len(lines)``; entries and rejects keep the input's line numbers (counted from
     ``first_line``).
     """
+    return _parse_segments(lines, split_by_format(lines, candidates, first_line), zone, first_line)
+
+
+def _parse_segments(lines: pl.Series, segments: list[Segment], zone: str | None | Mapping[str, str | None],
+                    first_line: int) -> list[tuple[Compiled, engine.ParseResult]]:
     out = []
-    for seg in split_by_format(lines, candidates, first_line):
+    for seg in segments:
         fmt = seg.format
         z = zone.get(fmt.name, zone.get(fmt.kind)) if isinstance(zone, Mapping) else zone
         result = engine.parse(lines.gather(seg.lines - first_line), fmt, z)
         out.append((fmt, _renumber(result, seg.lines)))
     return out
+
+
+def parse_stream(chunks: Iterable[pl.Series], candidates: list[Compiled],
+                 zone: str | None | Mapping[str, str | None] = None) -> list[tuple[Compiled, engine.ParseResult]]:
+    """:func:`parse_mixed` for a file that arrives in chunks, memory bounded by the chunk size.
+
+    The lines from the chunk's last entry start onwards are held back and split with the next
+    chunk, so a multi-line entry is never cut. Results are merged per format, lines numbered
+    through the whole file; the dominant format is judged per chunk.
+    """
+    by_name: dict[str, tuple[Compiled, list[engine.ParseResult]]] = {}
+
+    def add(results: list[tuple[Compiled, engine.ParseResult]]) -> None:
+        for fmt, result in results:
+            by_name.setdefault(fmt.name, (fmt, []))[1].append(result)
+
+    held: pl.Series | None = None
+    first = 1
+    for chunk in chunks:
+        lines = chunk if held is None else pl.concat([held, chunk])
+        chosen = _choose(engine.lines_frame(lines)["text"], candidates)
+        if chosen is None:
+            # Nothing here starts an entry: the lines continue the held entry (or precede the
+            # first one, and go with its format).
+            held = lines
+            continue
+        starts = chosen["start"].is_not_null().arg_true()
+        cut = int(starts[-1])
+        if cut:
+            add(_parse_segments(lines.head(cut), _segments(chosen.head(cut), candidates, first), zone, first))
+            first += cut
+        held = lines.slice(cut)
+    if held is not None and len(held):
+        add(parse_mixed(held, candidates, zone, first))
+    return [(fmt, _merge(results)) for fmt, results in by_name.values()]
+
+
+def _merge(results: list[engine.ParseResult]) -> engine.ParseResult:
+    """One result from the results of several parts of a file in one format."""
+    if len(results) == 1:
+        return results[0]
+    return engine.ParseResult(
+        engine.concat_frames([r.entries for r in results]),
+        pl.concat([r.rejects for r in results], how="vertical_relaxed"),
+        sum(r.lines for r in results), sum(r.continuation for r in results), any(r.zone_assumed for r in results))
 
 
 def _renumber(result: engine.ParseResult, numbers: pl.Series) -> engine.ParseResult:

@@ -406,3 +406,11 @@ def test_nginx_container_access_on_stdout_error_on_stderr():
     assert set(by_name["nginx_error"].entries["stream"]) == {"stderr"}
     assert by_name["nginx_error"].entries["message"].to_list() == bare_error.entries["message"].to_list()
     assert by_name["main"].entries["line"].to_list() == list(range(1, 301, 2))
+    # The same file read in chunks.
+    chunks = [series(raw[i:i + 25]) for i in range(0, len(raw), 25)]
+    streamed = {fmt.name: r for fmt, r in containers.parse_mixed_stream(chunks, CANDIDATES, "docker_json",
+                                                                          {"nginx_error": "+0300"})}
+    assert sum(r.lines for r in streamed.values()) == len(raw)
+    for name, r in by_name.items():
+        assert (streamed[name].parsed, streamed[name].rejected) == (r.parsed, r.rejected)
+        assert streamed[name].entries["line"].to_list() == r.entries["line"].to_list()

@@ -78,14 +78,8 @@ def test_access_and_error_lines_of_one_stream_with_a_multi_line_error():
     """An nginx container's stream: access lines and error-log lines, one error event of three lines."""
     error_entries = engine.parse(series(ERROR_LOG), FORMATS["nginx_error"], "+0200")
     assert error_entries.continuation == 2
-    # Interleave: each error entry (with its continuation lines) after an access line.
-    starts = error_entries.entries["line"].to_list() + [len(ERROR_LOG) + 1]
-    events = [ERROR_LOG[a - 1:b - 1] for a, b in zip(starts, starts[1:], strict=False)]
-    lines: list[str] = []
-    for i, access in enumerate(COMBINED):
-        lines.append(access)
-        if i < len(events):
-            lines.extend(events[i])
+    # Each error entry (with its continuation lines) after an access line.
+    lines = interleaved_access_and_error()
     assert mixed.is_mixed(series(lines), CANDIDATES)
     results = mixed.parse_mixed(series(lines), CANDIDATES, {"nginx_error": "+0200", "nginx_access": None})
     accounted(results, len(lines))
@@ -152,3 +146,32 @@ def test_no_candidate_matches():
     assert mixed.split_by_format(haproxy, [FORMATS["main"], FORMATS["nginx_error"]]) == []
     assert mixed.parse_mixed(haproxy, [FORMATS["main"]]) == []
     assert not mixed.is_mixed(haproxy, CANDIDATES)
+
+
+def interleaved_access_and_error() -> list[str]:
+    """Filebeat's access lines, each followed by one of its error-log events, as one stream."""
+    errors = engine.parse(series(ERROR_LOG), FORMATS["nginx_error"], "+0200").entries["line"].to_list()
+    bounds = [*errors, len(ERROR_LOG) + 1]
+    events = [ERROR_LOG[a - 1:b - 1] for a, b in zip(bounds, bounds[1:], strict=False)]
+    lines: list[str] = []
+    for i, access in enumerate(COMBINED):
+        lines.append(access)
+        lines.extend(events[i] if i < len(events) else [])
+    return lines
+
+
+@pytest.mark.parametrize("size", [1, 4, 50])
+@pytest.mark.parametrize("case", ["reload", "interleaved"])
+def test_parse_stream_gives_what_parse_mixed_gives(size, case):
+    lines = COMBINED[:7] + MAIN + COMBINED[7:] if case == "reload" else interleaved_access_and_error()
+    whole = {fmt.name: r for fmt, r in mixed.parse_mixed(series(lines), CANDIDATES, "+0200")}
+    chunks = [series(lines[i:i + size]) for i in range(0, len(lines), size)]
+    streamed = mixed.parse_stream(chunks, CANDIDATES, "+0200")
+    accounted(streamed, len(lines))
+    got = {fmt.name: r for fmt, r in streamed}
+    assert set(got) == set(whole)
+    for name, r in whole.items():
+        s = got[name]
+        assert (s.lines, s.parsed, s.continuation, s.rejected) == (r.lines, r.parsed, r.continuation, r.rejected)
+        assert s.entries["line"].to_list() == r.entries["line"].to_list()
+        assert s.entries["message"].to_list() == r.entries["message"].to_list()
