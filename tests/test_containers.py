@@ -414,3 +414,28 @@ def test_nginx_container_access_on_stdout_error_on_stderr():
     for name, r in by_name.items():
         assert (streamed[name].parsed, streamed[name].rejected) == (r.parsed, r.rejected)
         assert streamed[name].entries["line"].to_list() == r.entries["line"].to_list()
+
+
+def test_compose_stack_of_nginx_and_spring_boot_services():
+    """``docker compose logs`` of a stack: web-1 (nginx, access and error lines) and crm-1 (Spring Boot)."""
+    web = [line for pair in zip(ACCESS[:100], ERROR[:100], strict=True) for line in pair]
+    records = []
+    for i in range(max(len(web), len(CRM))):
+        if i < len(web):
+            records.append(("web-1", web[i], BASE_NS + 2 * i * STEP_NS))
+        if i < len(CRM):
+            records.append(("crm-1", CRM[i], BASE_NS + (2 * i + 1) * STEP_NS))
+    raw = compose_output(records, timestamps=True)
+    u = containers.unwrap(series(raw))
+    assert u is not None and u.wrapper == "compose_timestamps"
+    assert mixed.is_mixed(u.payload, CANDIDATES)
+    parts = {fmt.name: r for fmt, r in containers.parse_mixed(u, CANDIDATES, {"nginx_error": "+0300"})}
+    assert set(parts) == {"main", "nginx_error", "spring_boot_3"}
+    assert sum(r.lines for r in parts.values()) == len(raw)
+    assert sum(r.parsed + r.continuation + r.rejected for r in parts.values()) == len(raw)
+    assert set(parts["main"].entries["service"]) == set(parts["nginx_error"].entries["service"]) == {"web-1"}
+    assert set(parts["spring_boot_3"].entries["service"]) == {"crm-1"}
+    assert parts["main"].parsed == 100 and parts["main"].rejected == 0
+    bare = engine.parse(series(CRM), FORMATS["spring_boot_3"], None)
+    assert parts["spring_boot_3"].entries["stack_trace"].to_list() == bare.entries["stack_trace"].to_list()
+    assert parts["spring_boot_3"].entries["ts"].to_list() == bare.entries["ts"].to_list()
