@@ -25,17 +25,23 @@ maps an inner :class:`~loganalyzer.parsers.engine.ParseResult` back onto the ori
 that ``lines = parsed + continuation + rejected`` still holds for the file as read (the extra
 records of a joined line count as continuation). :func:`parse` does both for lines in memory
 (per compose service), :func:`parse_stream` for a file that arrives in chunks, and
-:func:`parse_mixed` for a payload of several formats (an nginx container's access lines on
-stdout, its error log on stderr).
+:func:`parse_mixed` / :func:`parse_mixed_stream` for a payload of several formats (an nginx
+container's access lines on stdout, its error log on stderr). Entries gain ``container_ts``,
+``stream`` and ``service`` where the wrapper says them; ``ts`` stays the application's own time.
 
 Typical use (ingest)::
 
     u = containers.unwrap(sample)                       # None: not a container log
     if u is not None:
-        fmt = detect(u.payload, candidates).format      # the inner format, on the payload
-        result = containers.parse_stream(chunks, fmt, zone, u.wrapper)
-        # or, when mixed.is_mixed(u.payload, candidates):
-        #   for fmt, result in containers.parse_mixed(containers.unwrap(all_lines, u.wrapper), candidates, zones)
+        if mixed.is_mixed(u.payload, candidates):       # e.g. nginx: access on stdout, errors on stderr
+            parts = containers.parse_mixed_stream(chunks, candidates, u.wrapper, zones)
+        else:
+            fmt = detect(u.payload, candidates).format  # the inner format, on the payload
+            result = containers.parse_stream(chunks, fmt, zone, u.wrapper)
+
+Public names: ``WRAPPERS``, :func:`detect_wrapper`, :func:`unwrap`, :class:`Unwrapped`
+(``restore``, ``restore_all``), :func:`parse`, :func:`parse_mixed`, :func:`parse_stream`,
+:func:`parse_mixed_stream`, :func:`container_offset`.
 """
 
 from __future__ import annotations

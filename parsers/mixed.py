@@ -9,17 +9,20 @@ that matches it (the file's dominant format when it matches, else the most speci
 line no candidate matches to the entry before it (a continuation, or a reject of that format).
 :func:`parse_mixed` parses each format's lines with :func:`engine.parse` and numbers entries and
 rejects by the input's lines, so concatenating its results gives every entry once and
-``lines = parsed + continuation + rejected`` over the results. :func:`is_mixed` is the cheap test
-that tells whether a file needs this.
+``lines = parsed + continuation + rejected`` over the results; :func:`parse_stream` does the same
+for a file read in chunks. :func:`is_mixed` is the cheap test that tells whether a file needs
+this.
 
 Typical use (ingest)::
 
     if mixed.is_mixed(sample, candidates):
-        for fmt, result in mixed.parse_mixed(lines, candidates, zone):
-            ...  # one result per format, each of its own kind
+        for fmt, result in mixed.parse_stream(chunks, candidates, zones):
+            ...  # one result per format, each of its own kind; lines add up to the file's
 
-Cost: one ``str.contains`` per candidate over the lines, then polars expressions; each line is
-parsed once, by its format.
+Cost: one ``str.contains`` per candidate, each over the lines no candidate before it took, then
+polars expressions; each line is parsed once, by its format. Measured on 199,215 lines of main,
+combined and error-log lines with the 13 built-in candidates (2 shared cores): is_mixed 0.2 s,
+split_by_format 1.4 s, parse_mixed 6.4 s where one engine.parse of the same lines takes 3.1 s.
 """
 
 from __future__ import annotations
