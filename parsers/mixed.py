@@ -20,9 +20,7 @@ Typical use (ingest)::
             ...  # one result per format, each of its own kind; lines add up to the file's
 
 Cost: one ``str.contains`` per candidate, each over the lines no candidate before it took, then
-polars expressions; each line is parsed once, by its format. Measured on 199,215 lines of main,
-combined and error-log lines with the 13 built-in candidates (2 shared cores): is_mixed 0.2 s,
-split_by_format 1.4 s, parse_mixed 6.4 s where one engine.parse of the same lines takes 3.1 s.
+polars expressions; each line is parsed once, by its format.
 """
 
 from __future__ import annotations
