@@ -18,7 +18,8 @@ from loganalyzer.ingest import Logs, load, to_pandas
 #: Columns of ``Analysis.requests``, in order.
 REQUEST_COLUMNS = [
     "attempt_id", "request_id", "logical_id", "attempt", "last_attempt", "ts", "method", "path", "status_client",
-    "status_proxy", "status_upstream", "verdict", "verdict_reason", "root_cause", "root_cause_detail", "rule",
+    "status_proxy", "status_upstream", "verdict", "verdict_reason", "verdict_evidence", "answered_by", "root_cause",
+    "root_cause_detail", "rule",
     "link", "confidence", "client_error", "elapsed_ms", "request_time", "upstream_response_time", "upstream_addr",
     "connection", "client_addr", "user_agent",
     # The hop spans, on the reference clock (the proxy's): what a waterfall draws.
@@ -66,13 +67,15 @@ class Analysis:
         if failed.height == 0:
             return pd.DataFrame(columns=["root_cause", "attempts", "requests", "first_seen", "last_seen",
                                          "verdicts", "explanation", "advice", "rule"])
-        texts = diagnose.rule_texts(self.rules)
+        texts = diagnose.cause_texts(failed, self.rules)
         out = failed.group_by("root_cause").agg(
             pl.len().alias("attempts"), pl.col("logical_id").n_unique().alias("requests"),
             pl.col("ts").min().alias("first_seen"), pl.col("ts").max().alias("last_seen"),
             pl.col("verdict").unique().sort().str.join(", ").alias("verdicts"),
             pl.col("rule").drop_nulls().mode().sort().first().alias("rule"),
-        ).join(texts, on="rule", how="left").sort(["attempts", "root_cause"], descending=[True, False])
+        ).join(texts, on="rule", how="left").with_columns(
+            pl.col("explanation").fill_null("No rule explains this cause."), pl.col("advice").fill_null(""),
+        ).sort(["attempts", "root_cause"], descending=[True, False])
         return out.to_pandas()
 
     def trace(self, request_id: str) -> pd.DataFrame:
@@ -323,13 +326,14 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
                         notes + ["no request attempts found: load a client (vac) log or a proxy access log"])
     ev = diagnose.evidence_lines(corr, frames, ruleset)
     upstream_files = set(logs.stats.loc[logs.stats["logs_upstream_status"], "file"])
-    classes = [c for c, _, _ in ruleset.nginx_messages]
-    attempts = diagnose.verdicts(corr.attempts, ev, set(frames), upstream_files, classes)
+    attempts = diagnose.verdicts(corr.attempts, ev, set(frames), upstream_files, ruleset)
     attempts, cause_lines = diagnose.root_causes(attempts, ev, ruleset)
     requests = _requests_frame(attempts)
     evidence = _evidence(ev, cause_lines, attempts, logs, redact_secrets, corr.offsets)
     change_lines = summary.changes(aligned_frames(frames, corr.offsets), ruleset.changes)
-    return Analysis(logs, to_pandas(requests), to_pandas(evidence), summary.summarize(requests, change_lines),
+    explained = diagnose.cause_texts(requests.filter(pl.col("verdict") != "ok"), ruleset)
+    return Analysis(logs, to_pandas(requests), to_pandas(evidence),
+                    summary.summarize(requests, change_lines, explained),
                     corr.offsets, ruleset, redact_secrets, notes, corr.links)
 
 
