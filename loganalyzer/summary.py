@@ -120,8 +120,11 @@ def _trigger(requests: pl.DataFrame, change_lines: pl.DataFrame, cause: str | No
     if mine.height == 0:
         return None
     first = mine.row(0, named=True)
+    # A change before any attempt is where the logs begin, not something that changed while
+    # requests were being served: it cannot have triggered anything the logs show.
+    started = requests["ts"].min()
     before = change_lines.filter(
-        (pl.col("ts") <= first["ts"]) & (pl.col("ts") >= first["ts"] - TRIGGER_HORIZON))
+        (pl.col("ts") <= first["ts"]) & (pl.col("ts") >= first["ts"] - TRIGGER_HORIZON) & (pl.col("ts") > started))
     change = _change(before.row(-1, named=True), first["ts"]) if before.height else None
     total = failed_total or mine.height
     share = mine.height / total
