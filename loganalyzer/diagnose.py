@@ -91,6 +91,7 @@ class MessageClass:
     status: int
     verdict: str | None
     answered: str | None = None
+    gloss: str | None = None
 
 
 @dataclass
@@ -235,7 +236,7 @@ def _parse_rules(text: str, origin: str, into: RuleSet) -> None:
                                                t.get("gloss", ""), t.get("answered")))
     for m in data.get("nginx_message", []):
         where = f"{origin}: nginx_message {m.get('class', '?')!r}"
-        _known_keys(where, m, {"class", "pattern", "status", "verdict", "answered"})
+        _known_keys(where, m, {"class", "pattern", "status", "verdict", "answered", "gloss"})
         if not m.get("class") or not m.get("pattern"):
             raise RuleError(f"{where}: 'class' and 'pattern' are required")
         _regex(where, "pattern", m["pattern"])
@@ -243,7 +244,8 @@ def _parse_rules(text: str, origin: str, into: RuleSet) -> None:
             _check_verdict(where, m["verdict"], into)
         _check_answered(where, m.get("answered"))
         _replace_or_add(into.message_classes, MessageClass(m["class"], m["pattern"], int(m.get("status", 0)),
-                                                           m.get("verdict"), m.get("answered")), "name")
+                                                           m.get("verdict"), m.get("answered"), m.get("gloss")),
+                        "name")
     for c in data.get("client_error", []):
         where = f"{origin}: client_error {c.get('class', '?')!r}"
         _known_keys(where, c, {"class", "pattern", "verdict"})
@@ -417,6 +419,7 @@ def verdicts(attempts: pl.DataFrame, ev: pl.DataFrame, have: set[str], upstream_
     status_answered = _lookup(status, {s: p.answered for s, p in by_status.items() if p.answered})
     class_verdict = _lookup(cls, {m.name: m.verdict for m in rules.message_classes if m.verdict})
     class_answered = _lookup(cls, {m.name: m.answered for m in rules.message_classes if m.answered})
+    class_gloss = _lookup(cls, {m.name: f" ({m.gloss})" for m in rules.message_classes if m.gloss}).fill_null("")
     # The first client error class (in file order) that says where the request died.
     client_verdict = pl.lit(None, pl.String)
     for c in reversed([c for c in rules.client_errors if c.verdict]):
@@ -450,7 +453,7 @@ def verdicts(attempts: pl.DataFrame, ev: pl.DataFrame, have: set[str], upstream_
                    pl.coalesce(client_status.cast(pl.String), client_error, pl.lit("nothing"))), "thin", None),
         (status.is_between(200, 399), lit("success"), pl.format("the proxy logged {}", status), "strong", None),
         (cls.is_not_null() & class_verdict.is_not_null(), class_verdict,
-         pl.format("nginx: {}", pl.col("nginx_message").str.split(", client:").list.first()), "strong",
+         pl.format("nginx: {}{}", pl.col("nginx_message").str.split(", client:").list.first(), class_gloss), "strong",
          class_answered),
         (own, status_verdict, pl.format("the proxy answered {} itself: {}", status, status_gloss), "strong",
          status_answered),
