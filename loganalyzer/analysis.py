@@ -164,6 +164,7 @@ class Analysis:
                  "method": o.method, "applied": o.applied, "text": o.describe()} for o in self.offsets],
             "notes": self.notes,
             "summary": self.summary,
+            "vocabulary": diagnose.vocabulary(self.rules),
             "timeline": self.timeline(),
             "causes": [{k: (_iso(v) if k in ("first_seen", "last_seen") else _none(v)) for k, v in c.items()}
                        for c in causes.to_dict("records")],

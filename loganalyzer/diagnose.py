@@ -121,6 +121,7 @@ class RuleSet:
     cause_phrases: dict[str, str] = field(default_factory=dict)
     library_frames: list[str] = field(default_factory=list)
     error_levels: list[str] = field(default_factory=list)
+    severe_levels: list[str] = field(default_factory=list)
     changes: list[ChangePattern] = field(default_factory=list)
 
     @property
@@ -260,6 +261,8 @@ def _parse_rules(text: str, origin: str, into: RuleSet) -> None:
         into.library_frames = list(sig["library_frames"])
     if "levels" in sig:
         into.error_levels = [lv.upper() for lv in sig["levels"]]
+    if "severe_levels" in sig:
+        into.severe_levels = [lv.upper() for lv in sig["severe_levels"]]
     for table in data.get("rule", []):
         _replace_or_add(into.rules, _rule(table, origin, into), "name")
     for c in data.get("change", []):
@@ -605,17 +608,15 @@ def _signature_causes(left: pl.DataFrame, lines: pl.DataFrame, attempts: pl.Data
                       rules: RuleSet) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Name failed attempts no rule explains by the signature of the errors where they died.
 
-    The error lines of the sources the verdict names (``errors_from``, in that order; the most
-    severe first within a source) give the signature; an attempt with no such line is named
+    The error lines (``[signatures] levels``) of the sources the verdict names (``errors_from``,
+    in that order; ``severe_levels`` first within a source) give the signature; an attempt with no such line is named
     by what is known of it (verdict and status), so it still groups with its like.
     """
     rank = pl.DataFrame(
         [(v.name, k, i) for v in rules.verdicts.values() for i, k in enumerate(v.errors_from)],
         schema={"verdict": pl.String, "kind": pl.String, "__rank": pl.Int32}, orient="row")
     level = pl.col("level").cast(pl.String).fill_null("").str.to_uppercase()
-    severity = pl.col("level").cast(pl.String).fill_null("").str.to_uppercase().is_in(["ERROR", "FATAL", "CRIT",
-                                                                                      "CRITICAL", "ALERT",
-                                                                                      "EMERG"])
+    severity = level.is_in(rules.severe_levels)
     is_error = level.is_in(rules.error_levels) | pl.col("nginx_class").is_not_null() \
         | ((pl.col("kind") == "vac") & pl.col("client_error").is_not_null())
     mine = lines.join(left.select("attempt_id"), on="attempt_id", how="inner") if lines.height else lines
