@@ -376,7 +376,7 @@ def _lookup(expr: pl.Expr, mapping: dict, dtype=pl.String) -> pl.Expr:
 
 
 def verdicts(attempts: pl.DataFrame, ev: pl.DataFrame, have: set[str], upstream_logged_files: set[str],
-             rules: RuleSet | list[str] | None = None) -> pl.DataFrame:
+             rules: RuleSet | None = None) -> pl.DataFrame:
     """Add ``verdict``, ``verdict_reason``, ``verdict_evidence`` and ``answered_by`` to the attempts.
 
     ``attempts`` needs ``attempt_id``, ``p_row`` (null: no proxy line), ``p_status_proxy``,
@@ -389,7 +389,7 @@ def verdicts(attempts: pl.DataFrame, ev: pl.DataFrame, have: set[str], upstream_
     is the likeliest reading only (a 502 with no error line; a status the upstream may or may not
     have sent, with no upstream status or line to tell).
     """
-    if not isinstance(rules, RuleSet):  # older callers passed the class list; the vocabulary is in the rules
+    if not isinstance(rules, RuleSet):  # None (or the class list older callers passed): the built-in rules
         rules = load_rules()
     out = rules.outcomes
     order = {m.name: i for i, m in enumerate(rules.message_classes)}
@@ -609,8 +609,9 @@ def _signature_causes(left: pl.DataFrame, lines: pl.DataFrame, attempts: pl.Data
     """Name failed attempts no rule explains by the signature of the errors where they died.
 
     The error lines (``[signatures] levels``) of the sources the verdict names (``errors_from``,
-    in that order; ``severe_levels`` first within a source) give the signature; an attempt with no such line is named
-    by what is known of it (verdict and status), so it still groups with its like.
+    in that order; ``severe_levels`` first within a source) give the signature. An attempt with
+    no such line is named by what is known of it (verdict and status), so it still groups with
+    its like.
     """
     rank = pl.DataFrame(
         [(v.name, k, i) for v in rules.verdicts.values() for i, k in enumerate(v.errors_from)],
