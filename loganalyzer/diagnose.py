@@ -624,17 +624,23 @@ def _signature_causes(left: pl.DataFrame, lines: pl.DataFrame, attempts: pl.Data
     picked = pl.DataFrame(schema={"attempt_id": pl.UInt32, "__text": pl.String})
     sig_lines = pl.DataFrame()
     if mine.height and "sig_message" in mine.columns:
-        mine = mine.join(rank, on=["verdict", "kind"], how="inner").filter(is_error)
+        has_text = pl.any_horizontal(pl.col(c).is_not_null() & (pl.col(c) != "")
+                                     for c in ("sig_class", "sig_message", "stack"))
+        mine = mine.join(rank, on=["verdict", "kind"], how="inner").filter(is_error & has_text)
         if mine.height:
+            # One line per attempt first, then one signature per distinct error: masking and
+            # walking stack traces is the costly part, and a failure repeats the same few errors.
+            mine = mine.sort(["attempt_id", "__rank", severity.not_(), "line_ts", "line"]) \
+                .unique("attempt_id", keep="first", maintain_order=True)
             message = pl.when(pl.col("kind") == "nginx_error") \
                 .then(pl.col("sig_message").str.split(", client:").list.first()).otherwise(pl.col("sig_message"))
-            mine = mine.with_columns(
-                signatures.signature("sig_class", message, "stack", rules.library_frames or None).alias("__text"))
-            mine = mine.filter(pl.col("__text").is_not_null()).sort(
-                ["attempt_id", "__rank", severity.not_(), "line_ts", "line"]).unique("attempt_id", keep="first",
-                                                                                    maintain_order=True)
-            picked = mine.select("attempt_id", "__text")
-            sig_lines = mine.drop("__text", "__rank")
+            mine = mine.with_columns(message.alias("__msg"))
+            parts = ["sig_class", "__msg", "stack"]
+            distinct = mine.select(parts).unique().with_columns(
+                signatures.signature("sig_class", "__msg", "stack", rules.library_frames or None).alias("__text"))
+            mine = mine.join(distinct, on=parts, how="left", nulls_equal=True)
+            picked = mine.select("attempt_id", pl.col("__text").fill_null("(an error line without text)"))
+            sig_lines = mine.drop("__text", "__rank", "__msg")
     rest = left.join(picked.select("attempt_id"), on="attempt_id", how="anti").join(
         attempts.select("attempt_id", "p_status_proxy", "c_status_client", "c_client_error"), on="attempt_id",
         how="left")
