@@ -634,13 +634,14 @@ def _signature_causes(left: pl.DataFrame, lines: pl.DataFrame, attempts: pl.Data
                 .unique("attempt_id", keep="first", maintain_order=True)
             message = pl.when(pl.col("kind") == "nginx_error") \
                 .then(pl.col("sig_message").str.split(", client:").list.first()).otherwise(pl.col("sig_message"))
-            mine = mine.with_columns(message.alias("__msg"))
-            parts = ["sig_class", "__msg", "stack"]
-            distinct = mine.select(parts).unique().with_columns(
-                signatures.signature("sig_class", "__msg", "stack", rules.library_frames or None).alias("__text"))
-            mine = mine.join(distinct, on=parts, how="left", nulls_equal=True)
+            # Stack traces are long: they are told apart by a hash rather than compared whole.
+            mine = mine.with_columns(message.alias("__msg"), pl.col("stack").hash().alias("__sh"))
+            keys = ["sig_class", "__msg", "__sh"]
+            distinct = mine.unique(keys).select(*keys, signatures.signature(
+                "sig_class", "__msg", "stack", rules.library_frames or None).alias("__text"))
+            mine = mine.join(distinct, on=keys, how="left", nulls_equal=True)
             picked = mine.select("attempt_id", pl.col("__text").fill_null("(an error line without text)"))
-            sig_lines = mine.drop("__text", "__rank", "__msg")
+            sig_lines = mine.drop("__text", "__rank", "__msg", "__sh")
     rest = left.join(picked.select("attempt_id"), on="attempt_id", how="anti").join(
         attempts.select("attempt_id", "p_status_proxy", "c_status_client", "c_client_error"), on="attempt_id",
         how="left")
