@@ -62,13 +62,15 @@ class Analysis:
         if failed.height == 0:
             return pd.DataFrame(columns=["root_cause", "attempts", "requests", "first_seen", "last_seen",
                                          "verdicts", "explanation", "advice", "rule"])
-        texts = diagnose.rule_texts(self.rules)
+        texts = diagnose.cause_texts(failed, self.rules)
         out = failed.group_by("root_cause").agg(
             pl.len().alias("attempts"), pl.col("logical_id").n_unique().alias("requests"),
             pl.col("ts").min().alias("first_seen"), pl.col("ts").max().alias("last_seen"),
             pl.col("verdict").unique().sort().str.join(", ").alias("verdicts"),
             pl.col("rule").drop_nulls().mode().sort().first().alias("rule"),
-        ).join(texts, on="rule", how="left").sort(["attempts", "root_cause"], descending=[True, False])
+        ).join(texts, on="rule", how="left").with_columns(
+            pl.col("explanation").fill_null("No rule explains this cause."), pl.col("advice").fill_null(""),
+        ).sort(["attempts", "root_cause"], descending=[True, False])
         return out.to_pandas()
 
     def trace(self, request_id: str) -> pd.DataFrame:
@@ -157,6 +159,7 @@ class Analysis:
                  "method": o.method, "applied": o.applied, "text": o.describe()} for o in self.offsets],
             "notes": self.notes,
             "summary": self.summary,
+            "vocabulary": diagnose.vocabulary(self.rules),
             "timeline": self.timeline(),
             "causes": [{k: (_iso(v) if k in ("first_seen", "last_seen") else _none(v)) for k, v in c.items()}
                        for c in causes.to_dict("records")],
@@ -304,14 +307,15 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
                         notes + ["no request attempts found: load a client (vac) log or a proxy access log"])
     ev = diagnose.evidence_lines(corr, frames, ruleset)
     upstream_files = set(logs.stats.loc[logs.stats["logs_upstream_status"], "file"])
-    classes = [c for c, _, _ in ruleset.nginx_messages]
-    attempts = diagnose.verdicts(corr.attempts, ev, set(frames), upstream_files, classes)
+    attempts = diagnose.verdicts(corr.attempts, ev, set(frames), upstream_files, ruleset)
     attempts, cause_lines = diagnose.root_causes(attempts, ev, ruleset)
     requests = _requests_frame(attempts)
     evidence = _evidence(ev, cause_lines, attempts, logs, redact_secrets, corr.offsets)
     change_lines = summary.changes(aligned_frames(frames, corr.offsets), ruleset.changes)
+    explained = diagnose.cause_texts(requests.filter(pl.col("verdict") != "ok"), ruleset)
     apart = differences_mod.separators(requests, corr.links, aligned_frames(frames, corr.offsets), redact_secrets)
-    return Analysis(logs, to_pandas(requests), to_pandas(evidence), summary.summarize(requests, change_lines),
+    return Analysis(logs, to_pandas(requests), to_pandas(evidence),
+                    summary.summarize(requests, change_lines, explained),
                     corr.offsets, ruleset, redact_secrets, notes, corr.links, apart)
 
 

@@ -86,6 +86,7 @@ ATTEMPT = _cols(
     ("verdict", pl.String, "the hop where it died (see the rules' verdicts), or ok"),
     ("verdict_reason", pl.String, "why that verdict, in words"),
     ("verdict_evidence", pl.String, "strong: a line says so; thin: inferred from a status alone"),
+    ("answered_by", pl.String, "who answered: client, proxy, upstream or none"),
     ("root_cause", pl.String, "the cause's name, or signature:<id> for an unnamed error"),
     ("root_cause_detail", pl.String, "a finer grain of the cause"),
     ("rule", pl.String, "the rule that named it"),

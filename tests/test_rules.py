@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import loganalyzer
@@ -20,6 +22,11 @@ def test_builtin_rules_cover_the_cause_vocabulary():
             "client_timeout", "client_connect_failed"} <= causes
     assert all(r.explain and r.advice for r in rules.rules)
     assert {c for c, _, _ in rules.nginx_messages} >= {"upstream_crash", "upstream_unreachable", "upstream_timeout"}
+    # Each class says which verdict it implies; the vocabulary lives with the diagnosis, not the parsers.
+    assert {m.name: m.verdict for m in rules.message_classes}["upstream_crash"] == "upstream_crash"
+    assert all(r.origin == "built-in default.toml" for r in rules.rules)
+    assert (Path(diagnose.__file__).parent / "rules" / "default.toml").is_file()
+    assert not (Path(diagnose.__file__).parent.parent / "parsers" / "rules").exists()
 
 
 def test_nginx_catalog_messages_are_classified_with_their_status():
@@ -90,6 +97,10 @@ when = [{ source = "nginx_access", status = [413] }]
     ('[[rule]]\ncause = "x"\nwhen = [{ source = "crm", text = "(" }]\n', "bad text regex"),
     ('[[rule]]\ncause = "x"\nverdicts = ["broken"]\nwhen = [{ source = "crm" }]\n', "unknown verdict 'broken'"),
     ('[[rule]]\ncause = "x"\nwhen = [{ source = "crm", txt = "a" }]\n', "unknown condition key(s) txt"),
+    ('[[rule]]\ncause = "x"\nsignature = "ab12cd34"\nwhen = [{ source = "crm" }]\n', "either 'when' or 'signature'"),
+    ('[[verdict]]\nname = "y"\nanswered = "the gateway"\n', "answered must be one of"),
+    ('[[nginx_message]]\nclass = "z"\npattern = "x"\nverdict = "nope"\n', "unknown verdict 'nope'"),
+    ('[[change]]\nlabel = "deploy"\nsource = "crm"\npattern = "("\n', "bad pattern regex"),
 ])
 def test_bad_rules_are_one_line_errors(tmp_path, body, message):
     f = tmp_path / "bad.toml"
@@ -97,3 +108,12 @@ def test_bad_rules_are_one_line_errors(tmp_path, body, message):
     with pytest.raises(loganalyzer.LoadError) as exc:
         loganalyzer.analyze([MIXED], rules=[f])
     assert message in str(exc.value) and str(f) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_user_verdict_gloss_replaces_the_builtin(tmp_path):
+    f = tmp_path / "ours.toml"
+    f.write_text('[[verdict]]\nname = "proxy"\ngloss = "the gateway answered"\ncolour = "#123456"\n'
+                 'answered = "proxy"\nplace = "at the gateway"\n')
+    rules = diagnose.load_rules([f])
+    assert rules.verdicts["proxy"].gloss == "the gateway answered" and rules.verdicts["proxy"].colour == "#123456"
+    assert len(rules.verdicts) == len(diagnose.load_rules().verdicts)

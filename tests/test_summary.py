@@ -17,6 +17,9 @@ def test_trailing_comma_trigger_is_the_client_release():
     change = trigger["change"]
     assert change["source"] == "vac" and change["version"] == "2.5.0" and change["previous_version"] == "2.4.1"
     assert 0 <= change["before_first_failure_s"] < 5
+    assert change["kind"] == "release" and change["label"] == "client release"
+    assert trigger["explains"] == "explains 100 % of the failures (144 of 144 failed attempts)"
+    assert s["causes"][0]["trigger"] == trigger and isinstance(s["causes"][0]["explanation"], str)
     assert trigger["endpoint"] == "POST /api/tickets" and trigger["first_failure"] == s["first_failure"]
     assert s["by_verdict"] == {"ok": 300, "upstream_crash": 144}
     assert s["failed_requests"] == 48 and s["requests"] == 348
