@@ -105,7 +105,7 @@ when = [{ source = "nginx_access", status = [413] }]
 def test_bad_rules_are_one_line_errors(tmp_path, body, message):
     f = tmp_path / "bad.toml"
     f.write_text(body)
-    with pytest.raises(loganalyzer.LoadError) as exc:
+    with pytest.raises(loganalyzer.UsageError) as exc:
         loganalyzer.analyze([MIXED], rules=[f])
     assert message in str(exc.value) and str(f) in str(exc.value) and "\n" not in str(exc.value)
 
