@@ -399,7 +399,10 @@ def verdicts(attempts: pl.DataFrame, ev: pl.DataFrame, have: set[str], upstream_
         .sort(["attempt_id", "__o"]).group_by("attempt_id").first()
         .select("attempt_id", "nginx_class", pl.col("text").alias("nginx_message"))
     )
-    crm = ev.filter(pl.col("kind") == "crm").group_by("attempt_id").agg(pl.len().alias("__crm_lines"))
+    crm = ev.filter(pl.col("kind") == "crm").group_by("attempt_id").agg(
+        pl.len().alias("__crm_lines"),
+        pl.col("level").cast(pl.String).is_in(rules.severe_levels).any().alias("__crm_severe"),
+        pl.col("level").cast(pl.String).is_in(["WARN", "WARNING"]).any().alias("__crm_warn"))
     access_file = ev.filter(pl.col("kind") == "nginx_access").group_by("attempt_id").agg(
         pl.col("file").first().alias("__af"))
     a = attempts.join(failure, on="attempt_id", how="left").join(crm, on="attempt_id", how="left") \
@@ -439,7 +442,17 @@ def verdicts(attempts: pl.DataFrame, ev: pl.DataFrame, have: set[str], upstream_
     no_line = pl.format("the proxy logged {}; its access log has no $upstream_status and the upstream logged "
                         "nothing for it, so the {} is taken as the upstream's (thin evidence)", status, status)
     # (condition, verdict, reason, evidence, who answered or null for the verdict's own)
+    # Only the upstream's log tells of the attempt: its own lines' levels say how it went.
+    upstream_only = pl.col("link") == "upstream only"
     steps: list[tuple[pl.Expr, pl.Expr, pl.Expr, str, pl.Expr | None]] = [
+        (upstream_only & pl.col("__crm_severe").fill_null(False), lit("upstream_5xx"),
+         pl.lit("the upstream logged an error while handling it (only its log was loaded: what was answered is "
+                "not known)"), "thin", pl.lit("upstream")),
+        (upstream_only & pl.col("__crm_warn").fill_null(False), lit("upstream_4xx"),
+         pl.lit("the upstream logged a warning while handling it (only its log was loaded: what was answered is "
+                "not known)"), "thin", pl.lit("upstream")),
+        (upstream_only, lit("success"), pl.lit("the upstream logged no warning or error while handling it"),
+         "thin", pl.lit("upstream")),
         (~at_proxy & client_status.is_between(200, 399), lit("success"),
          pl.format("the client got {}", client_status), "strong", None),
         (~at_proxy & client_verdict.is_not_null(), client_verdict,
@@ -496,7 +509,7 @@ def verdicts(attempts: pl.DataFrame, ev: pl.DataFrame, have: set[str], upstream_
                           evidence.alias("verdict_evidence"), answered.alias("answered_by")) \
         .with_columns(pl.coalesce(pl.col("answered_by"), _lookup(pl.col("verdict"), default_answered))
                       .alias("answered_by")) \
-        .drop("__af", "__crm_lines")
+        .drop("__af", "__crm_lines", "__crm_severe", "__crm_warn")
 
 
 # --------------------------------------------------------------------------------------------

@@ -50,5 +50,6 @@ def test_every_subset_analyses_and_writes_every_output(scenario, subset, tmp_pat
 def test_thin_subsets_agree_with_the_full_analysis_on_which_attempts_failed(subset, tmp_path):
     full = analyze(SAMPLES / "trailing-comma" / "logs")
     a, _ = _run("trailing-comma", subset, tmp_path)
-    assert len(a.requests) == len(full.requests)
+    # A client log cannot show attempts other clients made; the failures it can see are all there.
+    assert len(a.requests) <= len(full.requests)
     assert (a.requests["verdict"] != "ok").sum() == (full.requests["verdict"] != "ok").sum()
