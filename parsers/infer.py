@@ -249,14 +249,16 @@ class _Field:
         return (self.kind, self.style, self.sep)
 
 
-_SEP = re.compile(r"([ \t]*)(---|--|::|[-:|])?([ \t]*)")
+# Spaces after the punctuation belong to the separator; a tab there starts the message (logback
+# writes "Logger : \tmessage" when the message begins with a tab).
+_SEP = re.compile(r"([ \t]*)(---|--|::|[-:|])?( *)")
 _LEVEL_BRACKET = re.compile(rf"\[ *({_LEVEL_ALT}) *\]", re.IGNORECASE)
 _LEVEL_BARE = re.compile(rf"({_LEVEL_ALT})(?![\w.\[])", re.IGNORECASE)
 _BRACKET = re.compile(r"\[([^\]\n]*)\]")
 _PROG_PID = re.compile(r"([^\s\[\]:]+)\[(\d+)\](?=:)")
 _FILE_LINE = re.compile(r"([\w.+-]+\.\w+:\d+)(?=:)")  # Go's log.Lshortfile: "main.go:12:"
-_DOTTED = re.compile(r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+)(?=[ \t]|:|$)")
-_NAME_BEFORE_SEP = re.compile(r"([A-Za-z_][\w.$/-]*)(?=[ \t]*(?::|- ))")
+_DOTTED = re.compile(r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+)(?=[ \t:|]|$)")
+_NAME_BEFORE_SEP = re.compile(r"([A-Za-z_][\w.$/-]*)(?=[ \t]*(?::|- |\|))")
 _WORD = re.compile(r"([^\s\[\]]+)(?=[ \t])")
 _MAX_BRACKETS = 3
 _MAX_WORDS = 2
