@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import polars as pl
 
@@ -369,7 +370,7 @@ def _group(kind: str, taken: set[str], yearless: bool, first_word: bool, numeric
     return name
 
 
-def _field_rx(f: _Field, group: str, lazy: bool) -> str:
+def _field_rx(f: _Field, group: str, lazy: bool, pid_group: str = "pid") -> str:
     if f.kind == "level":
         body = f"(?P<{group}>{_LEVEL_RX})"
         return rf"\[ *{body} *\]" if f.style == "bracket" else body
@@ -378,7 +379,7 @@ def _field_rx(f: _Field, group: str, lazy: bool) -> str:
     if f.kind in ("thread", "tag"):
         return rf"\[ *(?P<{group}>[^\]]*?) *\]"
     if f.style == "prog_pid":
-        return rf"(?P<{group}>[^\s\[\]:]+)\[(?P<pid>\d+)\]"
+        return rf"(?P<{group}>[^\s\[\]:]+)\[(?P<{pid_group}>\d+)\]"
     if f.style == "file_line":
         return rf"(?P<{group}>\S+?:\d+)"
     return rf"(?P<{group}>\S+?)" if lazy else rf"(?P<{group}>\S+)"
@@ -409,11 +410,10 @@ def _build_regex(shape: TimeShape, bracketed: bool, layout: tuple, lines: list[_
     for i, f in enumerate(fields0):
         numeric = all(ln.fields[i].value.isdigit() for ln in lines)
         group = _group(f.kind, taken, shape.yearless, i == 0, numeric)
-        if f.style == "prog_pid":
-            taken.add("pid")
         names.append(group)
+        pid_group = _group("pid", taken, False, False, True) if f.style == "prog_pid" else "pid"
         lazy = f.sep not in ("_", "")
-        parts.append(_field_rx(f, group, lazy))
+        parts.append(_field_rx(f, group, lazy, pid_group))
         after_padded = i + 1 < n and padded[i + 1]
         parts.append(_sep_rx([ln.fields[i].sep_text for ln in lines], padded[i], after_padded))
     parts.append("(?P<message>.*)$")
@@ -431,7 +431,8 @@ class Inference:
     ``definition`` is an ordinary format definition (regex syntax, kind ``app``) with two of the
     file's own lines as ``samples``; ``share`` is the share of sample lines it explains, measured as
     detection measures known formats (``engine.match_rate``); ``description`` says in words what
-    was found. ``entries`` and ``lines`` count entry lines and non-blank lines in the sample.
+    was found. ``entries`` and ``lines`` count entry lines and non-blank lines in the sample;
+    ``fields`` names the regex's groups in line order (``time``, ..., ``message``).
     """
 
     definition: FormatDef
@@ -441,7 +442,7 @@ class Inference:
     lines: int
     fields: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property
     def compiled(self) -> Compiled:
         """The definition compiled for ``engine.parse`` / ``engine.parse_stream``."""
         return compile_definition(self.definition)
@@ -492,7 +493,8 @@ def infer_format(lines: pl.Series, name: str = "inferred") -> Inference | None:
         return None
     definition.description = _describe(shape, bracketed, layout, members[0], names, multiline, len(continuation))
     definition.samples = _samples(compiled, sample, shape)
-    return Inference(definition, share, definition.description, n_starts, nonblank, ["time", *names, "message"])
+    groups = [g for g in compiled.columns if g != "msecs"]
+    return Inference(definition, share, definition.description, n_starts, nonblank, groups)
 
 
 def _multiline(continuation: list[str]) -> str:

@@ -19,10 +19,11 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loganalyzer.ingest import MIN_MATCH_RATE, detect
 from loganalyzer.parsers import engine, formats
 from loganalyzer.parsers.infer import Inference, infer_format, suggest_toml
 from loganalyzer.parsers.samples import check_samples
+
+from loganalyzer.ingest import MIN_MATCH_RATE, detect
 
 DATA = Path(__file__).parent / "data"
 BUILTINS = [formats.compile_definition(d) for d in formats.builtin_definitions()]
@@ -123,6 +124,7 @@ def _ms(t: datetime) -> datetime:
 
 def check_records(entries: pl.DataFrame, instants: list[datetime], precision: str = "ms", logger: bool = True,
                   messages: bool = True) -> None:
+    """Entries hold the records' levels, messages, loggers and instants (to the layout's precision)."""
     assert entries.height == len(RECORDS)
     want_levels = [{"WARNING": "WARN", "CRITICAL": "FATAL"}.get(logging.getLevelName(lv), logging.getLevelName(lv))
                    for _, lv, _ in RECORDS]
@@ -284,6 +286,31 @@ def test_iso_micros_with_offset_and_program_pid():
     assert entries["level"].to_list() == ["ERROR", "ERROR"]  # "err"
     assert entries["pid"].to_list() == [22968, 24206]
     assert entries["logger"].to_list() == ["lotuscreds", "networkutil"]
+
+
+def test_kafka_context_in_brackets_stays_in_the_message():
+    # Kafka's log4j layout "[%d] %p %m (%c)%n": the bracket after the level is part of the message,
+    # written by some components only, so it is not taken for a field.
+    raw = (DATA / "lnav" / "format_samples_java_log.txt").read_text(encoding="utf-8").splitlines()
+    lines = pl.Series("text", [t for t in raw if t.startswith("[2025-04-24 19:51:57")])
+    assert lines.len() == 2
+    inf, entries, _ = infer_and_parse(lines)
+    assert inf.fields == ["time", "level", "message"]
+    assert entries["message"][1] == ("[controller-1-to-controller-registration-channel-manager]: Starting "
+                                     "(kafka.server.NodeToControllerRequestThread)")
+    assert entries["ts"][0] == datetime(2025, 4, 24, 19, 51, 57, 226000, tzinfo=UTC)
+
+
+def test_fields_most_lines_lack_are_not_taken():
+    # A third of the messages start like "Word: ...": that is message text, not a logger.
+    lines, _ = python_log("%(asctime)s.%(msecs)03d %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S", "UTC",
+                          records=[("a", logging.INFO, f"Note: item {i} kept" if i % 3 == 0 else f"item {i} kept")
+                                   for i in range(5)])
+    inf, entries, _ = infer_and_parse(lines)
+    assert inf.fields == ["time", "level", "message"]
+    assert entries["message"][0] == "Note: item 0 kept"
+    # The share is the engine's own measure, as detection computes it for known formats.
+    assert inf.share == engine.match_rate(lines, inf.compiled)[0] == 1.0
 
 
 # --------------------------------------------------------------------------------------------
