@@ -19,7 +19,13 @@ How it works, on a sample (the first :data:`SAMPLE` lines; the per-line Python w
 4. The regex is compiled and checked by the engine itself (``engine.match_rate``); the result is
    given up (``None``) unless it explains at least :data:`MIN_SHARE` of the sample.
 
-Parsing whole files is the engine's job (one vectorised regex pass), not this module's.
+Parsing whole files is the engine's job (one vectorised regex pass), not this module's::
+
+    inference = infer_format(sample)      # None: no credible layout
+    if inference is not None:
+        fmt = inference.compiled          # a Compiled for engine.parse / engine.parse_stream
+        rate = inference.share            # comparable with detection's match rates
+        text = suggest_toml(inference)    # a definition file for --formats
 """
 
 from __future__ import annotations
@@ -550,10 +556,12 @@ def _describe(shape: TimeShape, bracketed: bool, layout: tuple, line: _Line, nam
         elif f.kind == "thread":
             parts.append(f"{'thread' if group == 'thread' else group} in brackets")
         elif f.kind == "logger":
-            sep = f.sep_text.strip(" \t")
+            punct = f.sep_text.strip(" \t")
             what = {"prog_pid": "program[pid]", "file_line": "file:line", "dotted": "dotted logger"}.get(
                 f.style, "logger")
-            parts.append(f"{what} before {repr(' ' + sep + ' ' if sep != ':' else ': ')}" if sep else f"{what} {where}")
+            # The separator as written, padding shown as one space.
+            shown = (" " if f.sep_text[:1] in (" ", "\t") else "") + punct + (" " if f.sep_text.endswith(" ") else "")
+            parts.append(f"{what} before {shown!r}" if punct else f"{what} {where}")
         else:
             parts.append(f"{group} {where}")
     if not any(f.kind == "level" for f in line.fields[: len(layout) - 1]):

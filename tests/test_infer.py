@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import random
 import re
 from datetime import UTC, datetime, timedelta
@@ -188,7 +189,7 @@ def test_python_syslog_time_program_pid_then_level():
                                  "%b %d %H:%M:%S", "Europe/Paris")
     inf, entries, _ = infer_and_parse(lines, zone="Europe/Paris")
     check_records(entries, [t.replace(year=datetime.now(UTC).year) for t in instants], precision="s")
-    assert entries["pid"].unique().to_list() == [__import__("os").getpid()]
+    assert entries["pid"].unique().to_list() == [os.getpid()]
     assert "no year" in inf.description
 
 
@@ -404,7 +405,8 @@ def _ts(shape: str, t: datetime) -> str:
         text = t.strftime(f"%Y-%m-%d{'T' if sep == 'T' else ' '}%H:%M:%S")
         text += {"": "", "ms,": f",{t.microsecond // 1000:03d}", "ms.": f".{t.microsecond // 1000:03d}",
                  "us": f".{t.microsecond:06d}"}[frac]
-        return text + {"": "", "Z": "Z", "colon": "+00:00", "plain": "+0000", "space": " +0000"}[off]
+        return text + {"": "", "Z": "Z", "colon": "+00:00", "plain": "+0000", "space": " +0000",
+                       "spacecolon": " +00:00"}[off]
     if shape == "clf":
         return t.strftime("%d/%b/%Y:%H:%M:%S +0000")
     if shape == "syslog":
@@ -419,7 +421,7 @@ def _ts(shape: str, t: datetime) -> str:
 
 
 _SHAPES = [f"iso/{s}/{f}/{o}" for s in ("T", " ") for f in ("", "ms,", "ms.", "us") for o in ("", "Z", "colon", "plain")]
-_SHAPES += ["iso/ /us/space", "iso/T//space", "clf", "syslog", "slash/", "slash/ms", "slash/us", "epoch_s", "epoch_ms"]
+_SHAPES += ["iso/ /us/space", "iso/T//space", "iso/ //spacecolon", "iso/ /ms,/space", "clf", "syslog", "slash/", "slash/ms", "slash/us", "epoch_s", "epoch_ms"]
 _LEVELS = ["INFO", "WARN", "ERROR", "DEBUG", "WARNING", "TRACE", "FATAL", "CRITICAL", "NOTICE"]
 
 
