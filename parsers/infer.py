@@ -498,7 +498,11 @@ def infer_format(lines: pl.Series, name: str = "inferred") -> Inference | None:
     if share < MIN_SHARE or n_starts == 0:
         return None
     definition.description = _describe(shape, bracketed, layout, members[0], names, multiline, len(continuation))
-    definition.samples = _samples(compiled, sample, shape)
+    # The proof is the engine's own parse: entry lines whose timestamps it cannot read do not count.
+    result = engine.parse(sample, compiled, "UTC")
+    if result.parsed < COVERAGE * n_starts:
+        return None
+    definition.samples = _samples(compiled, result, sample, shape)
     groups = [g for g in compiled.columns if g != "msecs"]
     return Inference(definition, share, definition.description, n_starts, nonblank, groups)
 
@@ -579,9 +583,8 @@ def _describe(shape: TimeShape, bracketed: bool, layout: tuple, line: _Line, nam
     return ", ".join(parts)
 
 
-def _samples(fmt: Compiled, sample: pl.Series, shape: TimeShape) -> list[dict]:
-    """Two of the file's own entry lines, with the values the engine reads from them."""
-    result = engine.parse(sample, fmt, "UTC")
+def _samples(fmt: Compiled, result: engine.ParseResult, sample: pl.Series, shape: TimeShape) -> list[dict]:
+    """Two of the file's own entry lines, with the values the engine read from them (in UTC)."""
     entries = result.entries
     if entries.height == 0:
         return []

@@ -487,3 +487,9 @@ def test_generated_layouts_recover_level_and_message(layout):
     want = [_want_ts(shape, r[1]) for r in rows]
     if want[0] is not None:
         assert entries["ts"].to_list() == want, (shape, inf.definition.pattern, inf.definition.time_format)
+
+
+def test_digits_shaped_like_timestamps_but_unreadable_yield_none():
+    # The regex would match; the engine cannot read the times, so no layout is claimed.
+    text = "".join(f"2026-{13 + i % 5}-{40 + i % 9} 2{5 + i % 4}:61:61 INFO part {i}\n" for i in range(30))
+    assert infer_format(series(text)) is None
