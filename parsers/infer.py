@@ -299,8 +299,8 @@ def _field_at(text: str, pos: int, seen: Counter) -> tuple[str, str, int, str] |
     return None
 
 
-def _header(text: str, start: int) -> tuple[str, str, list[_Field], int]:
-    """Read the header fields after the timestamp: (sep text, sep key, fields, message start)."""
+def _header(text: str, start: int) -> tuple[str, str, list[_Field]]:
+    """Read the header fields after the timestamp: (separator text, separator key, fields)."""
     m = _SEP.match(text, start)
     time_sep = m.group(0)
     pos = m.end()
@@ -333,7 +333,7 @@ def _header(text: str, start: int) -> tuple[str, str, list[_Field], int]:
             # a level follows it ("app[12]: INFO message").
             if seen["level"] or not (_LEVEL_BRACKET.match(text, pos) or _LEVEL_BARE.match(text, pos)):
                 break
-    return time_sep, _sep_key(time_sep), fields, pos
+    return time_sep, _sep_key(time_sep), fields
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,8 +344,11 @@ _SPACES = re.compile(r"^([ \t]*)(.*?)([ \t]*)$", re.DOTALL)
 
 
 def _space_rx(counts: list[str], padded: bool) -> str:
-    """Regex for the spaces seen at one place: exact when they never vary and nothing pads them."""
-    if len(set(counts)) == 1 and not padded and "\t" not in counts[0]:
+    """Regex for the spaces seen at one place: exact when always none or one and nothing pads them.
+
+    A longer run is padding (``%-30c``, ``%-8s``): other values pad to other widths.
+    """
+    if len(set(counts)) == 1 and not padded and counts[0] in ("", " "):
         return counts[0]
     if all(c == "" for c in counts):
         return ""
@@ -393,13 +396,12 @@ def _field_rx(f: _Field, group: str, lazy: bool, pid_group: str = "pid") -> str:
 
 @dataclass
 class _Line:
-    index: int
+    """One timestamp line of the sample, read into header fields."""
+
     text: str
-    time_end: int
     time_sep: str
-    signature: tuple
+    signature: tuple  # the time separator's key, then each field's key
     fields: list[_Field]
-    message_start: int
 
 
 def _build_regex(shape: TimeShape, bracketed: bool, layout: tuple, lines: list[_Line]) -> tuple[str, list[str]]:
@@ -476,9 +478,8 @@ def infer_format(lines: pl.Series, name: str = "inferred") -> Inference | None:
     shape = TIME_SHAPES[shape_name][2]([h.match for h in hits])
     parsed = []
     for h in hits:
-        time_sep, time_key, fields, msg_start = _header(texts[h.line], h.end)
-        sig = (time_key, *(f.key for f in fields))
-        parsed.append(_Line(h.line, texts[h.line], h.end, time_sep, sig, fields, msg_start))
+        time_sep, time_key, fields = _header(texts[h.line], h.end)
+        parsed.append(_Line(texts[h.line], time_sep, (time_key, *(f.key for f in fields)), fields))
     starts = {h.line for h in hits}
     first = min(starts)
     continuation = [t for i, t in enumerate(texts) if i > first and i not in starts and t.strip()]

@@ -302,6 +302,20 @@ def test_kafka_context_in_brackets_stays_in_the_message():
     assert entries["ts"][0] == datetime(2025, 4, 24, 19, 51, 57, 226000, tzinfo=UTC)
 
 
+def test_padding_seen_in_the_sample_generalises_to_the_file():
+    # log4j-like "%-5p %-24c %m": the sample holds one level and one logger; the file has others.
+    records = [("app.a", logging.INFO, f"step {i}") for i in range(3)] + [
+        ("app.billing.mail", logging.WARNING, "no address"), ("app.http.client.pool", logging.ERROR, "timed out")]
+    lines, _ = python_log("%(asctime)s.%(msecs)03d %(levelname)-5s %(name)-24s %(message)s", "%Y-%m-%dT%H:%M:%S",
+                          "UTC", records=records)
+    inf = infer_format(lines.head(3))
+    assert inf is not None
+    entries = engine.parse(lines, inf.compiled, "UTC").entries
+    assert entries["level"].to_list() == ["INFO"] * 3 + ["WARN", "ERROR"]
+    assert entries["logger"].to_list() == [r[0] for r in records]
+    assert entries["message"].to_list() == [r[2] for r in records]
+
+
 def test_fields_most_lines_lack_are_not_taken():
     # A third of the messages start like "Word: ...": that is message text, not a logger.
     lines, _ = python_log("%(asctime)s.%(msecs)03d %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S", "UTC",
