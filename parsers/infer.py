@@ -58,7 +58,20 @@ PRIORITY = 1
 # Level words, longest first so that WARNING is not read as WARN + "ING".
 _LEVEL_WORDS = sorted(engine.LEVELS, key=len, reverse=True)
 _LEVEL_ALT = "|".join(_LEVEL_WORDS)
-_LEVEL_RX = f"(?i:{_LEVEL_ALT})"
+
+
+def _compact_alternation(words: list[str]) -> str:
+    """``WARN|WARNING|ERR|ERROR`` -> ``ERR(?:OR)?|WARN(?:ING)?``: the same words, easier to read."""
+    roots = sorted(w for w in words if not any(v != w and w.startswith(v) for v in words))
+    out = []
+    for root in roots:
+        tails = sorted(w[len(root):] for w in words if w != root and w.startswith(root))
+        out.append(root + (f"(?:{'|'.join(tails)})?" if tails else ""))
+    return "|".join(out)
+
+
+#: The level group's regex in generated layouts: every level word the engine knows, in any case.
+_LEVEL_RX = f"(?i:{_compact_alternation(list(engine.LEVELS))})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,7 +453,8 @@ class Inference:
     file's own lines as ``samples``; ``share`` is the share of sample lines it explains, measured as
     detection measures known formats (``engine.match_rate``); ``description`` says in words what
     was found. ``entries`` and ``lines`` count entry lines and non-blank lines in the sample;
-    ``fields`` names the regex's groups in line order (``time``, ..., ``message``).
+    ``fields`` names the regex's groups in line order (``time``, ..., ``message``); ``naive`` says
+    the timestamps carry no UTC offset (some lines at least), so the zone must come from the user.
     """
 
     definition: FormatDef
@@ -449,6 +463,7 @@ class Inference:
     entries: int
     lines: int
     fields: list[str] = field(default_factory=list)
+    naive: bool = False  # timestamps without a UTC offset: read in the zone given (--tz), else UTC
 
     @cached_property
     def compiled(self) -> Compiled:
@@ -505,7 +520,8 @@ def infer_format(lines: pl.Series, name: str = "inferred") -> Inference | None:
         return None
     definition.samples = _samples(compiled, result, sample, shape)
     groups = [g for g in compiled.columns if g != "msecs"]
-    return Inference(definition, share, definition.description, n_starts, nonblank, groups)
+    return Inference(definition, share, definition.description, n_starts, nonblank, groups,
+                     naive=not shape.has_offset)
 
 
 def _multiline(continuation: list[str]) -> str:
@@ -585,7 +601,10 @@ def _describe(shape: TimeShape, bracketed: bool, layout: tuple, line: _Line, nam
 
 
 def _samples(fmt: Compiled, result: engine.ParseResult, sample: pl.Series, shape: TimeShape) -> list[dict]:
-    """Two of the file's own entry lines, with the values the engine read from them (in UTC)."""
+    """Two of the file's own entry lines, with the values the engine read from them.
+
+    ``ts`` is expected only when the lines carry their offset; naive times were read as UTC here.
+    """
     entries = result.entries
     if entries.height == 0:
         return []
@@ -605,7 +624,7 @@ def _samples(fmt: Compiled, result: engine.ParseResult, sample: pl.Series, shape
     for row in chosen:
         line = texts[row["line"] - 1]
         expect: dict[str, str] = {}
-        if not shape.yearless:
+        if shape.has_offset:  # a naive time's instant depends on the zone the user will give
             expect["ts"] = row["ts"].strftime("%Y-%m-%dT%H:%M:%S.%fZ").replace(".000000Z", "Z")
         for col in ("level", "thread", "pid", "logger", "message"):
             if col in fmt.columns and row.get(col) is not None:
@@ -656,6 +675,8 @@ def suggest_toml(inference: Inference) -> str:
     ]
     if d.time_format:
         head.append(f"time_format = {_toml_str(d.time_format)}")
+    if inference.naive:
+        head.append("# timezone = 'Europe/Berlin'   # the zone the writer's clock used (its lines carry no offset)")
     if d.multiline:
         head.append(f"multiline = {_toml_str(d.multiline)}")
     if d.samples:
