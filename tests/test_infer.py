@@ -510,3 +510,17 @@ def test_digits_shaped_like_timestamps_but_unreadable_yield_none():
     # The regex would match; the engine cannot read the times, so no layout is claimed.
     text = "".join(f"2026-{13 + i % 5}-{40 + i % 9} 2{5 + i % 4}:61:61 INFO part {i}\n" for i in range(30))
     assert infer_format(series(text)) is None
+
+
+def test_inference_agrees_with_the_built_in_definition_of_a_known_layout():
+    # Spring Boot 2's default layout has a written definition: inferred from its lines alone, the
+    # layout must read the same values from every entry.
+    lines = read(DATA / "spring-boot" / "actuator-docs-sample.log")
+    builtin = next(c for c in BUILTINS if c.name == "spring_boot_2")
+    inf = infer_format(lines)
+    assert inf is not None
+    want = engine.parse(lines, builtin, "Europe/London").entries
+    got = engine.parse(lines, inf.compiled, "Europe/London").entries
+    cols = ["line", "ts", "level", "pid", "thread", "logger", "message"]
+    assert want.height > 20
+    assert got.select(cols).equals(want.select(cols))
