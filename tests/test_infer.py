@@ -289,6 +289,18 @@ def test_iso_micros_with_offset_and_program_pid():
     assert entries["logger"].to_list() == ["lotuscreds", "networkutil"]
 
 
+def test_haproxy_through_syslog_host_program_pid():
+    lines = read(DATA / "lnav" / "logfile_haproxy.0")
+    inf, entries, result = infer_and_parse(lines, zone="Europe/Berlin")
+    assert result.rejected == 0 and entries.height == lines.len()
+    assert set(entries["host"].to_list()) == {"192.168.4.2"} and set(entries["logger"].to_list()) == {"haproxy"}
+    assert entries["pid"][0] == 1 and entries["message"][0] == "Proxy prod_http_in started."
+    # Syslog writes no year: the engine reads the times in the current year.
+    year = datetime.now(UTC).year
+    assert entries["ts"][0] == datetime(year, 2, 25, 16, 19, 38, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert "host at field 4" in inf.description and "program[pid] before ': '" in inf.description
+
+
 def test_kafka_context_in_brackets_stays_in_the_message():
     # Kafka's log4j layout "[%d] %p %m (%c)%n": the bracket after the level is part of the message,
     # written by some components only, so it is not taken for a field.
