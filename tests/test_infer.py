@@ -100,13 +100,13 @@ def python_log(fmt: str, datefmt: str | None, zone: str, records=RECORDS, epoch_
             return True
 
     handler.addFilter(At())
-    loggers = []
+    saved = {}
     for i, (name, level, msg) in enumerate(records):
         logger = logging.getLogger(name)
+        saved.setdefault(name, (logger, logger.propagate, logger.level))
         logger.propagate = False
         logger.setLevel(logging.DEBUG)
         logger.addHandler(handler)
-        loggers.append(logger)
         if exc_at == i:
             try:
                 {}["customer"]  # noqa: B018 - a real KeyError with a real traceback
@@ -114,8 +114,9 @@ def python_log(fmt: str, datefmt: str | None, zone: str, records=RECORDS, epoch_
                 logger.exception(msg, {"i": i})
         else:
             logger.log(level, msg, {"i": i})
-    for logger in loggers:
+    for logger, propagate, level in saved.values():
         logger.removeHandler(handler)
+        logger.propagate, logger.level = propagate, level
     return series(out.getvalue()), instants
 
 
