@@ -463,9 +463,11 @@ def _level_text(style: str, level: str) -> str:
 
 @st.composite
 def layouts(draw):
+    """(shape, entries): each entry is (its lines, instant, level or None, the message it must read as)."""
     shape = draw(st.sampled_from(_SHAPES))
     bracket_time = draw(st.booleans())
-    level_style = draw(st.sampled_from(["upper", "lower", "title", "bracket", "padded", "bracket_padded", "right"]))
+    level_style = draw(st.sampled_from(
+        ["upper", "lower", "title", "bracket", "padded", "bracket_padded", "right", "none"]))
     thread = draw(st.sampled_from(["none", "plain", "padded", "pid"]))
     thread_first = draw(st.booleans())
     logger = draw(st.sampled_from(["none", "dotted", "name"]))
@@ -475,12 +477,11 @@ def layouts(draw):
     for i in range(n):
         t = datetime(2026, 11, 26, 8, 14, 46, tzinfo=UTC) + timedelta(seconds=37 * i, microseconds=draw(
             st.integers(0, 999_999)))
-        level = draw(st.sampled_from(_LEVELS))
-        words = draw(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=6))
-        message = " ".join(words)
+        level = None if level_style == "none" else draw(st.sampled_from(_LEVELS))
+        message = " ".join(draw(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=6)))
         ts = _ts(shape, t)
         parts = [f"[{ts}]" if bracket_time else ts]
-        lvl = _level_text(level_style, level)
+        lvl = _level_text(level_style, level) if level else None
         th = {"none": None, "plain": f"[worker-{i % 3}]", "padded": f"[{'main':>12}]", "pid": f"[{1000 + i % 4}]"}[thread]
         head = [th, lvl] if thread_first else [lvl, th]
         parts += [h for h in head if h]
@@ -488,9 +489,11 @@ def layouts(draw):
             parts.append(f"com.example.svc{i % 2}.Handler")
         elif logger == "name":
             parts.append(f"worker{i % 3}")
-        line = " ".join(parts)
-        line = line + sep + message if logger != "none" or sep != " " else line + " " + message
-        rows.append((line, t, level, message))
+        lines = [" ".join(parts) + sep + message]
+        # Some entries go on over indented lines, which attach to the message.
+        more = [f"  detail {k} of entry {i}" for k in range(draw(st.integers(0, 2)) if i % 3 == 1 else 0)]
+        lines += more
+        rows.append((lines, t, level, "\n".join([message, *more])))
     return shape, rows
 
 
@@ -506,12 +509,13 @@ def _want_ts(shape: str, t: datetime) -> datetime | None:
 @given(layouts())
 def test_generated_layouts_recover_level_and_message(layout):
     shape, rows = layout
-    lines = pl.Series("text", [r[0] for r in rows], dtype=pl.String)
+    lines = pl.Series("text", [line for r in rows for line in r[0]], dtype=pl.String)
     inf = infer_format(lines)
     assert inf is not None, lines.to_list()
-    entries = engine.parse(lines, inf.compiled, "UTC").entries
-    assert entries.height == len(rows), (inf.definition.pattern, lines.to_list())
-    want_levels = [engine.LEVELS[r[2]] for r in rows]
+    result = engine.parse(lines, inf.compiled, "UTC")
+    entries = result.entries
+    assert entries.height == len(rows) and result.rejected == 0, (inf.definition.pattern, lines.to_list())
+    want_levels = [engine.LEVELS[r[2]] if r[2] else None for r in rows]
     assert entries["level"].to_list() == want_levels, (inf.definition.pattern, lines.to_list())
     assert entries["message"].to_list() == [r[3] for r in rows], (inf.definition.pattern, lines.to_list())
     want = [_want_ts(shape, r[1]) for r in rows]
