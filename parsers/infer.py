@@ -146,17 +146,19 @@ def _iso_shape(matches: list[re.Match]) -> TimeShape:
         offset_rx = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
         regex += offset_rx if None not in offsets else f"(?:{offset_rx})?"
     label = "ISO-8601" + (" with T" if sep_rx == "T" else "") + ", " + _frac_label(fracs) + ", "
-    label += "no offset" if not styles else "offset " + " or ".join(styles) + (
+    named = [s.removeprefix("space ") + (" after a space" if s.startswith("space ") else "") for s in styles]
+    label += "no offset" if not styles else "offset " + " or ".join(named) + (
         "" if None not in offsets else " (not on every line)")
     time_format = "iso"
-    spaced = [s for s in styles if s.startswith("space ")]
-    if spaced and len(styles) == 1 and None not in offsets and sep_rx != "[T ]":
-        # "2026-11-26 09:14:46 +0100": ISO-8601 readers want the offset attached, strftime does not.
-        frac = {f for f in fracs}
-        if frac == {None}:
+    kinds = set(fracs)
+    if styles and styles[0].startswith("space ") and len(styles) == 1 and None not in offsets \
+            and sep_rx != "[T ]" and len(kinds) == 1:
+        # "2026-11-26 09:14:46 +0100": the ISO-8601 reader wants the offset attached, strftime does not.
+        only = next(iter(kinds))
+        if only is None:
             time_format = f"%Y-%m-%d{sep_rx}%H:%M:%S %z"
-        elif len(frac) == 1 and next(iter(frac))[1] == 6:  # type: ignore[index]
-            time_format = f"%Y-%m-%d{sep_rx}%H:%M:%S{next(iter(frac))[0]}%f %z"  # type: ignore[index]
+        elif only[1] == 6:
+            time_format = f"%Y-%m-%d{sep_rx}%H:%M:%S{only[0]}%f %z"
     return TimeShape(regex, time_format, label, has_offset=bool(styles) and None not in offsets)
 
 
@@ -167,8 +169,9 @@ def _slash_shape(matches: list[re.Match]) -> TimeShape:
     kinds = set(fracs)
     if kinds == {None}:
         return TimeShape(base, "%Y/%m/%d %H:%M:%S", label)
-    if len(kinds) == 1:
-        mark, digits = next(iter(kinds))  # type: ignore[misc]
+    only = next(iter(kinds))
+    if len(kinds) == 1 and only is not None:
+        mark, digits = only
         if digits == 6:
             return TimeShape(base + escape(mark) + r"\d{6}", f"%Y/%m/%d %H:%M:%S{mark}%f", label)
         if digits == 3:
