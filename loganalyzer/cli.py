@@ -354,6 +354,55 @@ def _write_reports(source, html_out: str | None, md_out: str | None, otlp_out: s
         click.echo(f"wrote {md_out}")
 
 
+@cli.group()
+def formats() -> None:
+    """The format definitions: list them, check a file of your own, or infer one from a log."""
+
+
+@formats.command("list")
+def formats_list() -> None:
+    """List the built-in format definitions: name, kind, syntax and what each reads."""
+    from loganalyzer.parsers import formats as formats_mod
+
+    for d in sorted(formats_mod.builtin_definitions(), key=lambda d: (d.kind, d.name)):
+        click.echo(f"{d.name:<28} {d.kind:<13} {d.syntax:<8} {d.description}")
+
+
+@formats.command("suggest")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the file.")
+def formats_suggest(path, encoding) -> None:
+    """Infer a format definition from a log's own lines and print it as TOML.
+
+    Save it and pass it back: loganalyzer formats suggest app.log > app.toml;
+    loganalyzer analyze --formats app.toml LOGS
+    """
+    from loganalyzer import ingest
+
+    click.echo(ingest.suggest_format(path, encoding), nl=False)
+
+
+@formats.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def formats_check(files) -> None:
+    """Compile format definition files and parse the sample lines they carry."""
+    from loganalyzer.parsers import formats as formats_mod
+    from loganalyzer.parsers.samples import check_samples
+
+    problems = []
+    for f in files:
+        try:
+            defs = formats_mod.load_definitions([f])
+            mine = [d for d in defs if d.origin == str(f)]
+            for d in mine:
+                problems += check_samples(formats_mod.compile_definition(d))
+        except formats_mod.DefinitionError as exc:
+            raise errors.FormatsError(str(exc)) from exc
+        click.echo(f"{f}: {len(mine)} format(s)")
+    if problems:
+        raise errors.FormatsError("; ".join(problems))
+
+
 def main() -> None:
     """Entry point: expected problems print one line; unexpected ones too, unless --debug."""
     debug = "--debug" in sys.argv

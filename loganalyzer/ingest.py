@@ -22,7 +22,7 @@ import pyarrow as pa
 from loganalyzer import config as config_mod
 from loganalyzer import errors, sources
 from loganalyzer import kinds as kinds_mod
-from loganalyzer.parsers import engine
+from loganalyzer.parsers import engine, infer
 from loganalyzer.parsers.formats import KINDS, Compiled, DefinitionError, compile_definition, load_definitions
 
 COMMON_COLUMNS = ["ts", "source", "file", "line", "level", "request_id", "message"]
@@ -413,6 +413,16 @@ def _kind_of(path: str, fmt: Compiled, sample: pl.Series, opts: Options) -> kind
     return kinds_mod.classify(entries, fmt.kind)
 
 
+def suggest_format(path: str | Path, encoding: str = "utf-8") -> str:
+    """A format definition (TOML) for a file, inferred from its own lines, to save and load as a formats file."""
+    sample, _ = _sample(str(path), check_codec(encoding))
+    guess = infer.infer_format(sample.head(infer.SAMPLE), name=Path(str(path)).stem.replace(".", "_") or "inferred")
+    if guess is None:
+        raise errors.InputError(f"{path}: no layout could be inferred from its lines (no timestamp at the start "
+                                "of most lines)")
+    return infer.suggest_toml(guess)
+
+
 def _count_lines(path: str, codec: str) -> int:
     """Lines of a file nothing could read: they are counted as unread, never dropped unseen."""
     stats = sources.ReadStats(codec)
@@ -450,6 +460,13 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
             notes.append(f"{path}: empty file" + (f" ({len(sample):,} blank lines)" if len(sample) and not blank
                                                    else ""))
             skipped.append(_stat_row(path, codec, lines=len(sample), unread=len(sample)))
+        elif problem and (guess := infer.infer_format(sample.head(infer.SAMPLE))) is not None:
+            # No definition fits, but the lines show a layout: read them with it, and say so.
+            fmt, rate = guess.compiled, guess.share
+            notes.append(f"{path}: matches no known format; read with a layout inferred from its lines "
+                         f"({guess.description})")
+            decision = _kind_of(path, fmt, sample, opts)
+            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision))
         elif problem:
             if path in explicit or path == "-":
                 raise LoadError(problem)

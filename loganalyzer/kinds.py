@@ -72,7 +72,7 @@ def classify(entries: pl.DataFrame, format_kind: str) -> KindDecision:
 
     ``format_kind`` is what the format's definition says (``app`` when it says nothing): proxy
     kinds are kept as they are; an application log goes to the side its lines show; with no
-    evidence either way the format's own kind stands, or ``crm`` for ``app`` (reported as a guess).
+    evidence either way the format's own kind stands, or ``other`` for ``app``: a log that is not a hop.
     """
     if format_kind in ("nginx_access", "nginx_error"):
         return KindDecision(format_kind, 1.0, "access/error lines of the proxy (by format)", {}, False)
@@ -113,4 +113,5 @@ def _fallback(format_kind: str) -> KindDecision:
     if format_kind in KINDS:
         return KindDecision(format_kind, 0.5, f"no line says which side it is on; the format's kind ({format_kind})",
                             {}, False)
-    return KindDecision("crm", 0.0, "no line says which side it is on; read as the upstream's (a guess)", {}, False)
+    return KindDecision("other", 0.0, "no line is about an HTTP call made or handled: not a hop of the request "
+                        "(read, not correlated)", {}, False)

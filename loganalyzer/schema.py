@@ -24,12 +24,13 @@ READABLE_EXPORT_VERSIONS = ("1", "2")
 UTC_NS = pl.Datetime("ns", "UTC")
 
 #: The source kinds: the hops of a request, each with what its lines are about.
-KINDS = ("vac", "nginx_access", "nginx_error", "crm")
+KINDS = ("vac", "nginx_access", "nginx_error", "crm", "other")
 KIND_ROLES = {
     "vac": "client: makes outbound calls",
     "nginx_access": "proxy: one line per request it answered",
     "nginx_error": "proxy: its own errors, naming the request and upstream",
     "crm": "upstream: handles inbound requests",
+    "other": "none of the hops: read and shown, not correlated",
 }
 
 

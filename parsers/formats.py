@@ -31,13 +31,16 @@ from typing import Any
 from . import logback, nginx, pylogging, timefmt
 from .pattern import Assembled, Capture, ascii_digits
 
-KINDS = ("vac", "nginx_access", "nginx_error", "crm")
+KINDS = ("vac", "nginx_access", "nginx_error", "crm", "other")
 #: What a format definition may say it writes: one of KINDS, or ``app`` for an application layout
 #: whose lines may be a client's or an upstream's (which one is decided from what the lines say).
 FORMAT_KINDS = (*KINDS, "app")
+#: The hops of a request; ``other`` is a log that is none of them (read and shown, not correlated).
+HOPS = KINDS[:4]
 SYNTAXES = ("nginx", "logback", "python", "regex", "json")
 MULTILINE = ("none", "java", "python", "any")
-_DEFAULT_MULTILINE = {"vac": "python", "nginx_access": "none", "nginx_error": "any", "crm": "java", "app": "any"}
+_DEFAULT_MULTILINE = {"vac": "python", "nginx_access": "none", "nginx_error": "any", "crm": "java", "app": "any",
+                      "other": "any"}
 
 #: Columns that can hold the request id, most trusted first. A client-supplied id
 #: (``X-Request-ID``) wins over one the proxy generated, since that is the id the client logs.

@@ -118,8 +118,8 @@ def test_no_evidence_keeps_the_format_kind_or_says_it_guessed():
     entries = pl.DataFrame({"message": ["cache warmed", "job 12 done"], "logger": ["app", "app"]})
     kept = kinds.classify(entries, "vac")
     assert kept.kind == "vac" and not kept.by_content
-    guess = kinds.classify(entries, "app")
-    assert guess.confidence == 0.0 and "guess" in guess.evidence
+    other = kinds.classify(entries, "app")
+    assert other.kind == "other" and other.confidence == 0.0 and "not a hop" in other.evidence
 
 
 def test_proxy_formats_are_not_scored():
