@@ -223,7 +223,8 @@ class _Parser:
         pad_left = bool(min_width) and not left_align
         pad_right = bool(min_width) and left_align
         if column == "level":
-            return [Capture("level", regex=_LEVEL, type="level", pad_left=pad_left, pad_right=pad_right)]
+            return [Capture("level", regex=_LEVEL, type="level", pad_left=pad_left, pad_right=pad_right,
+                            width=int(min_width) if min_width else 0)]
         if column == "logger":
             return [Capture("logger", regex=r"\S+", pad_left=pad_left, pad_right=pad_right)]
         if column == "message":

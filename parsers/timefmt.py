@@ -171,13 +171,22 @@ _STRFTIME = {
 
 
 def from_strftime(fmt: str) -> TimeLayout:
-    """Translate a C ``strftime`` format (Python ``logging``'s ``datefmt``)."""
+    """Translate a C ``strftime`` format (Python ``logging``'s ``datefmt``).
+
+    One code beyond C's is understood, for writers whose fraction comes and goes (Go's ``log``
+    with or without ``Lmicroseconds``): ``%.f``, an optional ``.`` and 1-9 digits.
+    """
     regex: list[str] = []
     chrono: list[str] = []
     has_offset = False
     i = 0
     while i < len(fmt):
         ch = fmt[i]
+        if fmt.startswith("%.f", i):
+            regex.append(r"(?:\.\d{1,9})?")
+            chrono.append("%.f")
+            i += 3
+            continue
         if ch == "%" and i + 1 < len(fmt):
             code = fmt[i + 1]
             if code == "Z":
