@@ -34,6 +34,7 @@ _WORDS = {
     **dict.fromkeys(("r", "relative"), "relative_ms"),
     **dict.fromkeys(("cn", "contextName"), "context_name"),
     "marker": "marker",
+    "x": "ndc",  # log4j's nested diagnostic context (TTCC layout)
     "kvp": "kvp",
     "sn": "sequence_number",
     "sequenceNumber": "sequence_number",
@@ -85,6 +86,9 @@ def compile_pattern(pattern: str, properties: dict[str, str] | None = None) -> L
     parser = _Parser(pattern.strip(), properties or {})
     toks = parser.parse_sequence(top=True)
     assembled = assemble(toks)
+    if not any(c.type == "time" for c in assembled.columns.values()):
+        # %r (milliseconds since start-up, log4j's TTCC layout) is not a time: entries cannot be dated.
+        raise PatternError(f"logback pattern {pattern!r} has no %d: its lines cannot be placed in time")
     derives = [(col, rx) for col, rx in IMPLIED_DERIVES.items() if col in assembled.columns]
     return LogbackLayout(assembled, derives, parser.zone)
 
@@ -167,6 +171,9 @@ class _Parser:
             layout = timefmt.from_java(option)
         except timefmt.TimeFormatError as exc:
             raise self.error(str(exc)) from None
+        if not timefmt.has_date(layout):
+            # log4j2's default %d{HH:mm:ss.SSS}: the day would have to be invented.
+            raise self.error(f"date pattern {option!r} writes no date, so lines cannot be placed in time")
         if layout.zone:
             self.zone = layout.zone
         return Capture("time", type="time", layout=layout)

@@ -78,5 +78,12 @@ def compile_format(fmt: str, datefmt: str | None = None) -> Assembled:
         pos = m.end()
     if not found:
         raise FormatStringError(f"no %(attribute)s fields in logging format {fmt!r}")
+    if not any(isinstance(t, Capture) and t.type == "time" for t in toks):
+        # logging.basicConfig's own "%(levelname)s:%(name)s:%(message)s", uvicorn's "%(levelprefix)s ..."
+        raise FormatStringError(f"logging format {fmt!r} writes no %(asctime)s or %(created)f: "
+                                "its lines cannot be placed in time")
+    if "%(asctime)" in fmt or "{asctime" in fmt:
+        if not timefmt.has_date(layout):
+            raise FormatStringError(f"datefmt {datefmt!r} writes no date: lines cannot be placed in time")
     toks.append(Literal(fmt[pos:]))
     return assemble(toks)

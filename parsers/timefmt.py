@@ -30,6 +30,20 @@ class TimeLayout:
     zulu: bool = False
 
 
+def has_date(layout: TimeLayout) -> bool:
+    """Whether text in this layout names a day (a year and a month and day, or a day of the year).
+
+    A time of day alone (logback ``%d{HH:mm:ss.SSS}``) cannot place an entry in time: parsers
+    would have to invent the date.
+    """
+    if layout.chrono in ("epoch", "iso"):
+        return True
+    c = layout.chrono
+    year = "%Y" in c or "%y" in c
+    day = ("%d" in c or "%e" in c) and any(m in c for m in ("%m", "%b", "%B"))
+    return year and (day or "%j" in c or "%F" in c)
+
+
 ISO_REGEX = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
 ISO = TimeLayout(ISO_REGEX, "iso", has_offset=True, zulu=True)
 
