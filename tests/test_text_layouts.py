@@ -20,12 +20,9 @@ COMPILED = [formats.compile_definition(d) for d in formats.builtin_definitions()
 BY_NAME = {c.name: c for c in COMPILED}
 WITH_SAMPLES = [c for c in COMPILED if c.definition.samples]
 
-#: Formats whose sample lines another format reads just as well, and which one wins. Each pair is a
-#: real ambiguity of the notations, not a shortcoming of a regex.
-EQUIVALENT: dict[str, set[str]] = {
-    # combined lines are also combined_kv lines with no pairs: neither can tell them apart.
-    "combined": {"combined_kv"},
-}
+#: Formats whose sample lines another format may win on, as a real ambiguity of the notations (not a
+#: shortcoming of a regex). None is needed today: every built-in's samples pick that format.
+EQUIVALENT: dict[str, set[str]] = {}
 
 NEW_TEXT_LAYOUTS = [
     "python_level_bracket", "python_padded", "python_name_level", "python_seconds", "python_msecs",
