@@ -132,7 +132,8 @@ def test_python_levels_are_upper_case_words_and_names_one_word():
 
 @pytest.mark.parametrize("fmt, datefmt", [
     ("%(levelname)s:%(name)s:%(message)s", None),  # logging.basicConfig's default
-    ("%(levelprefix)s %(message)s", None),  # uvicorn's default
+    # uvicorn's default: levelprefix is its own formatter's field, and there is no time either
+    ("%(levelprefix)s %(message)s", None),
     ("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"),
 ])
 def test_python_layouts_without_a_date_are_refused(fmt, datefmt):
