@@ -27,7 +27,7 @@ EQUIVALENT: dict[str, set[str]] = {}
 NEW_TEXT_LAYOUTS = [
     "python_level_bracket", "python_padded", "python_name_level", "python_seconds", "python_msecs",
     "python_iso_offset", "flask_default", "gunicorn_error", "logback_classic", "log4j_iso8601",
-    "log4j_class_line", "go_log", "go_slog_text", "logrus_text",
+    "log4j_class_line", "log4j2_file", "celery_worker", "go_log", "go_slog_text", "logrus_text",
 ]
 
 
@@ -95,6 +95,8 @@ FOREIGN = {
     "haproxy": _corpus("logfile_haproxy.0"),
     "syslog": _corpus("logfile_haproxy.0")[:3],
     "apache_error": _corpus("format_samples_error_log.txt"),
+    # uWSGI's request log: "[pid: 1|app: 0|req: 1/1] 127.0.0.1 () {38 vars ...} [Sun Mar 13 22:49:12 2016] POST ..."
+    "uwsgi": (DATA / "text_layouts" / "lnav_logfile_uwsgi.0").read_text(encoding="utf-8").splitlines(),
 }
 
 

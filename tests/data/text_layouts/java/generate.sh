@@ -23,5 +23,6 @@ run() { # format library pattern
   run log4j_iso8601 logback '%d [%t] %-5p %c - %m%n'
   run log4j_class_line log4j1 '%d{yyyy-MM-dd HH:mm:ss} %-5p %c{1}:%L - %m%n'
   run log4j_class_line log4j2 '%d{yyyy-MM-dd HH:mm:ss} %-5p %c{1}:%L - %m%n'
+  run log4j2_file log4j2 '%d %p %c{1.} [%t] %m%n'
 } > ../java_layouts.log
 rm -r "$OUT"
