@@ -6,6 +6,7 @@ Only the first line of an event is described by the pattern: everything after ``
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -166,11 +167,16 @@ class _Parser:
         assert body is not None
         return body
 
-    def time_capture(self, option: str) -> Capture:
+    def time_capture(self, option: str, zone: str | None = None) -> Capture:
+        """``%d{option}``, or log4j2's ``%d{option}{zone}`` (the second braces name the writer's zone)."""
         try:
             layout = timefmt.from_java(option)
         except timefmt.TimeFormatError as exc:
             raise self.error(str(exc)) from None
+        if zone and not layout.zone:
+            if not timefmt.is_zone(zone.strip()):
+                raise self.error(f"time zone {zone!r} of %d is not a known zone")
+            layout = dataclasses.replace(layout, zone=zone.strip())
         if not timefmt.has_date(layout):
             # log4j2's default %d{HH:mm:ss.SSS}: the day would have to be invented.
             raise self.error(f"date pattern {option!r} writes no date, so lines cannot be placed in time")
@@ -226,7 +232,7 @@ class _Parser:
             raise self.error(f"unknown conversion word %{word}")
         column = _WORDS[word]
         if column == "time":
-            return [self.time_capture(options[0] if options else "")]
+            return [self.time_capture(options[0] if options else "", options[1] if len(options) > 1 else None)]
         pad_left = bool(min_width) and not left_align
         pad_right = bool(min_width) and left_align
         if column == "level":

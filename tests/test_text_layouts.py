@@ -169,3 +169,24 @@ def test_go_key_value_attributes_become_columns():
     e = engine.parse(lines, fmt, "UTC").entries
     assert e["message"].to_list() == ["upstream call failed", "done"]
     assert e["status"].to_list() == [502, None] and e["request_id"].to_list() == ["7f3a9c21", None]
+
+
+#: The %d options of the layout that wrote log4j2_dates.txt, in order; the first is the reference.
+_LOG4J2_DATES = ["UNIX_MILLIS", "DEFAULT}{Europe/Moscow", "ISO8601", "DATE", "COMPACT",
+                 "ISO8601_OFFSET_DATE_TIME_HHCMM}{America/New_York", "UNIX"]
+
+
+@pytest.mark.parametrize("i", range(1, len(_LOG4J2_DATES)), ids=_LOG4J2_DATES[1:])
+def test_log4j2_named_dates_and_zones_read_as_the_same_instant(i):
+    lines = (DATA / "text_layouts" / "log4j2_dates.txt").read_text(encoding="utf-8").splitlines()
+    # Fields before the one under test are skipped as MDC-like text; the rest is the message.
+    layout = "".join(f"%X{{f{j}}}|" for j in range(i)) + "%d{" + _LOG4J2_DATES[i] + "} %m%n"
+    if i + 1 < len(_LOG4J2_DATES):
+        layout = layout.replace("} %m%n", "}|%m%n")
+    d = formats.FormatDef(name="t", kind="app", syntax="logback", pattern=layout)
+    entries = engine.parse(_series(lines), formats.compile_definition(d), None).entries
+    reference = [int(line.split("|")[0]) for line in lines]
+    got = (entries["ts"].dt.epoch("ms")).to_list()
+    if _LOG4J2_DATES[i] == "UNIX":  # whole seconds
+        reference = [r // 1000 * 1000 for r in reference]
+    assert got == reference
