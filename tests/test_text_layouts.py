@@ -6,6 +6,7 @@ each ``## <format> <library>`` block is what the real library wrote (see PROVENA
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -26,8 +27,8 @@ EQUIVALENT: dict[str, set[str]] = {}
 
 NEW_TEXT_LAYOUTS = [
     "python_level_bracket", "python_padded", "python_name_level", "python_seconds", "python_msecs",
-    "python_iso_offset", "flask_default", "gunicorn_error", "logback_classic", "log4j_iso8601",
-    "log4j_class_line", "log4j2_file", "celery_worker", "go_log", "go_slog_text", "logrus_text",
+    "python_iso_offset", "python_colon", "python_colon_name", "flask_default", "gunicorn_error", "logback_classic", "log4j_iso8601",
+    "log4j_class_line", "log4j2_file", "dropwizard", "celery_worker", "go_log", "go_slog_text", "logrus_text",
 ]
 
 
@@ -53,6 +54,8 @@ def _blocks() -> list[tuple[str, str, list[str]]]:
 
 
 BLOCKS = _blocks()
+#: How each generated entry begins (date, [date, time=, or Dropwizard's "LEVEL [date"): trace lines do not.
+_ENTRY_START = re.compile(r"^(?:\d|\[\d|time=|[A-Z]+ +\[\d)")
 
 
 @pytest.mark.parametrize("name", NEW_TEXT_LAYOUTS)
@@ -80,7 +83,7 @@ def test_whole_output_of_the_real_library_is_detected_and_parsed(name, library, 
     assert found.format.name == name, found.ranking[:3]
     result = engine.parse(_series(lines), BY_NAME[name], "UTC")
     assert result.rejected == 0
-    starts = sum(1 for line in lines if line[:1].isdigit() or line.startswith(("[2", "time=")))
+    starts = sum(1 for line in lines if _ENTRY_START.match(line))
     assert result.parsed == starts
     if name != "go_log":
         assert result.entries["level"].null_count() == 0

@@ -34,6 +34,8 @@ LAYOUTS: dict[str, tuple[str, str | None, str]] = {
     "python_iso_offset": ("%(asctime)s %(levelname)s [%(name)s] %(message)s", "%Y-%m-%dT%H:%M:%S%z",
                           "Europe/Moscow"),
     "flask_default": ("[%(asctime)s] %(levelname)s in %(module)s: %(message)s", None, "UTC"),
+    "python_colon": ("%(asctime)s:%(levelname)s:%(message)s", None, "UTC"),
+    "python_colon_name": ("%(asctime)s:%(levelname)s:%(name)s:%(message)s", None, "UTC"),
     # Celery's worker_log_format default
     "celery_worker": ("[%(asctime)s: %(levelname)s/%(processName)s] %(message)s", None, "UTC"),
 }

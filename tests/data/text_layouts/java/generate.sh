@@ -24,6 +24,7 @@ run() { # format library pattern
   run log4j_class_line log4j1 '%d{yyyy-MM-dd HH:mm:ss} %-5p %c{1}:%L - %m%n'
   run log4j_class_line log4j2 '%d{yyyy-MM-dd HH:mm:ss} %-5p %c{1}:%L - %m%n'
   run log4j2_file log4j2 '%d %p %c{1.} [%t] %m%n'
+  run dropwizard logback '%-5p [%d{ISO8601,UTC}] %c: %m%n%rEx'
 } > ../java_layouts.log
 # One event, its time written by every log4j2 %d shorthand (and two named zones) on the same line.
 run dates log4j2 '%d{UNIX_MILLIS}|%d{DEFAULT}{Europe/Moscow}|%d{ISO8601}|%d{DATE}|%d{COMPACT}|%d{ISO8601_OFFSET_DATE_TIME_HHCMM}{America/New_York}|%d{UNIX} %-5level %c{1} - %m%n' \
