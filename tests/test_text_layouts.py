@@ -193,3 +193,9 @@ def test_log4j2_named_dates_and_zones_read_as_the_same_instant(i):
     if _LOG4J2_DATES[i] == "UNIX":  # whole seconds
         reference = [r // 1000 * 1000 for r in reference]
     assert got == reference
+
+
+def test_go_log_leaves_nginx_error_lines_to_nginx_error():
+    lines = _series((DATA / "elastic-beats-nginx" / "error.log").read_text(encoding="utf-8").splitlines())
+    assert engine.match_rate(lines, BY_NAME["go_log"])[0] == 0.0
+    assert engine.match_rate(lines, BY_NAME["nginx_error"])[0] > 0.5
