@@ -199,3 +199,11 @@ def test_go_log_leaves_nginx_error_lines_to_nginx_error():
     lines = _series((DATA / "elastic-beats-nginx" / "error.log").read_text(encoding="utf-8").splitlines())
     assert engine.match_rate(lines, BY_NAME["go_log"])[0] == 0.0
     assert engine.match_rate(lines, BY_NAME["nginx_error"])[0] > 0.5
+
+
+@pytest.mark.parametrize("file, name", [("nginx_kv_access.txt", "combined_kv"), ("nginx_error.txt", "nginx_error")])
+def test_real_nginx_output_is_detected_and_read_whole(file, name):
+    lines = _series((DATA / "text_layouts" / file).read_text(encoding="utf-8").splitlines())
+    assert detect(lines, COMPILED).format.name == name
+    result = engine.parse(lines, BY_NAME[name], "UTC")
+    assert result.rejected == 0 and result.parsed == len(lines)
