@@ -79,7 +79,7 @@ def compile_format(fmt: str, datefmt: str | None = None) -> Assembled:
     if not found:
         raise FormatStringError(f"no %(attribute)s fields in logging format {fmt!r}")
     if not any(isinstance(t, Capture) and t.type == "time" for t in toks):
-        # logging.basicConfig's own "%(levelname)s:%(name)s:%(message)s", uvicorn's "%(levelprefix)s ..."
+        # logging.basicConfig's own "%(levelname)s:%(name)s:%(message)s" has no time at all
         raise FormatStringError(f"logging format {fmt!r} writes no %(asctime)s or %(created)f: "
                                 "its lines cannot be placed in time")
     if "%(asctime)" in fmt or "{asctime" in fmt:
