@@ -6,6 +6,7 @@ Only the first line of an event is described by the pattern: everything after ``
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ _WORDS = {
     **dict.fromkeys(("r", "relative"), "relative_ms"),
     **dict.fromkeys(("cn", "contextName"), "context_name"),
     "marker": "marker",
+    "x": "ndc",  # log4j's nested diagnostic context (TTCC layout)
     "kvp": "kvp",
     "sn": "sequence_number",
     "sequenceNumber": "sequence_number",
@@ -85,6 +87,9 @@ def compile_pattern(pattern: str, properties: dict[str, str] | None = None) -> L
     parser = _Parser(pattern.strip(), properties or {})
     toks = parser.parse_sequence(top=True)
     assembled = assemble(toks)
+    if not any(c.type == "time" for c in assembled.columns.values()):
+        # %r (milliseconds since start-up, log4j's TTCC layout) is not a time: entries cannot be dated.
+        raise PatternError(f"logback pattern {pattern!r} has no %d: its lines cannot be placed in time")
     derives = [(col, rx) for col, rx in IMPLIED_DERIVES.items() if col in assembled.columns]
     return LogbackLayout(assembled, derives, parser.zone)
 
@@ -162,11 +167,19 @@ class _Parser:
         assert body is not None
         return body
 
-    def time_capture(self, option: str) -> Capture:
+    def time_capture(self, option: str, zone: str | None = None) -> Capture:
+        """``%d{option}``, or log4j2's ``%d{option}{zone}`` (the second braces name the writer's zone)."""
         try:
             layout = timefmt.from_java(option)
         except timefmt.TimeFormatError as exc:
             raise self.error(str(exc)) from None
+        if zone and not layout.zone:
+            if not timefmt.is_zone(zone.strip()):
+                raise self.error(f"time zone {zone!r} of %d is not a known zone")
+            layout = dataclasses.replace(layout, zone=zone.strip())
+        if not timefmt.has_date(layout):
+            # log4j2's default %d{HH:mm:ss.SSS}: the day would have to be invented.
+            raise self.error(f"date pattern {option!r} writes no date, so lines cannot be placed in time")
         if layout.zone:
             self.zone = layout.zone
         return Capture("time", type="time", layout=layout)
@@ -219,11 +232,12 @@ class _Parser:
             raise self.error(f"unknown conversion word %{word}")
         column = _WORDS[word]
         if column == "time":
-            return [self.time_capture(options[0] if options else "")]
+            return [self.time_capture(options[0] if options else "", options[1] if len(options) > 1 else None)]
         pad_left = bool(min_width) and not left_align
         pad_right = bool(min_width) and left_align
         if column == "level":
-            return [Capture("level", regex=_LEVEL, type="level", pad_left=pad_left, pad_right=pad_right)]
+            return [Capture("level", regex=_LEVEL, type="level", pad_left=pad_left, pad_right=pad_right,
+                            width=int(min_width) if min_width else 0)]
         if column == "logger":
             return [Capture("logger", regex=r"\S+", pad_left=pad_left, pad_right=pad_right)]
         if column == "message":

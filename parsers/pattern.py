@@ -39,6 +39,11 @@ class Capture:
     # Padding written by the producer (logback %5p, Python %(levelname)-8s): spaces to allow.
     pad_left: bool = False
     pad_right: bool = False
+    # The producer's minimum width (``%-5level``, ``%(levelname)-8s``). With a padding flag and a
+    # regex that is one character class repeated (``[A-Z]+``), the padding is matched exactly:
+    # "INFO " then the literal, not "INFO" and any run of spaces, so a padded layout is told apart
+    # from its unpadded twin. The padding is then inside the group (the level's reader strips it).
+    width: int = 0
 
 
 @dataclass
@@ -119,15 +124,39 @@ def assemble(tokens: list[Token], quoted_json: bool = False) -> Assembled:
             body = body.replace("*", "*?") if body.endswith("*") else body + "?"
         group = _group_name(tok.name, taken)
         columns[group] = tok
-        piece = f"(?P<{group}>{body})"
+        exact = exact_padding(body, tok.width, left=tok.pad_left) if tok.width and (tok.pad_left or tok.pad_right) \
+            else None
+        piece = f"(?P<{group}>{exact or body})"
         if tok.optional:
             piece = f"(?:{piece})?"
-        if tok.pad_left:
+        if tok.pad_left and not exact:
             piece = " *" + piece
-        if tok.pad_right:
+        if tok.pad_right and not exact:
             piece = piece + " *"
         parts.append(piece)
     return Assembled(ascii_digits("^" + "".join(parts) + "$"), columns)
+
+
+_REPEATED_CLASS = re.compile(r"^(\\[A-Za-z]|\[[^\]]+\])[+*]$")
+
+
+def exact_padding(body: str, width: int, left: bool) -> str | None:
+    """A regex for ``body`` padded with spaces to ``width`` characters (on the left if ``left``).
+
+    Only for a body that is one character class repeated (``[A-Z]+``, ``\\S+``); None otherwise.
+    Values at least ``width`` long are not padded: ``(?:C{5,}|C{4} |C{3}  |...)`` for width 5.
+    """
+    m = _REPEATED_CLASS.match(body)
+    if not m or width < 2:
+        return None
+    cls = m.group(1)
+    shortest = 1 if body.endswith("+") else 0
+    alts = [f"{cls}{{{width},}}"]
+    for n in range(width - 1, shortest - 1, -1):
+        chars = f"{cls}{{{n}}}" if n > 1 else (cls if n == 1 else "")
+        pad = " " * (width - n)
+        alts.append(pad + chars if left else chars + pad)
+    return "(?:" + "|".join(alts) + ")"
 
 
 def ascii_digits(regex: str) -> str:

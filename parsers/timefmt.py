@@ -30,6 +30,20 @@ class TimeLayout:
     zulu: bool = False
 
 
+def has_date(layout: TimeLayout) -> bool:
+    """Whether text in this layout names a day (a year and a month and day, or a day of the year).
+
+    A time of day alone (logback ``%d{HH:mm:ss.SSS}``) cannot place an entry in time: parsers
+    would have to invent the date.
+    """
+    if layout.chrono in ("epoch", "iso"):
+        return True
+    c = layout.chrono
+    year = "%Y" in c or "%y" in c
+    day = ("%d" in c or "%e" in c) and any(m in c for m in ("%m", "%b", "%B"))
+    return year and (day or "%j" in c or "%F" in c)
+
+
 ISO_REGEX = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
 ISO = TimeLayout(ISO_REGEX, "iso", has_offset=True, zulu=True)
 
@@ -55,10 +69,11 @@ class TimeFormatError(ValueError):
     """A timestamp layout this module cannot translate."""
 
 
-def _is_zone(name: str) -> bool:
+def is_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA zone this machine knows (``Europe/Moscow``, ``UTC``, ``GMT+0``)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    if not re.fullmatch(r"[A-Za-z_]+(?:/[A-Za-z_+-]+)*", name):
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*", name):
         return False
     try:
         ZoneInfo(name)
@@ -67,19 +82,48 @@ def _is_zone(name: str) -> bool:
     return True
 
 
+#: log4j2's ``%d{NAME}`` shorthands (``FixedDateFormat.FixedFormat``) that are date patterns.
+_LOG4J2_NAMED = {
+    "DEFAULT": "yyyy-MM-dd HH:mm:ss,SSS",
+    "DEFAULT_MICROS": "yyyy-MM-dd HH:mm:ss,SSSSSS",
+    "DEFAULT_NANOS": "yyyy-MM-dd HH:mm:ss,SSSSSSSSS",
+    "ISO8601_BASIC": "yyyyMMdd'T'HHmmss,SSS",
+    "ISO8601_OFFSET_DATE_TIME_HHMM": "yyyy-MM-dd'T'HH:mm:ss,SSSX",
+    "ISO8601_OFFSET_DATE_TIME_HHCMM": "yyyy-MM-dd'T'HH:mm:ss,SSSXXX",
+    "DATE": "dd MMM yyyy HH:mm:ss,SSS",
+    "COMPACT": "yyyyMMddHHmmssSSS",
+    "ABSOLUTE": "HH:mm:ss,SSS",
+    "ABSOLUTE_MICROS": "HH:mm:ss,SSSSSS",
+    "ABSOLUTE_NANOS": "HH:mm:ss,SSSSSSSSS",
+}
+#: log4j2's epoch shorthands: seconds, and milliseconds (which the ISO reader knows by their 13 digits).
+_LOG4J2_EPOCH = {
+    "UNIX": TimeLayout(r"\d{9,10}", "epoch", has_offset=True),
+    "UNIX_MILLIS": TimeLayout(r"\d{13}", "iso", has_offset=True),
+}
+
+
 def from_java(pattern: str) -> TimeLayout:
     """Translate a ``SimpleDateFormat`` / ``DateTimeFormatter`` pattern, as logback's ``%d{…}`` takes.
 
     Logback's options are understood too: ``ISO8601`` (logback's default), and a trailing
-    ``, Zone/Name`` naming the zone the writer used.
+    ``, Zone/Name`` naming the zone the writer used; so are log4j2's named formats
+    (``DEFAULT``, ``ISO8601_BASIC``, ``DATE``, ``COMPACT``, ``UNIX``, ``UNIX_MILLIS``, ...).
     """
     zone = None
     if "," in pattern and not pattern.strip().startswith("'"):
         head, _, tail = pattern.rpartition(",")
-        if _is_zone(tail.strip()):
+        if is_zone(tail.strip()):
             pattern, zone = head, tail.strip()
     pattern = pattern.strip()
-    if pattern in ("", "ISO8601"):
+    if pattern == "ISO8601":
+        # logback and log4j 1 write "2026-11-26 09:14:46,070", log4j2 "2026-11-26T09:14:46,070":
+        # one layout reads both.
+        return TimeLayout(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2},\d{3}", "iso", zone=zone)
+    if pattern in _LOG4J2_EPOCH:
+        return _LOG4J2_EPOCH[pattern]
+    pattern = _LOG4J2_NAMED.get(pattern, pattern)
+    if pattern == "":
         pattern = "yyyy-MM-dd HH:mm:ss,SSS"
     regex: list[str] = []
     chrono: list[str] = []
@@ -171,13 +215,22 @@ _STRFTIME = {
 
 
 def from_strftime(fmt: str) -> TimeLayout:
-    """Translate a C ``strftime`` format (Python ``logging``'s ``datefmt``)."""
+    """Translate a C ``strftime`` format (Python ``logging``'s ``datefmt``).
+
+    One code beyond C's is understood, for writers whose fraction comes and goes (Go's ``log``
+    with or without ``Lmicroseconds``): ``%.f``, an optional ``.`` and 1-9 digits.
+    """
     regex: list[str] = []
     chrono: list[str] = []
     has_offset = False
     i = 0
     while i < len(fmt):
         ch = fmt[i]
+        if fmt.startswith("%.f", i):
+            regex.append(r"(?:\.\d{1,9})?")
+            chrono.append("%.f")
+            i += 3
+            continue
         if ch == "%" and i + 1 < len(fmt):
             code = fmt[i + 1]
             if code == "Z":

@@ -15,7 +15,7 @@ def test_every_builtin_definition_compiles_and_names_a_kind():
             "python_bracket_logger"} <= names
     for d in defs:
         compiled = formats.compile_definition(d)
-        assert compiled.kind in formats.KINDS
+        assert compiled.kind in formats.FORMAT_KINDS
         assert d.syntax == "json" or any(c.type == "time" for c in compiled.columns.values()), d.name
 
 
