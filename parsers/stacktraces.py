@@ -24,6 +24,9 @@ JAVA_FRAME = r"^\s+(?:at \S+\(|\.\.\. \d+ (?:more|common frames omitted))"
 PYTHON_START = r"^(?:Traceback \(most recent call last\):|\s+File \")"
 # The unindented "module.ExceptionClass: message" line that ends a traceback.
 PYTHON_HEADER = r"^(?P<prefix>)(?P<cls>[A-Za-z_][\w.]*)(?::\s?(?P<msg>.*)|\s*$)"
+# Lines that end a Python exception's message: frames, and the sentences that join a chain.
+PYTHON_BREAK = (r"^(?:\s|Traceback \(most recent call last\):|During handling of the above exception"
+                r"|The above exception was the direct cause)")
 _COLUMNS = ["exception", "exception_message", "root_cause", "root_cause_message"]
 
 
@@ -43,7 +46,7 @@ def exceptions(cont: pl.DataFrame, mode: str) -> pl.DataFrame:
     if trace.height == 0:
         return pl.DataFrame(schema={"_entry": cont.schema["_entry"], **dict.fromkeys(_COLUMNS, pl.String)})
     header_rx = JAVA_HEADER if mode == "java" else PYTHON_HEADER
-    frame_rx = JAVA_FRAME if mode == "java" else r"^\s"
+    frame_rx = JAVA_FRAME if mode == "java" else PYTHON_BREAK
     text = pl.col("text")
     trace = trace.with_columns(
         text.str.contains(header_rx).alias("_hdr"),
@@ -87,3 +90,53 @@ def exceptions(cont: pl.DataFrame, mode: str) -> pl.DataFrame:
         .otherwise(pl.col("root_cause_message")).alias("root_cause_message"),
     )
     return out
+
+
+def fill_exceptions(entries: pl.DataFrame) -> pl.DataFrame:
+    """Fill the exception columns of structured entries from their ``stack_trace`` text where keys left them empty.
+
+    JSON layouts may name the exception (ECS ``error.type``/``error.message``, GELF ``_error_type``),
+    the root cause (logstash-logback-encoder's ``throwable_root_cause_class``), or give only the
+    trace (logstash ``stack_trace``, python-json-logger ``exc_info``). What a key says wins; what the
+    trace says fills the rest, read with the same rules as a trace in continuation lines (Java:
+    the last ``Caused by:``; Python: the first exception of a chain). The root cause defaults to
+    the exception itself. Entries with none of these columns are returned as they are.
+    """
+    if not any(c in entries.columns for c in (*_COLUMNS, "stack_trace")):
+        return entries
+    for name in (*_COLUMNS, "stack_trace"):
+        if name not in entries.columns:
+            entries = entries.with_columns(pl.lit(None, pl.String).alias(name))
+    traces = entries.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_entry"), pl.col("stack_trace").alias("text"))
+    traces = traces.filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
+    if traces.height:
+        python = pl.col("text").str.contains(r"(?m)^Traceback \(most recent call last\):")
+        traces = traces.with_columns(python.alias("_py")).with_columns(pl.col("text").str.split("\n")).explode("text")
+        traces = traces.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("line"), pl.lit(True).alias("_trace"))
+        found = pl.concat([
+            exceptions(traces.filter(~pl.col("_py")), "java"),
+            exceptions(traces.filter(pl.col("_py")), "python"),
+        ]).rename({c: f"_t_{c}" for c in _COLUMNS})
+        entries = entries.with_row_index("_entry").with_columns(pl.col("_entry").cast(pl.Int64))
+        entries = entries.join(found, on="_entry", how="left", maintain_order="left").drop("_entry")
+    else:
+        entries = entries.with_columns(pl.lit(None, pl.String).alias(f"_t_{c}") for c in _COLUMNS)
+    col = pl.col
+    exc = pl.coalesce("exception", "_t_exception")
+    # A message read from the trace belongs to the exception named there, not to another one.
+    same = col("exception").is_null() | (col("exception") == col("_t_exception"))
+    exc_msg = pl.coalesce(col("exception_message"), pl.when(same).then(col("_t_exception_message")))
+    root = pl.coalesce("root_cause", "_t_root_cause")
+    root_msg = (
+        pl.when(col("root_cause").is_not_null()).then(col("root_cause_message"))
+        .when(col("_t_root_cause").is_not_null() & (col("_t_root_cause") != col("_t_exception")))
+        .then(col("_t_root_cause_message"))
+    )
+    entries = entries.with_columns(exc.alias("exception"), exc_msg.alias("exception_message"),
+                                   root.alias("_root"), root_msg.alias("_root_msg"))
+    # A trace that names no cause: the exception is its own root cause.
+    no_cause = col("_root").is_null() | ((col("_root") == col("_t_exception")) & col("root_cause").is_null())
+    return entries.with_columns(
+        pl.when(no_cause).then(col("exception")).otherwise(col("_root")).alias("root_cause"),
+        pl.when(no_cause).then(col("exception_message")).otherwise(col("_root_msg")).alias("root_cause_message"),
+    ).drop("_root", "_root_msg", *[f"_t_{c}" for c in _COLUMNS])
