@@ -895,14 +895,14 @@ def _json_levels(entries: pl.DataFrame, fmt: Compiled) -> pl.DataFrame:
     return entries.with_columns(level.replace_strict(mapping, default=level, return_dtype=pl.String).alias("level"))
 
 
-def _json_stack_text(entries: pl.DataFrame, keys: dict[str, list[str]]) -> pl.DataFrame:
+def _json_stack_text(entries: pl.DataFrame) -> pl.DataFrame:
     """``stack_trace`` as text: an array of lines (ECS ``stackTraceAsArray``) joined, structured ones dropped.
 
     GELF writers without ``_error_stack_trace`` put the trace in ``full_message`` after the message:
     it is taken when it holds a Java or Python frame.
     """
-    if "stack_trace" not in entries.columns and "full_message" in keys:
-        full = _json_value(keys["full_message"])
+    if "stack_trace" not in entries.columns and "full_message" in entries.columns:
+        full = pl.col("full_message")
         has_frame = full.str.contains(r"\n(?:\s+at \S|  File \")")
         entries = entries.with_columns(pl.when(has_frame).then(full).alias("stack_trace"))
     if "stack_trace" not in entries.columns:
@@ -975,7 +975,7 @@ def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResul
     else:
         entries = type_by_name(entries, [n for n in entries.columns if n in FIELD_TYPES])
         entries = _json_levels(entries, fmt)
-        entries = _json_stack_text(entries, keys)
+        entries = _json_stack_text(entries)
         entries = stacktraces.fill_exceptions(entries)
     entries = entries.drop("_n", "_key", "_xesc")
     if "url" in entries.columns and "path" not in entries.columns:

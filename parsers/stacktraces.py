@@ -24,6 +24,10 @@ JAVA_FRAME = r"^\s+(?:at \S+\(|\.\.\. \d+ (?:more|common frames omitted))"
 PYTHON_START = r"^(?:Traceback \(most recent call last\):|\s+File \")"
 # The unindented "module.ExceptionClass: message" line that ends a traceback.
 PYTHON_HEADER = r"^(?P<prefix>)(?P<cls>[A-Za-z_][\w.]*)(?::\s?(?P<msg>.*)|\s*$)"
+# Node.js (``err.stack``, pino's "caused by:" chain): "TypeError: msg" over "    at fn (file.js:1:2)".
+JS_HEADER = r"^(?P<prefix>caused by: )?(?P<cls>[A-Za-z_$][\w$]*)(?::\s?(?P<msg>.*)|\s*$)"
+JS_FRAME = r"^\s+at \S"
+JS_TRACE = r"(?m)^\s+at .*:\d+:\d+\)?$"
 # Lines that end a Python exception's message: frames, and the sentences that join a chain.
 PYTHON_BREAK = (r"^(?:\s|Traceback \(most recent call last\):|During handling of the above exception"
                 r"|The above exception was the direct cause)")
@@ -45,8 +49,8 @@ def exceptions(cont: pl.DataFrame, mode: str) -> pl.DataFrame:
     trace = cont.filter(pl.col("_trace"))
     if trace.height == 0:
         return pl.DataFrame(schema={"_entry": cont.schema["_entry"], **dict.fromkeys(_COLUMNS, pl.String)})
-    header_rx = JAVA_HEADER if mode == "java" else PYTHON_HEADER
-    frame_rx = JAVA_FRAME if mode == "java" else PYTHON_BREAK
+    header_rx = {"java": JAVA_HEADER, "python": PYTHON_HEADER, "js": JS_HEADER}[mode]
+    frame_rx = {"java": JAVA_FRAME, "python": PYTHON_BREAK, "js": JS_FRAME}[mode]
     text = pl.col("text")
     trace = trace.with_columns(
         text.str.contains(header_rx).alias("_hdr"),
@@ -73,9 +77,9 @@ def exceptions(cont: pl.DataFrame, mode: str) -> pl.DataFrame:
         )
         .sort(["_entry", "line"])
     )
-    if mode == "java":
+    if mode in ("java", "js"):
         top = headers.group_by("_entry").first()
-        causes = headers.filter(pl.col("prefix").fill_null("").str.starts_with("Caused by"))
+        causes = headers.filter(pl.col("prefix").fill_null("").str.to_lowercase().str.starts_with("caused by"))
         root = causes.group_by("_entry").last()
     else:
         top = headers.group_by("_entry").last()
@@ -99,8 +103,8 @@ def fill_exceptions(entries: pl.DataFrame) -> pl.DataFrame:
     the root cause (logstash-logback-encoder's ``throwable_root_cause_class``), or give only the
     trace (logstash ``stack_trace``, python-json-logger ``exc_info``). What a key says wins; what the
     trace says fills the rest, read with the same rules as a trace in continuation lines (Java:
-    the last ``Caused by:``; Python: the first exception of a chain). The root cause defaults to
-    the exception itself. Entries with none of these columns are returned as they are.
+    the last ``Caused by:``; Python: the first exception of a chain; Node.js: the last ``caused by:``).
+    The root cause defaults to the exception itself. Entries with none of these columns are returned as they are.
     """
     if not any(c in entries.columns for c in (*_COLUMNS, "stack_trace")):
         return entries
@@ -110,13 +114,13 @@ def fill_exceptions(entries: pl.DataFrame) -> pl.DataFrame:
     traces = entries.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_entry"), pl.col("stack_trace").alias("text"))
     traces = traces.filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
     if traces.height:
-        python = pl.col("text").str.contains(r"(?m)^Traceback \(most recent call last\):")
-        traces = traces.with_columns(python.alias("_py")).with_columns(pl.col("text").str.split("\n")).explode("text")
+        text = pl.col("text")
+        mode = (pl.when(text.str.contains(r"(?m)^Traceback \(most recent call last\):")).then(pl.lit("python"))
+                .when(text.str.contains(JS_TRACE)).then(pl.lit("js")).otherwise(pl.lit("java")))
+        traces = traces.with_columns(mode.alias("_mode")).with_columns(text.str.split("\n")).explode("text")
         traces = traces.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("line"), pl.lit(True).alias("_trace"))
-        found = pl.concat([
-            exceptions(traces.filter(~pl.col("_py")), "java"),
-            exceptions(traces.filter(pl.col("_py")), "python"),
-        ]).rename({c: f"_t_{c}" for c in _COLUMNS})
+        found = pl.concat([exceptions(traces.filter(pl.col("_mode") == m), m) for m in ("java", "python", "js")])
+        found = found.rename({c: f"_t_{c}" for c in _COLUMNS})
         entries = entries.with_row_index("_entry").with_columns(pl.col("_entry").cast(pl.Int64))
         entries = entries.join(found, on="_entry", how="left", maintain_order="left").drop("_entry")
     else:
