@@ -199,18 +199,19 @@ def parse(lines: pl.Series, fmt: Compiled, zone: str | None, first_line: int = 1
 def parse_stream(chunks: Iterable[pl.Series], fmt: Compiled, zone: str | None) -> ParseResult:
     """Parse a file that arrives in chunks of lines, keeping memory bounded by the chunk size.
 
-    A multi-line entry may straddle two chunks: the lines from the last entry start onwards are
-    held back and parsed with the next chunk, so every entry is parsed whole.
+    A multi-line entry (or a pretty-printed JSON object) may straddle two chunks: the lines from the
+    last entry start onwards are held back and parsed with the next chunk, so every entry is parsed whole.
     """
     results: list[ParseResult] = []
     held: pl.Series | None = None
     first_line = 1
-    multiline = fmt.regex is not None and fmt.definition.multiline_mode != "none"
+    multiline = fmt.regex is None or fmt.definition.multiline_mode != "none"
     for chunk in chunks:
         lines = chunk if held is None else pl.concat([held, chunk])
         held = None
         if multiline:
-            starts = lines.str.contains(fmt.regex).arg_true()
+            # A JSON object may be pretty-printed over lines: hold back from the last line opening one.
+            starts = (lines.str.starts_with("{") if fmt.regex is None else lines.str.contains(fmt.regex)).arg_true()
             cut = int(starts[-1]) if len(starts) else 0
             lines, held = lines.head(cut), lines.slice(cut)
         if len(lines):
