@@ -5,6 +5,8 @@ Java (logback's ``ThrowableProxyConverter`` layout, and the JDK's ``printStackTr
     com.example.Outer: message            <- top exception
     \\tat com.example.A.b(A.java:12)
     Caused by: com.example.Inner: msg     <- the last "Caused by:" is the root cause
+                                             (root cause first, "%rEx": the first exception is the
+                                             root cause and the last "Wrapped by:" the one thrown)
     \\t... 42 common frames omitted         (logback; the JDK writes "... 3 more")
 
 Python: ``Traceback (most recent call last):`` ... ``ValueError: message``; in a chain the
@@ -78,9 +80,17 @@ def exceptions(cont: pl.DataFrame, mode: str) -> pl.DataFrame:
         .sort(["_entry", "line"])
     )
     if mode in ("java", "js"):
+        prefix = pl.col("prefix").fill_null("").str.to_lowercase()
         top = headers.group_by("_entry").first()
-        causes = headers.filter(pl.col("prefix").fill_null("").str.to_lowercase().str.starts_with("caused by"))
-        root = causes.group_by("_entry").last()
+        root = headers.filter(prefix.str.starts_with("caused by")).group_by("_entry").last()
+        wrapped = headers.filter(prefix.str.starts_with("wrapped by"))
+        if wrapped.height:
+            # Root cause first (logback's %rEx, logstash-logback-encoder's rootCauseFirst): the first
+            # exception is the root cause, the last "Wrapped by:" the one thrown.
+            outer = wrapped.group_by("_entry").last()
+            ids = outer.select("_entry")
+            root = pl.concat([root.join(ids, on="_entry", how="anti"), top.join(ids, on="_entry", how="semi")])
+            top = pl.concat([top.join(ids, on="_entry", how="anti"), outer.select(top.columns)])
     else:
         top = headers.group_by("_entry").last()
         root = headers.group_by("_entry").first()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 from loganalyzer.parsers import engine, formats
@@ -207,3 +209,15 @@ def test_detection_picks_the_layout(name, expected):
 def test_detection_on_public_json_logs(path, expected):
     lines = pl.Series((DATA / path).read_text(encoding="utf-8").splitlines())
     assert detect(lines, list(COMPILED.values())).format.name == expected
+
+
+def test_root_cause_first_traces_name_the_thrown_exception_last():
+    # logstash-logback-encoder's ShortenedThrowableConverter with rootCauseFirst writes "Wrapped by:".
+    trace = (f"{JACKSON}: Unexpected character\n\tat com.fasterxml.jackson.core.JsonParser.x(JsonParser.java:2660)\n"
+             f"Wrapped by: {SPRING}: JSON parse error\n\tat org.springframework.web.A.b(A.java:1)")
+    line = pl.Series([
+        '{"@timestamp":"2026-11-24T13:15:02.184+03:00","@version":"1","message":"m","logger_name":"a",'
+        '"thread_name":"t","level":"ERROR","level_value":40000,"stack_trace":' + json.dumps(trace) + "}"])
+    r = engine.parse(line, COMPILED["json_logstash"], "UTC").entries.row(0, named=True)
+    assert (r["exception"], r["exception_message"]) == (SPRING, "JSON parse error")
+    assert (r["root_cause"], r["root_cause_message"]) == (JACKSON, "Unexpected character")
