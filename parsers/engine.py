@@ -703,6 +703,9 @@ def _json_units(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """
     text = pl.col("text")
     opens = text.str.starts_with("{")
+    # Most files hold one object per line: bracket counting only runs when some object is left open.
+    if not df.select((opens & ~text.str.strip_chars_end().str.ends_with("}")).any()).item():
+        return df.select("line", "text", pl.lit(1, pl.Int32).alias("_n"), pl.col("line").alias("_key")), None
     code = text.str.replace_all(_JSON_STRING, "")
     delta = code.str.count_matches(r"[{\[]").cast(pl.Int64) - code.str.count_matches(r"[}\]]").cast(pl.Int64)
     df = df.with_columns(_start=opens, _delta=delta)
@@ -719,54 +722,84 @@ def _json_units(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
 
 
 def _json_checked(units: pl.DataFrame) -> pl.DataFrame:
-    """Add ``_obj`` (the unit is a JSON object) and ``_xesc`` (it was read after undoing nginx escapes).
+    """Add ``_obj`` (the unit opens a JSON object) and ``_xesc`` (it was read after undoing nginx escapes).
 
+    Validity is not checked here, which would parse every line once more: text that is not JSON
+    yields no timestamp, and only those units are checked when their reject reason is written.
     nginx ``escape=default`` writes ``\\x22`` for a quote inside a value, which JSON forbids; that
     escape mode never writes a bare backslash, so doubling the backslash of every ``\\x`` makes such a
     line valid JSON and keeps the escape for the nginx decoder.
     """
     stripped = pl.col("text").str.strip_chars()
-    valid = stripped.str.starts_with("{") & stripped.str.json_path_match("$").is_not_null()
-    units = units.with_columns(stripped.alias("text"), valid.alias("_obj"))
-    retry = ~pl.col("_obj") & pl.col("text").str.starts_with("{") & pl.col("text").str.contains(r"\x", literal=True)
+    units = units.with_columns(stripped.alias("text"), stripped.str.starts_with("{").alias("_obj"))
+    retry = pl.col("_obj") & pl.col("text").str.contains(r"\x", literal=True)
     if not units.select(retry.any()).item():
         return units.with_columns(_xesc=pl.lit(False))
+    retry = retry & pl.col("text").str.json_path_match("$").is_null()
     fixed = pl.col("text").str.replace_all(r"\x", r"\\x", literal=True)
-    fixed_ok = fixed.str.json_path_match("$").is_not_null()
-    units = units.with_columns(pl.when(retry).then(fixed_ok).otherwise(False).alias("_xesc"))
-    return units.with_columns(
-        pl.when(pl.col("_xesc")).then(fixed).otherwise(pl.col("text")).alias("text"),
-        (pl.col("_obj") | pl.col("_xesc")).alias("_obj"),
-    )
+    units = units.with_columns(retry.alias("_xesc"))
+    return units.with_columns(pl.when(pl.col("_xesc")).then(fixed).otherwise(pl.col("text")).alias("text"))
+
+
+def _json_valid(text: pl.Expr) -> pl.Expr:
+    return text.str.json_path_match("$").is_not_null()
 
 
 def _json_keys(text: pl.Series, sample: int = 2000) -> dict[str, list[str]]:
     """Dotted key -> the JSON paths that hold it (a flat ``"log.level"`` and a nested ``log.level``).
 
     Read from a bounded sample of objects with Python's json module: key discovery only, never
-    per line of the file.
+    per line of the file (:func:`_probe_roles` looks for role keys the sample missed).
     """
-    keys: dict[str, list[str]] = {}
+    found: dict[tuple[str, ...], None] = {}
     for raw in text.head(sample).to_list():
         try:
             obj = json.loads(raw)
         except (ValueError, TypeError):
             continue
         if isinstance(obj, dict):
-            _flatten_keys(obj, (), keys)
+            _flatten_keys(obj, (), found)
+    keys: dict[str, list[str]] = {}
+    for path in found:
+        keys.setdefault(".".join(path), []).append(_json_path(path))
     return keys
 
 
-def _flatten_keys(obj: dict, prefix: tuple[str, ...], out: dict[str, list[str]]) -> None:
+def _flatten_keys(obj: dict, prefix: tuple[str, ...], out: dict[tuple[str, ...], None]) -> None:
     for key, value in obj.items():
         path = (*prefix, str(key))
         if isinstance(value, dict) and value and len(path) < MAX_JSON_DEPTH:
             _flatten_keys(value, path, out)
-            continue
-        paths = out.setdefault(".".join(path), [])
-        jp = _json_path(path)
-        if jp not in paths:
-            paths.append(jp)
+        else:
+            out[path] = None
+
+
+def _probe_roles(text: pl.Series, keys: dict[str, list[str]], fmt: Compiled) -> dict[str, list[str]]:
+    """Add role keys that only lines beyond the sample carry (an exception's ``error.type`` in a long file).
+
+    A key is looked for only in lines holding its last name literally (a fast substring search),
+    as a flat dotted key and as nested objects.
+    """
+    roles = _json_roles(keys, fmt)
+    missing = [r for r in JSON_ROLES if r not in roles and not (fmt.kind == "nginx_access" and r != "time")]
+    if not missing or text.len() <= JSON_KEY_SAMPLE:
+        return keys
+    keys = dict(keys)
+    for role in missing:
+        want = fmt.definition.fields.get(role, JSON_ROLES[role])
+        for c in [want] if isinstance(want, str) else want:
+            if "[" in c or c in keys:
+                continue
+            holding = text.filter(text.str.contains(f'"{c.rsplit(".", 1)[-1]}"', literal=True))
+            if holding.len() == 0:
+                continue
+            parts = tuple(c.split("."))
+            paths = list(dict.fromkeys([_json_path(c), _json_path(parts)]))
+            present = [p for p in paths if holding.str.json_path_match(p).is_not_null().any()]
+            if present:
+                keys[c] = present
+                break
+    return keys
 
 
 def _json_path(path: tuple[str, ...] | str) -> str:
@@ -931,7 +964,7 @@ def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResul
     units, lines = _json_units(df)
     units = _json_checked(units)
     objs = units.filter(pl.col("_obj"))
-    keys = _json_keys(objs["text"], sample=JSON_KEY_SAMPLE)
+    keys = _probe_roles(objs["text"], _json_keys(objs["text"], sample=JSON_KEY_SAMPLE), fmt)
     roles = _json_roles(keys, fmt)
     blank = pl.col("text").str.strip_chars() == ""
     bad = units.filter(~pl.col("_obj")).with_columns(
@@ -940,8 +973,9 @@ def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResul
                                  "request_id": pl.String, "message": pl.String})
     if "time" not in roles:
         names = ", ".join(list(keys)[:8]) or "(no keys)"
-        bad = pl.concat([bad, objs.with_columns(pl.lit(f"no timestamp key among {names}").alias("reason"))],
-                        how="diagonal_relaxed")
+        reason = pl.when(_json_valid(pl.col("text"))).then(pl.lit(f"no timestamp key among {names}")).otherwise(
+            pl.lit("not a JSON object"))
+        bad = pl.concat([bad, objs.with_columns(reason.alias("reason"))], how="diagonal_relaxed")
         return ParseResult(empty, _json_rejects(df, lines, bad).sort("line"), df.height, 0, False)
     columns: dict[str, pl.Expr] = {role: _json_value(paths).alias(role) for role, (_, paths) in roles.items()}
     used = {key for key, _ in roles.values()}
@@ -965,8 +999,9 @@ def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResul
     jfmt = Compiled(fmt.definition, None, caps, fmt.derives, fmt.zone)
     entries = _with_ts(entries, jfmt, zone)
     entries, assumed = _repair_ts(entries, jfmt, zone)
-    unread = entries.filter(pl.col("ts").is_null()).select(
-        "_key", pl.format("unreadable timestamp {}", pl.col(_TIME_TEXT).fill_null("(none)")).alias("reason"))
+    unread = entries.filter(pl.col("ts").is_null()).select("_key", pl.when(_json_valid(pl.col("text"))).then(
+        pl.format("unreadable timestamp {}", pl.col(_TIME_TEXT).fill_null("(none)"))).otherwise(
+        pl.lit("not a JSON object")).alias("reason"))
     bad = pl.concat([bad.select("_key", "reason"), unread], how="vertical_relaxed")
     entries = entries.filter(pl.col("ts").is_not_null()).drop(_TIME_TEXT, "text")
     continuation = int((entries["_n"] - 1).sum()) if entries.height else 0

@@ -221,3 +221,12 @@ def test_root_cause_first_traces_name_the_thrown_exception_last():
     r = engine.parse(line, COMPILED["json_logstash"], "UTC").entries.row(0, named=True)
     assert (r["exception"], r["exception_message"]) == (SPRING, "JSON parse error")
     assert (r["root_cause"], r["root_cause_message"]) == (JACKSON, "Unexpected character")
+
+
+def test_an_exception_beyond_the_key_sample_still_fills_the_columns():
+    info, error = lines_of("spring_boot_ecs_nested.jsonl").to_list()
+    lines = pl.Series([info] * (engine.JSON_KEY_SAMPLE + 10) + [error])
+    r = engine.parse(lines, COMPILED["json_ecs"], "UTC")
+    last = r.entries.row(-1, named=True)
+    assert (last["exception"], last["root_cause"]) == (SPRING, JACKSON)
+    assert r.entries["exception"].null_count() == r.parsed - 1
