@@ -745,13 +745,19 @@ def _json_valid(text: pl.Expr) -> pl.Expr:
     return text.str.json_path_match("$").is_not_null()
 
 
-def _json_keys(text: pl.Series, sample: int = 2000) -> dict[str, list[str]]:
-    """Dotted key -> the JSON paths that hold it (a flat ``"log.level"`` and a nested ``log.level``).
+#: A key path: the names from the top object down (a flat dotted key is one name), or a raw JSON
+#: path into an array (``$.exception[-1].exc_type``).
+KeyPath = tuple[str, ...] | str
+_DECODED = "__json"
 
-    Read from a bounded sample of objects with Python's json module: key discovery only, never
-    per line of the file (:func:`_probe_roles` looks for role keys the sample missed).
+
+def _json_sample(text: pl.Series, sample: int = 2000) -> dict[tuple[str, ...], bool]:
+    """Leaf paths of a bounded sample of objects -> whether every value seen there is a scalar.
+
+    Read with Python's json module: key discovery only, never per line of the file
+    (:func:`_probe_roles` looks for role keys the sample missed).
     """
-    found: dict[tuple[str, ...], None] = {}
+    found: dict[tuple[str, ...], bool] = {}
     for raw in text.head(sample).to_list():
         try:
             obj = json.loads(raw)
@@ -759,22 +765,67 @@ def _json_keys(text: pl.Series, sample: int = 2000) -> dict[str, list[str]]:
             continue
         if isinstance(obj, dict):
             _flatten_keys(obj, (), found)
-    keys: dict[str, list[str]] = {}
-    for path in found:
-        keys.setdefault(".".join(path), []).append(_json_path(path))
-    return keys
+    return found
 
 
-def _flatten_keys(obj: dict, prefix: tuple[str, ...], out: dict[tuple[str, ...], None]) -> None:
+def _flatten_keys(obj: dict, prefix: tuple[str, ...], out: dict[tuple[str, ...], bool]) -> None:
     for key, value in obj.items():
         path = (*prefix, str(key))
         if isinstance(value, dict) and value and len(path) < MAX_JSON_DEPTH:
             _flatten_keys(value, path, out)
         else:
-            out[path] = None
+            out[path] = out.get(path, True) and not isinstance(value, (dict, list))
 
 
-def _probe_roles(text: pl.Series, keys: dict[str, list[str]], fmt: Compiled) -> dict[str, list[str]]:
+def _json_keys(found: dict[tuple[str, ...], bool]) -> dict[str, list[KeyPath]]:
+    """Dotted key -> the paths that hold it (a flat ``"log.level"`` and a nested ``log.level``)."""
+    keys: dict[str, list[KeyPath]] = {}
+    for path in found:
+        keys.setdefault(".".join(path), []).append(path)
+    return keys
+
+
+def _json_schema(found: dict[tuple[str, ...], bool]) -> tuple[pl.Struct | None, frozenset]:
+    """A struct type for decoding every object in one pass, and the leaf paths it reads.
+
+    Only leaves that were scalars in the whole sample, under objects that were always objects,
+    are decoded (as text, numbers included); the rest are read by JSON path.
+    """
+    prefixes = {p[:i] for p in found for i in range(1, len(p))}
+    ok = {p for p, scalar in found.items()
+          if scalar and p not in prefixes and not any(p[:i] in found for i in range(1, len(p)))}
+    tree: dict = {}
+    for p in sorted(ok):
+        node = tree
+        for seg in p[:-1]:
+            node = node.setdefault(seg, {})
+        node[p[-1]] = None
+
+    def dtype(node: dict) -> pl.Struct:
+        return pl.Struct({k: pl.String if v is None else dtype(v) for k, v in node.items()})
+
+    return (dtype(tree) if tree else None), frozenset(ok)
+
+
+def _json_decoded(objs: pl.DataFrame, schema: pl.Struct | None) -> tuple[pl.DataFrame, bool]:
+    """Decode the objects once into ``__json``; False when they cannot be read with ``schema``.
+
+    Lines that are not valid JSON would fail the decode: those are left out of it (their keys read
+    as absent) on a second try; a value of another shape than the sample showed falls back to
+    reading every key by JSON path.
+    """
+    if schema is None:
+        return objs, False
+    text = pl.col("text")
+    for attempt in (text, pl.when(_json_valid(text)).then(text)):
+        try:
+            return objs.with_columns(attempt.str.json_decode(schema).alias(_DECODED)), True
+        except pl.exceptions.PolarsError:
+            continue
+    return objs, False
+
+
+def _probe_roles(text: pl.Series, keys: dict[str, list[KeyPath]], fmt: Compiled) -> dict[str, list[KeyPath]]:
     """Add role keys that only lines beyond the sample carry (an exception's ``error.type`` in a long file).
 
     A key is looked for only in lines holding its last name literally (a fast substring search),
@@ -793,9 +844,8 @@ def _probe_roles(text: pl.Series, keys: dict[str, list[str]], fmt: Compiled) -> 
             holding = text.filter(text.str.contains(f'"{c.rsplit(".", 1)[-1]}"', literal=True))
             if holding.len() == 0:
                 continue
-            parts = tuple(c.split("."))
-            paths = list(dict.fromkeys([_json_path(c), _json_path(parts)]))
-            present = [p for p in paths if holding.str.json_path_match(p).is_not_null().any()]
+            paths = list(dict.fromkeys([(c,), tuple(c.split("."))]))
+            present = [p for p in paths if holding.str.json_path_match(_json_path(p)).is_not_null().any()]
             if present:
                 keys[c] = present
                 break
@@ -808,7 +858,7 @@ def _json_path(path: tuple[str, ...] | str) -> str:
         "." + s if s.isidentifier() else "['" + s.replace("\\", "\\\\").replace("'", "\\'") + "']" for s in segments)
 
 
-def _key_paths(candidate: str, keys: dict[str, list[str]]) -> list[str]:
+def _key_paths(candidate: str, keys: dict[str, list[KeyPath]]) -> list[KeyPath]:
     """JSON paths for a role candidate: a dotted key, or a path into an array (``exception[-1].exc_type``)."""
     if "[" in candidate:
         base = candidate.split("[", 1)[0]
@@ -816,7 +866,7 @@ def _key_paths(candidate: str, keys: dict[str, list[str]]) -> list[str]:
     return keys.get(candidate, [])
 
 
-def _json_roles(keys: dict[str, list[str]], fmt: Compiled) -> dict[str, tuple[str, list[str]]]:
+def _json_roles(keys: dict[str, list[KeyPath]], fmt: Compiled) -> dict[str, tuple[str, list[KeyPath]]]:
     """Role -> (key, JSON paths) for time, level, message, request id, exception, ...: pinned, or usual names.
 
     nginx JSON access logs name their keys after nginx variables, so only the timestamp (and what the
@@ -837,8 +887,17 @@ def _json_roles(keys: dict[str, list[str]], fmt: Compiled) -> dict[str, tuple[st
     return roles
 
 
-def _json_value(paths: list[str]) -> pl.Expr:
-    values = [pl.col("text").str.json_path_match(p) for p in paths]
+def _json_value(paths: list[KeyPath], decoded: frozenset | None = None) -> pl.Expr:
+    """The text of a key: a field of the decoded struct when it was decoded, else read by JSON path."""
+    values = []
+    for p in paths:
+        if decoded is not None and p in decoded:
+            value = pl.col(_DECODED)
+            for seg in p:
+                value = value.struct.field(seg)
+        else:
+            value = pl.col("text").str.json_path_match(p if isinstance(p, str) else _json_path(p))
+        values.append(value)
     return values[0] if len(values) == 1 else pl.coalesce(values)
 
 
@@ -855,7 +914,7 @@ def _json_signature(fmt: Compiled) -> list[tuple[str, str | None]]:
     return out
 
 
-def _json_fits(units: pl.DataFrame, fmt: Compiled, keys: dict[str, list[str]]) -> pl.Expr:
+def _json_fits(units: pl.DataFrame, fmt: Compiled, keys: dict[str, list[KeyPath]]) -> pl.Expr:
     """Objects with a timestamp under the format's time key that carry its signature."""
     roles = _json_roles(keys, fmt)
     if "time" not in roles:
@@ -873,7 +932,7 @@ def _json_fits(units: pl.DataFrame, fmt: Compiled, keys: dict[str, list[str]]) -
 def _json_match_rate(df: pl.DataFrame, fmt: Compiled) -> tuple[float, int]:
     units, _ = _json_units(df)
     units = _json_checked(units)
-    keys = _json_keys(units.filter(pl.col("_obj"))["text"])
+    keys = _json_keys(_json_sample(units.filter(pl.col("_obj"))["text"]))
     ok = units.filter(_json_fits(units, fmt, keys))
     return int(ok["_n"].sum()) / df.height, ok.height
 
@@ -964,7 +1023,8 @@ def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResul
     units, lines = _json_units(df)
     units = _json_checked(units)
     objs = units.filter(pl.col("_obj"))
-    keys = _probe_roles(objs["text"], _json_keys(objs["text"], sample=JSON_KEY_SAMPLE), fmt)
+    found = _json_sample(objs["text"], sample=JSON_KEY_SAMPLE)
+    keys = _probe_roles(objs["text"], _json_keys(found), fmt)
     roles = _json_roles(keys, fmt)
     blank = pl.col("text").str.strip_chars() == ""
     bad = units.filter(~pl.col("_obj")).with_columns(
@@ -977,7 +1037,10 @@ def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResul
             pl.lit("not a JSON object"))
         bad = pl.concat([bad, objs.with_columns(reason.alias("reason"))], how="diagonal_relaxed")
         return ParseResult(empty, _json_rejects(df, lines, bad).sort("line"), df.height, 0, False)
-    columns: dict[str, pl.Expr] = {role: _json_value(paths).alias(role) for role, (_, paths) in roles.items()}
+    schema, decodable = _json_schema(found)
+    objs, done = _json_decoded(objs, schema)
+    decoded = decodable if done else None
+    columns = {role: _json_value(paths, decoded).alias(role) for role, (_, paths) in roles.items()}
     used = {key for key, _ in roles.values()}
     nginx_kind = fmt.kind == "nginx_access"
     for key, paths in keys.items():
@@ -989,7 +1052,7 @@ def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResul
         if nginx_kind:
             name = nginx.RENAMED.get(name, name)
         if name not in columns:
-            columns[name] = _json_value(paths).alias(name)
+            columns[name] = _json_value(paths, decoded).alias(name)
     entries = objs.select("line", "text", "_n", "_key", "_xesc", *columns.values())
     caps = {"time": Capture("time", type="time", layout=_ISO_LAYOUT)}
     if nginx_kind:

@@ -230,3 +230,14 @@ def test_an_exception_beyond_the_key_sample_still_fills_the_columns():
     last = r.entries.row(-1, named=True)
     assert (last["exception"], last["root_cause"]) == (SPRING, JACKSON)
     assert r.entries["exception"].null_count() == r.parsed - 1
+
+
+def test_values_of_another_shape_than_the_sample_still_read():
+    # The key sample saw "error" as an object; a later line has it as text, another is not JSON at all.
+    info, error = lines_of("spring_boot_ecs_nested.jsonl").to_list()
+    odd = info.replace('"message":"order accepted"', '"message":"odd","error":"plain text"')
+    lines = pl.Series([error] * 3 + [info] * (engine.JSON_KEY_SAMPLE + 5) + [odd, '{"@timestamp":"2026-11-24T10:1'])
+    r = engine.parse(lines, COMPILED["json_ecs"], "UTC")
+    assert r.parsed == len(lines) - 1 and r.rejects["reason"].to_list() == ["not a JSON object"]
+    assert r.entries.row(0, named=True)["exception"] == SPRING
+    assert r.entries.row(-1, named=True)["message"] == "odd"
