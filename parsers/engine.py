@@ -20,7 +20,7 @@ from typing import TypeVar
 import polars as pl
 from dateutil import parser as dateutil_parser
 
-from . import stacktraces
+from . import nginx, stacktraces, timefmt
 from .formats import JSON_ROLES, REQUEST_ID_COLUMNS, Compiled
 from .pattern import Capture
 from .timefmt import TimeLayout
@@ -104,9 +104,7 @@ def match_rate(lines: pl.Series, fmt: Compiled) -> tuple[float, int]:
     if df.height == 0:
         return 0.0, 0
     if fmt.regex is None:
-        starts = _json_objects(df["text"]) & _json_time_present(df["text"], fmt)
-        n = int(starts.sum())
-        return n / df.height, n
+        return _json_match_rate(df, fmt)
     starts = df["text"].str.contains(fmt.regex)
     n = int(starts.sum())
     if n == 0:
@@ -201,18 +199,19 @@ def parse(lines: pl.Series, fmt: Compiled, zone: str | None, first_line: int = 1
 def parse_stream(chunks: Iterable[pl.Series], fmt: Compiled, zone: str | None) -> ParseResult:
     """Parse a file that arrives in chunks of lines, keeping memory bounded by the chunk size.
 
-    A multi-line entry may straddle two chunks: the lines from the last entry start onwards are
-    held back and parsed with the next chunk, so every entry is parsed whole.
+    A multi-line entry (or a pretty-printed JSON object) may straddle two chunks: the lines from the
+    last entry start onwards are held back and parsed with the next chunk, so every entry is parsed whole.
     """
     results: list[ParseResult] = []
     held: pl.Series | None = None
     first_line = 1
-    multiline = fmt.regex is not None and fmt.definition.multiline_mode != "none"
+    multiline = fmt.regex is None or fmt.definition.multiline_mode != "none"
     for chunk in chunks:
         lines = chunk if held is None else pl.concat([held, chunk])
         held = None
         if multiline:
-            starts = lines.str.contains(fmt.regex).arg_true()
+            # A JSON object may be pretty-printed over lines: hold back from the last line opening one.
+            starts = (lines.str.starts_with("{") if fmt.regex is None else lines.str.contains(fmt.regex)).arg_true()
             cut = int(starts[-1]) if len(starts) else 0
             lines, held = lines.head(cut), lines.slice(cut)
         if len(lines):
@@ -679,99 +678,405 @@ def _access_summary(columns: list[str]) -> pl.Expr:
 
 # --------------------------------------------------------------------------------------------
 # JSON lines
+#
+# Keys are addressed by dotted paths, whether the writer nests objects ({"log": {"level": "ERROR"}})
+# or writes dotted names ({"log.level": "ERROR"}): both are the key "log.level", in role lookup
+# (JSON_ROLES, ``fields = { level = "log.level" }``) and in signatures. Nested objects are flattened:
+# every leaf value becomes a column named by its path with dots as underscores (``log_level``), or by
+# its role (``level``) when it plays one. Arrays are leaves (their JSON text).
+
+#: A JSON string literal; removed before counting brackets, so braces inside values do not count.
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+#: Nesting depth below which objects are flattened into dotted keys; deeper objects stay JSON text.
+MAX_JSON_DEPTH = 6
+JSON_KEY_SAMPLE = 5000
 
 
-def _json_objects(text: pl.Series) -> pl.Series:
-    """Lines that are whole JSON objects (True/False per line)."""
-    stripped = text.str.strip_chars()
-    return stripped.str.starts_with("{") & stripped.str.json_path_match("$").is_not_null()
+def _json_units(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Group the lines of pretty-printed objects: one row per JSON object candidate.
+
+    An object spans lines when a line opening ``{`` at column 0 opens more brackets than it closes
+    (logback-ecs-encoder's ``stackTraceAsArray``, Jackson's pretty printer): the lines after it
+    belong to it while the bracket depth counted from it stays above zero. Brackets are counted with
+    string literals removed, all in one vectorised pass. Returns the units (``line`` of their first
+    line, joined ``text``, ``_n`` lines, ``_key``) and, when lines were grouped, each line's ``_key``.
+    """
+    text = pl.col("text")
+    opens = text.str.starts_with("{")
+    # Most files hold one object per line: bracket counting only runs when some object is left open.
+    if not df.select((opens & ~text.str.strip_chars_end().str.ends_with("}")).any()).item():
+        return df.select("line", "text", pl.lit(1, pl.Int32).alias("_n"), pl.col("line").alias("_key")), None
+    code = text.str.replace_all(_JSON_STRING, "")
+    delta = code.str.count_matches(r"[{\[]").cast(pl.Int64) - code.str.count_matches(r"[}\]]").cast(pl.Int64)
+    df = df.with_columns(_start=opens, _delta=delta)
+    if not df.select((pl.col("_start") & (pl.col("_delta") > 0)).any()).item():
+        return df.select("line", "text", pl.lit(1, pl.Int32).alias("_n"), pl.col("line").alias("_key")), None
+    g = pl.col("_start").cast(pl.Int64).cum_sum()
+    df = df.with_columns(_g=g)
+    before = pl.col("_delta").cum_sum().over("_g") - pl.col("_delta")
+    member = pl.col("_start") | ((pl.col("_g") > 0) & (before > 0))
+    keyed = df.with_columns(pl.when(member).then(pl.col("_g")).otherwise(-pl.col("line")).alias("_key"))
+    units = keyed.group_by("_key", maintain_order=True).agg(
+        pl.col("line").first(), text.str.join("\n"), pl.len().cast(pl.Int32).alias("_n"))
+    return units.sort("line"), keyed.select("line", "text", "_key")
 
 
-def _json_keys(text: pl.Series, sample: int = 2000) -> list[str]:
-    keys: dict[str, None] = {}
+def _json_checked(units: pl.DataFrame) -> pl.DataFrame:
+    """Add ``_obj`` (the unit opens a JSON object) and ``_xesc`` (it was read after undoing nginx escapes).
+
+    Validity is not checked here, which would parse every line once more: text that is not JSON
+    yields no timestamp, and only those units are checked when their reject reason is written.
+    nginx ``escape=default`` writes ``\\x22`` for a quote inside a value, which JSON forbids; that
+    escape mode never writes a bare backslash, so doubling the backslash of every ``\\x`` makes such a
+    line valid JSON and keeps the escape for the nginx decoder.
+    """
+    stripped = pl.col("text").str.strip_chars()
+    units = units.with_columns(stripped.alias("text"), stripped.str.starts_with("{").alias("_obj"))
+    retry = pl.col("_obj") & pl.col("text").str.contains(r"\x", literal=True)
+    if not units.select(retry.any()).item():
+        return units.with_columns(_xesc=pl.lit(False))
+    retry = retry & pl.col("text").str.json_path_match("$").is_null()
+    fixed = pl.col("text").str.replace_all(r"\x", r"\\x", literal=True)
+    units = units.with_columns(retry.alias("_xesc"))
+    return units.with_columns(pl.when(pl.col("_xesc")).then(fixed).otherwise(pl.col("text")).alias("text"))
+
+
+def _json_valid(text: pl.Expr) -> pl.Expr:
+    return text.str.json_path_match("$").is_not_null()
+
+
+#: A key path: the names from the top object down (a flat dotted key is one name), or a raw JSON
+#: path into an array (``$.exception[-1].exc_type``).
+KeyPath = tuple[str, ...] | str
+_DECODED = "__json"
+
+
+def _json_sample(text: pl.Series, sample: int = 2000) -> dict[tuple[str, ...], bool]:
+    """Leaf paths of a bounded sample of objects -> whether every value seen there is a scalar.
+
+    Read with Python's json module: key discovery only, never per line of the file
+    (:func:`_probe_roles` looks for role keys the sample missed).
+    """
+    found: dict[tuple[str, ...], bool] = {}
     for raw in text.head(sample).to_list():
         try:
             obj = json.loads(raw)
         except (ValueError, TypeError):
             continue
         if isinstance(obj, dict):
-            keys.update(dict.fromkeys(obj))
-    return list(keys)
+            _flatten_keys(obj, (), found)
+    return found
 
 
-def _json_path(key: str) -> str:
-    return "$." + key if key.isidentifier() else "$['" + key.replace("'", "\\'") + "']"
+def _flatten_keys(obj: dict, prefix: tuple[str, ...], out: dict[tuple[str, ...], bool]) -> None:
+    for key, value in obj.items():
+        path = (*prefix, str(key))
+        if isinstance(value, dict) and value and len(path) < MAX_JSON_DEPTH:
+            _flatten_keys(value, path, out)
+        else:
+            out[path] = out.get(path, True) and not isinstance(value, (dict, list))
 
 
-def _json_roles(keys: list[str], fmt: Compiled) -> dict[str, str]:
-    """Which key plays which role (time, level, message, request id, ...): pinned, or the usual names."""
+def _json_keys(found: dict[tuple[str, ...], bool]) -> dict[str, list[KeyPath]]:
+    """Dotted key -> the paths that hold it (a flat ``"log.level"`` and a nested ``log.level``)."""
+    keys: dict[str, list[KeyPath]] = {}
+    for path in found:
+        keys.setdefault(".".join(path), []).append(path)
+    return keys
+
+
+def _json_schema(found: dict[tuple[str, ...], bool]) -> tuple[pl.Struct | None, frozenset]:
+    """A struct type for decoding every object in one pass, and the leaf paths it reads.
+
+    Only leaves that were scalars in the whole sample, under objects that were always objects,
+    are decoded (as text, numbers included); the rest are read by JSON path.
+    """
+    prefixes = {p[:i] for p in found for i in range(1, len(p))}
+    ok = {p for p, scalar in found.items()
+          if scalar and p not in prefixes and not any(p[:i] in found for i in range(1, len(p)))}
+    tree: dict = {}
+    for p in sorted(ok):
+        node = tree
+        for seg in p[:-1]:
+            node = node.setdefault(seg, {})
+        node[p[-1]] = None
+
+    def dtype(node: dict) -> pl.Struct:
+        return pl.Struct({k: pl.String if v is None else dtype(v) for k, v in node.items()})
+
+    return (dtype(tree) if tree else None), frozenset(ok)
+
+
+def _json_decoded(objs: pl.DataFrame, schema: pl.Struct | None) -> tuple[pl.DataFrame, bool]:
+    """Decode the objects once into ``__json``; False when they cannot be read with ``schema``.
+
+    Lines that are not valid JSON would fail the decode: those are left out of it (their keys read
+    as absent) on a second try; a value of another shape than the sample showed falls back to
+    reading every key by JSON path.
+    """
+    if schema is None:
+        return objs, False
+    text = pl.col("text")
+    for attempt in (text, pl.when(_json_valid(text)).then(text)):
+        try:
+            return objs.with_columns(attempt.str.json_decode(schema).alias(_DECODED)), True
+        except pl.exceptions.PolarsError:
+            continue
+    return objs, False
+
+
+def _probe_roles(text: pl.Series, keys: dict[str, list[KeyPath]], fmt: Compiled) -> dict[str, list[KeyPath]]:
+    """Add role keys that only lines beyond the sample carry (an exception's ``error.type`` in a long file).
+
+    A key is looked for only in lines holding its last name literally (a fast substring search),
+    as a flat dotted key and as nested objects.
+    """
+    roles = _json_roles(keys, fmt)
+    missing = [r for r in JSON_ROLES if r not in roles and not (fmt.kind == "nginx_access" and r != "time")]
+    if not missing or text.len() <= JSON_KEY_SAMPLE:
+        return keys
+    keys = dict(keys)
+    for role in missing:
+        want = fmt.definition.fields.get(role, JSON_ROLES[role])
+        for c in [want] if isinstance(want, str) else want:
+            if "[" in c or c in keys:
+                continue
+            holding = text.filter(text.str.contains(f'"{c.rsplit(".", 1)[-1]}"', literal=True))
+            if holding.len() == 0:
+                continue
+            paths = list(dict.fromkeys([(c,), tuple(c.split("."))]))
+            present = [p for p in paths if holding.str.json_path_match(_json_path(p)).is_not_null().any()]
+            if present:
+                keys[c] = present
+                break
+    return keys
+
+
+def _json_path(path: tuple[str, ...] | str) -> str:
+    segments = (path,) if isinstance(path, str) else path
+    return "$" + "".join(
+        "." + s if s.isidentifier() else "['" + s.replace("\\", "\\\\").replace("'", "\\'") + "']" for s in segments)
+
+
+def _key_paths(candidate: str, keys: dict[str, list[KeyPath]]) -> list[KeyPath]:
+    """JSON paths for a role candidate: a dotted key, or a path into an array (``exception[-1].exc_type``)."""
+    if "[" in candidate:
+        base = candidate.split("[", 1)[0]
+        return ["$." + candidate] if base in keys else []
+    return keys.get(candidate, [])
+
+
+def _json_roles(keys: dict[str, list[KeyPath]], fmt: Compiled) -> dict[str, tuple[str, list[KeyPath]]]:
+    """Role -> (key, JSON paths) for time, level, message, request id, exception, ...: pinned, or usual names.
+
+    nginx JSON access logs name their keys after nginx variables, so only the timestamp (and what the
+    definition pins) is looked up by role there; every other key keeps its variable's name.
+    """
     pinned = fmt.definition.fields
     roles = {}
-    for role, candidates in JSON_ROLES.items():
+    for role, usual in JSON_ROLES.items():
+        if fmt.kind == "nginx_access" and role != "time" and role not in pinned:
+            continue
         want = pinned.get(role)
-        if isinstance(want, str):
-            candidates = [want]
-        elif isinstance(want, list):
-            candidates = want
+        candidates = [want] if isinstance(want, str) else want if isinstance(want, list) else usual
         for c in candidates:
-            if c in keys:
-                roles[role] = c
+            paths = _key_paths(c, keys)
+            if paths:
+                roles[role] = (c, paths)
                 break
     return roles
 
 
-def _json_time_present(text: pl.Series, fmt: Compiled) -> pl.Series:
-    roles = _json_roles(_json_keys(text), fmt)
+def _json_value(paths: list[KeyPath], decoded: frozenset | None = None) -> pl.Expr:
+    """The text of a key: a field of the decoded struct when it was decoded, else read by JSON path."""
+    values = []
+    for p in paths:
+        if decoded is not None and p in decoded:
+            value = pl.col(_DECODED)
+            for seg in p:
+                value = value.struct.field(seg)
+        else:
+            value = pl.col("text").str.json_path_match(p if isinstance(p, str) else _json_path(p))
+        values.append(value)
+    return values[0] if len(values) == 1 else pl.coalesce(values)
+
+
+def _json_signature(fmt: Compiled) -> list[tuple[str, str | None]]:
+    """What every line of this layout carries, from the definition's ``pattern`` (syntax json).
+
+    ``pattern`` lists dotted keys separated by spaces; ``key=REGEX`` also requires the value (as
+    text) to match. Detection uses it to tell layouts apart that share a timestamp key.
+    """
+    out = []
+    for item in fmt.definition.pattern.split():
+        key, _, regex = item.partition("=")
+        out.append((key, regex or None))
+    return out
+
+
+def _json_fits(units: pl.DataFrame, fmt: Compiled, keys: dict[str, list[KeyPath]]) -> pl.Expr:
+    """Objects with a timestamp under the format's time key that carry its signature."""
+    roles = _json_roles(keys, fmt)
     if "time" not in roles:
-        return pl.Series([False] * len(text))
-    return text.str.strip_chars().str.json_path_match(_json_path(roles["time"])).is_not_null()
+        return pl.lit(False)
+    fits = pl.col("_obj") & _json_value(roles["time"][1]).is_not_null()
+    for key, regex in _json_signature(fmt):
+        paths = _key_paths(key, keys)
+        if not paths:
+            return pl.lit(False)
+        value = _json_value(paths)
+        fits = fits & (value.is_not_null() if regex is None else value.str.contains(regex).fill_null(False))
+    return fits
+
+
+def _json_match_rate(df: pl.DataFrame, fmt: Compiled) -> tuple[float, int]:
+    units, _ = _json_units(df)
+    units = _json_checked(units)
+    keys = _json_keys(_json_sample(units.filter(pl.col("_obj"))["text"]))
+    ok = units.filter(_json_fits(units, fmt, keys))
+    return int(ok["_n"].sum()) / df.height, ok.height
 
 
 def _json_column(role: str | None, key: str) -> str:
     if role:
         return role
-    return key.lstrip("@").replace(".", "_").replace("-", "_") or "field"
+    name = re.sub(r"\W", "_", key.lstrip("@_")).strip("_")
+    return name or "field"
+
+
+def _nginx_json_types(entries: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Type nginx JSON access columns as the text access formats type the same variables.
+
+    An empty variable is ``""`` under ``escape=json`` and ``-`` under ``escape=default``: both are
+    absent. Numbers may be written as strings. ``\\x22``-style escapes are undone on the objects that
+    carried them.
+    """
+    xesc = pl.col("_xesc")
+    decoded = {}
+    for name in names:
+        cap = nginx.capture_for(name)
+        if cap.type in ("str", "request"):
+            col = _null_dash(pl.col(name))
+            decoded[name] = pl.when(xesc).then(_unescape_nginx(col, json_escaped=False)).otherwise(col)
+        elif cap.type in ("int", "float"):
+            decoded[name] = _cast(_null_dash(pl.col(name)), cap.type)
+    entries = entries.with_columns(e.alias(n) for n, e in decoded.items())
+    for name in names:
+        typ = nginx.capture_for(name).type
+        if typ.startswith("list_"):
+            entries = _typed_list(entries, name, typ)
+        elif typ == "request":
+            entries = split_request(entries, name)
+    columns = entries.columns
+    fills = []
+    if "method" not in columns and "request_method" in columns:
+        fills.append(pl.col("request_method").alias("method"))
+    if "path" not in columns:
+        uri = next((c for c in ("request_uri", "uri") if c in columns), None)
+        if uri:
+            fills.append(pl.col(uri).str.extract(r"^([^?#\s]*)", 1).alias("path"))
+    return entries.with_columns(fills) if fills else entries
+
+
+def _json_levels(entries: pl.DataFrame, fmt: Compiled) -> pl.DataFrame:
+    """Numeric levels (pino's 30, GELF's syslog 3) read through the definition's ``fields.levels`` table."""
+    table = fmt.definition.fields.get("levels")
+    if not isinstance(table, dict) or "level" not in entries.columns:
+        return entries
+    mapping = {str(k): str(v) for k, v in table.items()}
+    level = pl.col("level").str.strip_chars()
+    return entries.with_columns(level.replace_strict(mapping, default=level, return_dtype=pl.String).alias("level"))
+
+
+def _json_stack_text(entries: pl.DataFrame) -> pl.DataFrame:
+    """``stack_trace`` as text: an array of lines (ECS ``stackTraceAsArray``) joined, structured ones dropped.
+
+    GELF writers without ``_error_stack_trace`` put the trace in ``full_message`` after the message:
+    it is taken when it holds a Java or Python frame.
+    """
+    if "stack_trace" not in entries.columns and "full_message" in entries.columns:
+        full = pl.col("full_message")
+        has_frame = full.str.contains(r"\n(?:\s+at \S|  File \")")
+        entries = entries.with_columns(pl.when(has_frame).then(full).alias("stack_trace"))
+    if "stack_trace" not in entries.columns:
+        return entries
+    st = pl.col("stack_trace")
+    joined = st.str.json_decode(pl.List(pl.String)).list.join("\n")
+    return entries.with_columns(
+        pl.when(st.str.starts_with('["')).then(joined)
+        .when(st.str.starts_with("[") | st.str.starts_with("{")).then(None)
+        .otherwise(st).str.strip_chars_end().alias("stack_trace"))
 
 
 _ISO_LAYOUT = TimeLayout(r".*", "iso", has_offset=True)
 
 
+def _json_rejects(df: pl.DataFrame, lines: pl.DataFrame | None, bad: pl.DataFrame) -> pl.DataFrame:
+    """One reject per line, with the line as written: a failing multi-line object accounts for all its lines."""
+    if lines is None:
+        return df.join(bad.select(pl.col("_key").alias("line"), "reason"), on="line").select("line", "text", "reason")
+    return lines.join(bad.select("_key", "reason"), on="_key").select("line", "text", "reason")
+
+
 def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResult:
-    """JSON lines: one entry per line that is a JSON object with a readable timestamp."""
-    df = df.with_columns(_json_objects(df["text"]).alias("_obj"))
-    objs = df.filter(pl.col("_obj"))
-    keys = _json_keys(objs["text"], sample=5000)
+    """JSON lines: one entry per JSON object (a line, or the lines of a pretty-printed one) with a timestamp."""
+    units, lines = _json_units(df)
+    units = _json_checked(units)
+    objs = units.filter(pl.col("_obj"))
+    found = _json_sample(objs["text"], sample=JSON_KEY_SAMPLE)
+    keys = _probe_roles(objs["text"], _json_keys(found), fmt)
     roles = _json_roles(keys, fmt)
     blank = pl.col("text").str.strip_chars() == ""
-    rejects = df.filter(~pl.col("_obj")).select(
-        "line", "text",
-        pl.when(blank).then(pl.lit("empty line")).otherwise(pl.lit("not a JSON object")).alias("reason"),
-    )
+    bad = units.filter(~pl.col("_obj")).with_columns(
+        pl.when(blank).then(pl.lit("empty line")).otherwise(pl.lit("not a JSON object")).alias("reason"))
     empty = pl.DataFrame(schema={"line": pl.Int64, "ts": pl.Datetime("ns", "UTC"), "level": pl.String,
                                  "request_id": pl.String, "message": pl.String})
     if "time" not in roles:
-        reason = f"no timestamp key among {', '.join(keys[:8]) or '(no keys)'}"
-        rejects = pl.concat([rejects, objs.select("line", "text", pl.lit(reason).alias("reason"))]).sort("line")
-        return ParseResult(empty, rejects, df.height, 0, False)
-    role_of = {v: k for k, v in roles.items()}
-    columns = {}
-    for key in keys[:MAX_KV_KEYS]:
-        name = _json_column(role_of.get(key), key)
-        if name in columns:
+        names = ", ".join(list(keys)[:8]) or "(no keys)"
+        reason = pl.when(_json_valid(pl.col("text"))).then(pl.lit(f"no timestamp key among {names}")).otherwise(
+            pl.lit("not a JSON object"))
+        bad = pl.concat([bad, objs.with_columns(reason.alias("reason"))], how="diagonal_relaxed")
+        return ParseResult(empty, _json_rejects(df, lines, bad).sort("line"), df.height, 0, False)
+    schema, decodable = _json_schema(found)
+    objs, done = _json_decoded(objs, schema)
+    decoded = decodable if done else None
+    columns = {role: _json_value(paths, decoded).alias(role) for role, (_, paths) in roles.items()}
+    used = {key for key, _ in roles.values()}
+    nginx_kind = fmt.kind == "nginx_access"
+    for key, paths in keys.items():
+        if len(columns) >= MAX_KV_KEYS + len(roles):
+            break
+        if key in used:
             continue
-        columns[name] = pl.col("text").str.strip_chars().str.json_path_match(_json_path(key)).alias(name)
-    entries = objs.select("line", "text", *columns.values())
+        name = _json_column(None, key)
+        if nginx_kind:
+            name = nginx.RENAMED.get(name, name)
+        if name not in columns:
+            columns[name] = _json_value(paths, decoded).alias(name)
+    entries = objs.select("line", "text", "_n", "_key", "_xesc", *columns.values())
     caps = {"time": Capture("time", type="time", layout=_ISO_LAYOUT)}
-    if "level" in entries.columns:
-        caps["level"] = Capture("level", type="level")
+    if nginx_kind:
+        # $time_local in a JSON access log: read it as the text formats do.
+        entries = entries.with_columns(pl.col("time").alias("__time_local"))
+        caps["__time_local"] = Capture("__time_local", type="time", layout=timefmt.NGINX_TIME_LOCAL)
     jfmt = Compiled(fmt.definition, None, caps, fmt.derives, fmt.zone)
     entries = _with_ts(entries, jfmt, zone)
     entries, assumed = _repair_ts(entries, jfmt, zone)
-    bad = pl.col("ts").is_null()
-    rejects = pl.concat([rejects, entries.filter(bad).select(
-        "line", "text", pl.format("unreadable timestamp {}", pl.col(_TIME_TEXT).fill_null("(none)")).alias("reason"))])
-    entries = entries.filter(~bad).drop(_TIME_TEXT, "text")
-    entries = type_by_name(entries, [n for n in entries.columns if n in FIELD_TYPES])
+    unread = entries.filter(pl.col("ts").is_null()).select("_key", pl.when(_json_valid(pl.col("text"))).then(
+        pl.format("unreadable timestamp {}", pl.col(_TIME_TEXT).fill_null("(none)"))).otherwise(
+        pl.lit("not a JSON object")).alias("reason"))
+    bad = pl.concat([bad.select("_key", "reason"), unread], how="vertical_relaxed")
+    entries = entries.filter(pl.col("ts").is_not_null()).drop(_TIME_TEXT, "text")
+    continuation = int((entries["_n"] - 1).sum()) if entries.height else 0
+    entries = entries.with_columns(pl.col("_n").alias("line_count"))
+    if nginx_kind:
+        entries = _nginx_json_types(entries, [n for n in columns if n in entries.columns and n != "time"])
+    else:
+        entries = type_by_name(entries, [n for n in entries.columns if n in FIELD_TYPES])
+        entries = _json_levels(entries, fmt)
+        entries = _json_stack_text(entries)
+        entries = stacktraces.fill_exceptions(entries)
+    entries = entries.drop("_n", "_key", "_xesc")
     if "url" in entries.columns and "path" not in entries.columns:
         entries = entries.with_columns(
             pl.col("url").str.extract(r"^(?:[A-Za-z][\w+.-]*://[^/?#]*)?(/[^?#\s]*)", 1).alias("path")
@@ -782,4 +1087,4 @@ def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResul
     if fmt.definition.kv and "message" in entries.columns:
         entries = expand_kv(entries, "message")
     entries = finish(entries, jfmt)
-    return ParseResult(entries, rejects.sort("line"), df.height, 0, assumed)
+    return ParseResult(entries, _json_rejects(df, lines, bad).sort("line"), df.height, continuation, assumed)

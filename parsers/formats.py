@@ -50,19 +50,35 @@ REQUEST_ID_COLUMNS = [
     "X_Request_ID",
 ]
 
-#: JSON keys recognised without configuration, per role.
+#: JSON keys recognised without configuration, per role, as dotted paths: ``log.level`` is the flat
+#: key ``"log.level"`` and the nested ``{"log": {"level": ...}}`` alike; ``exception[-1].exc_type``
+#: reads into an array. The first key present in a file plays the role.
 JSON_ROLES: dict[str, list[str]] = {
-    "time": ["@timestamp", "timestamp", "time", "ts", "datetime", "date", "asctime", "@t"],
-    "level": ["level", "levelname", "severity", "log.level", "lvl", "@l", "loglevel"],
-    "message": ["message", "msg", "@m", "event", "text"],
+    "time": ["@timestamp", "timestamp", "time", "ts", "datetime", "date", "asctime", "@t", "time_iso8601",
+             "time_local", "msec", "timeMillis", "instant.epochSecond"],
+    "level": ["level", "levelname", "severity", "log.level", "lvl", "@l", "loglevel", "_level_name"],
+    "message": ["message", "msg", "@m", "event", "text", "short_message"],
     "request_id": ["request_id", "requestId", "req_id", "reqId", "x_request_id", "trace_id", "traceId",
-                   "correlation_id", "correlationId", "rid"],
-    "logger": ["logger", "logger_name", "name", "log.logger"],
+                   "correlation_id", "correlationId", "rid", "trace.id"],
+    "span_id": ["span_id", "spanId", "span.id"],
+    "logger": ["logger", "logger_name", "name", "log.logger", "_log_logger", "_logger_name",
+               "loggerName"],
+    "thread": ["thread", "thread_name", "threadName", "process.thread.name", "_process_thread_name",
+               "_thread_name"],
     "method": ["method", "http_method", "http.request.method"],
     "url": ["url", "uri", "path", "url.full", "url.path"],
     "status": ["status", "status_code", "http_status", "http.response.status_code"],
     "attempt": ["attempt", "retry", "try"],
-    "error": ["error", "err", "exception", "error.message", "exc_info"],
+    "error": ["error", "err"],
+    # Structured exceptions fill the columns a text stack trace fills (see stacktraces.py).
+    "exception": ["error.type", "err.type", "err.name", "_error_type", "throwable_class",
+                  "exception[0].exc_type", "thrown.name"],
+    "exception_message": ["error.message", "err.message", "_error_message", "throwable_message",
+                          "exception[0].exc_value", "thrown.message"],
+    "root_cause": ["throwable_root_cause_class", "exception[-1].exc_type"],
+    "root_cause_message": ["throwable_root_cause_message", "exception[-1].exc_value"],
+    "stack_trace": ["error.stack_trace", "stack_trace", "err.stack", "_error_stack_trace", "exc_info",
+                    "exception", "stacktrace", "exc_text"],
 }
 
 

@@ -5,6 +5,8 @@ Java (logback's ``ThrowableProxyConverter`` layout, and the JDK's ``printStackTr
     com.example.Outer: message            <- top exception
     \\tat com.example.A.b(A.java:12)
     Caused by: com.example.Inner: msg     <- the last "Caused by:" is the root cause
+                                             (root cause first, "%rEx": the first exception is the
+                                             root cause and the last "Wrapped by:" the one thrown)
     \\t... 42 common frames omitted         (logback; the JDK writes "... 3 more")
 
 Python: ``Traceback (most recent call last):`` ... ``ValueError: message``; in a chain the
@@ -24,6 +26,13 @@ JAVA_FRAME = r"^\s+(?:at \S+\(|\.\.\. \d+ (?:more|common frames omitted))"
 PYTHON_START = r"^(?:Traceback \(most recent call last\):|\s+File \")"
 # The unindented "module.ExceptionClass: message" line that ends a traceback.
 PYTHON_HEADER = r"^(?P<prefix>)(?P<cls>[A-Za-z_][\w.]*)(?::\s?(?P<msg>.*)|\s*$)"
+# Node.js (``err.stack``, pino's "caused by:" chain): "TypeError: msg" over "    at fn (file.js:1:2)".
+JS_HEADER = r"^(?P<prefix>caused by: )?(?P<cls>[A-Za-z_$][\w$]*)(?::\s?(?P<msg>.*)|\s*$)"
+JS_FRAME = r"^\s+at \S"
+JS_TRACE = r"(?m)^\s+at .*:\d+:\d+\)?$"
+# Lines that end a Python exception's message: frames, and the sentences that join a chain.
+PYTHON_BREAK = (r"^(?:\s|Traceback \(most recent call last\):|During handling of the above exception"
+                r"|The above exception was the direct cause)")
 _COLUMNS = ["exception", "exception_message", "root_cause", "root_cause_message"]
 
 
@@ -42,8 +51,8 @@ def exceptions(cont: pl.DataFrame, mode: str) -> pl.DataFrame:
     trace = cont.filter(pl.col("_trace"))
     if trace.height == 0:
         return pl.DataFrame(schema={"_entry": cont.schema["_entry"], **dict.fromkeys(_COLUMNS, pl.String)})
-    header_rx = JAVA_HEADER if mode == "java" else PYTHON_HEADER
-    frame_rx = JAVA_FRAME if mode == "java" else r"^\s"
+    header_rx = {"java": JAVA_HEADER, "python": PYTHON_HEADER, "js": JS_HEADER}[mode]
+    frame_rx = {"java": JAVA_FRAME, "python": PYTHON_BREAK, "js": JS_FRAME}[mode]
     text = pl.col("text")
     trace = trace.with_columns(
         text.str.contains(header_rx).alias("_hdr"),
@@ -70,10 +79,18 @@ def exceptions(cont: pl.DataFrame, mode: str) -> pl.DataFrame:
         )
         .sort(["_entry", "line"])
     )
-    if mode == "java":
+    if mode in ("java", "js"):
+        prefix = pl.col("prefix").fill_null("").str.to_lowercase()
         top = headers.group_by("_entry").first()
-        causes = headers.filter(pl.col("prefix").fill_null("").str.starts_with("Caused by"))
-        root = causes.group_by("_entry").last()
+        root = headers.filter(prefix.str.starts_with("caused by")).group_by("_entry").last()
+        wrapped = headers.filter(prefix.str.starts_with("wrapped by"))
+        if wrapped.height:
+            # Root cause first (logback's %rEx, logstash-logback-encoder's rootCauseFirst): the first
+            # exception is the root cause, the last "Wrapped by:" the one thrown.
+            outer = wrapped.group_by("_entry").last()
+            ids = outer.select("_entry")
+            root = pl.concat([root.join(ids, on="_entry", how="anti"), top.join(ids, on="_entry", how="semi")])
+            top = pl.concat([top.join(ids, on="_entry", how="anti"), outer.select(top.columns)])
     else:
         top = headers.group_by("_entry").last()
         root = headers.group_by("_entry").first()
@@ -87,3 +104,53 @@ def exceptions(cont: pl.DataFrame, mode: str) -> pl.DataFrame:
         .otherwise(pl.col("root_cause_message")).alias("root_cause_message"),
     )
     return out
+
+
+def fill_exceptions(entries: pl.DataFrame) -> pl.DataFrame:
+    """Fill the exception columns of structured entries from their ``stack_trace`` text where keys left them empty.
+
+    JSON layouts may name the exception (ECS ``error.type``/``error.message``, GELF ``_error_type``),
+    the root cause (logstash-logback-encoder's ``throwable_root_cause_class``), or give only the
+    trace (logstash ``stack_trace``, python-json-logger ``exc_info``). What a key says wins; what the
+    trace says fills the rest, read with the same rules as a trace in continuation lines (Java:
+    the last ``Caused by:``; Python: the first exception of a chain; Node.js: the last ``caused by:``).
+    The root cause defaults to the exception itself. Entries with none of these columns are returned as they are.
+    """
+    if not any(c in entries.columns for c in (*_COLUMNS, "stack_trace")):
+        return entries
+    for name in (*_COLUMNS, "stack_trace"):
+        if name not in entries.columns:
+            entries = entries.with_columns(pl.lit(None, pl.String).alias(name))
+    traces = entries.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_entry"), pl.col("stack_trace").alias("text"))
+    traces = traces.filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
+    if traces.height:
+        text = pl.col("text")
+        mode = (pl.when(text.str.contains(r"(?m)^Traceback \(most recent call last\):")).then(pl.lit("python"))
+                .when(text.str.contains(JS_TRACE)).then(pl.lit("js")).otherwise(pl.lit("java")))
+        traces = traces.with_columns(mode.alias("_mode")).with_columns(text.str.split("\n")).explode("text")
+        traces = traces.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("line"), pl.lit(True).alias("_trace"))
+        found = pl.concat([exceptions(traces.filter(pl.col("_mode") == m), m) for m in ("java", "python", "js")])
+        found = found.rename({c: f"_t_{c}" for c in _COLUMNS})
+        entries = entries.with_row_index("_entry").with_columns(pl.col("_entry").cast(pl.Int64))
+        entries = entries.join(found, on="_entry", how="left", maintain_order="left").drop("_entry")
+    else:
+        entries = entries.with_columns(pl.lit(None, pl.String).alias(f"_t_{c}") for c in _COLUMNS)
+    col = pl.col
+    exc = pl.coalesce("exception", "_t_exception")
+    # A message read from the trace belongs to the exception named there, not to another one.
+    same = col("exception").is_null() | (col("exception") == col("_t_exception"))
+    exc_msg = pl.coalesce(col("exception_message"), pl.when(same).then(col("_t_exception_message")))
+    root = pl.coalesce("root_cause", "_t_root_cause")
+    root_msg = (
+        pl.when(col("root_cause").is_not_null()).then(col("root_cause_message"))
+        .when(col("_t_root_cause").is_not_null() & (col("_t_root_cause") != col("_t_exception")))
+        .then(col("_t_root_cause_message"))
+    )
+    entries = entries.with_columns(exc.alias("exception"), exc_msg.alias("exception_message"),
+                                   root.alias("_root"), root_msg.alias("_root_msg"))
+    # A trace that names no cause: the exception is its own root cause.
+    no_cause = col("_root").is_null() | ((col("_root") == col("_t_exception")) & col("root_cause").is_null())
+    return entries.with_columns(
+        pl.when(no_cause).then(col("exception")).otherwise(col("_root")).alias("root_cause"),
+        pl.when(no_cause).then(col("exception_message")).otherwise(col("_root_msg")).alias("root_cause_message"),
+    ).drop("_root", "_root_msg", *[f"_t_{c}" for c in _COLUMNS])
