@@ -72,9 +72,12 @@ def test_new_layouts_are_built_in_with_samples_naming_time_level_and_message(nam
 
 @pytest.mark.parametrize("fmt", WITH_SAMPLES, ids=[c.name for c in WITH_SAMPLES])
 def test_a_formats_own_samples_are_detected_as_that_format(fmt):
-    found = detect(_series(_sample_lines(fmt)), COMPILED)
-    assert found.format.name in {fmt.name} | EQUIVALENT.get(fmt.name, set()), found.ranking[:3]
-    assert found.rate >= 0.5  # trace lines count half: they continue entries
+    # A JSON format's samples may show several producers' key sets; a real file holds one of them.
+    groups = [[s["line"]] for s in fmt.definition.samples] if fmt.definition.syntax == "json" else [_sample_lines(fmt)]
+    for lines in groups:
+        found = detect(_series(lines), COMPILED)
+        assert found.format.name in {fmt.name} | EQUIVALENT.get(fmt.name, set()), found.ranking[:3]
+        assert found.rate >= 0.5  # trace lines count half: they continue entries
 
 
 @pytest.mark.parametrize("name, library, lines", BLOCKS, ids=[f"{b[0]}-{b[1]}" for b in BLOCKS])
