@@ -240,7 +240,7 @@ def concat_frames(frames: list[pl.DataFrame]) -> pl.DataFrame:
 def _attach_continuations(entries: pl.DataFrame, cont: pl.DataFrame, mode: str) -> pl.DataFrame:
     if cont.height == 0:
         return entries.with_columns(line_count=pl.lit(1, pl.Int32)).drop("_entry")
-    if mode in ("java", "python"):
+    if mode in ("java", "python", "any"):
         cont = stacktraces.mark_trace(cont, mode)
         exceptions = stacktraces.exceptions(cont, mode)
     else:

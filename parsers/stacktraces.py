@@ -36,18 +36,36 @@ PYTHON_BREAK = (r"^(?:\s|Traceback \(most recent call last\):|During handling of
 _COLUMNS = ["exception", "exception_message", "root_cause", "root_cause_message"]
 
 
+def _java_entries(cont: pl.DataFrame) -> pl.Expr:
+    """Per line: its entry's continuation has a Java frame (for layouts any language may write)."""
+    return pl.col("text").str.contains(JAVA_FRAME).any().over("_entry")
+
+
 def mark_trace(cont: pl.DataFrame, mode: str) -> pl.DataFrame:
-    """Add ``_trace``: the line belongs to the entry's stack trace rather than its message."""
+    """Add ``_trace``: the line belongs to the entry's stack trace rather than its message.
+
+    ``mode`` ``any`` (a layout Java, Python and Go programs alike write) reads each entry's trace as
+    Java when it has a Java frame, else as Python.
+    """
     text = pl.col("text")
+    java = text.str.contains(JAVA_HEADER) | text.str.contains(JAVA_FRAME)
+    python = text.str.contains(PYTHON_START)
     if mode == "java":
-        starts = text.str.contains(JAVA_HEADER) | text.str.contains(JAVA_FRAME)
+        starts = java
+    elif mode == "any":
+        starts = pl.when(_java_entries(cont)).then(java).otherwise(python)
     else:
-        starts = text.str.contains(PYTHON_START)
+        starts = python
     return cont.with_columns((starts.cast(pl.Int32).cum_sum().over("_entry") > 0).alias("_trace"))
 
 
 def exceptions(cont: pl.DataFrame, mode: str) -> pl.DataFrame:
     """One row per entry with a trace: top exception and root cause, class and message."""
+    if mode == "any":
+        split = cont.with_columns(_java_entries(cont).alias("__java"))
+        parts = [exceptions(split.filter(pl.col("__java")).drop("__java"), "java"),
+                 exceptions(split.filter(~pl.col("__java")).drop("__java"), "python")]
+        return pl.concat(parts, how="vertical_relaxed")
     trace = cont.filter(pl.col("_trace"))
     if trace.height == 0:
         return pl.DataFrame(schema={"_entry": cont.schema["_entry"], **dict.fromkeys(_COLUMNS, pl.String)})
