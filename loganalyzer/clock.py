@@ -1,0 +1,575 @@
+"""Clock offsets between two hosts' logs, measured from the traffic itself, and interval matching.
+
+Two logs of the same traffic (a client's sends and a proxy's access lines, a proxy's access lines
+and the upstream's request lines) show the same bursts, gaps and retries, shifted by the
+difference of the two hosts' clocks plus the time a request takes from one to the other.
+:func:`estimate_offset` finds that shift without request ids:
+
+1. **coarse** — per-second event counts of both sides are cross-correlated over every lag in
+   ``±max_offset_s`` (FFT, block by block, so a month of logs costs a few FFTs). Each lag is scored
+   against what independent traffic would give at that overlap (a z-score), so short logs and
+   edges do not fake peaks. Where the tables share keys (method, path, status) a second
+   correlation counts only same-key coincidences: keys are folded into a few channels with random
+   signs, so that different keys cancel and same keys add (no per-key loop).
+2. **snap** — the offset is split into a whole quarter-hour part (a zone mistake: ``zone_seconds``)
+   and the rest; a rest of a few seconds or less that explains no more pairs than the zone alone is
+   latency, not clock, and is dropped from the whole-second part.
+3. **refine** — with the coarse offset applied, each event of ``other`` is paired with the nearest
+   ``ref`` event of the same keys within a small window (``join_asof``), twice, re-centring on the
+   median; the median residual is kept apart (``residual_s``) with its spread.
+
+The data cannot tell a 40 ms clock skew from 40 ms of latency: both sit in ``residual_s``. What it
+can tell is whether a peak stands out. ``measured`` is False when it does not (too few events, no
+possible overlap, a flat correlation, two peaks of similar height): the offset is then unknown —
+``describe()`` says "could not measure", never "0 s".
+
+How to apply an estimate (measured in ``tests/test_clock.py::test_apply_modes``): take the
+attempts' intervals from one log and id-less lines logged inside them from another, skew the
+second clock, estimate, apply, and count the lines that land in their own interval.
+
+* ``mode="whole"`` subtracts ``seconds`` (zone + whole seconds) exactly and leaves the
+  sub-second residual in the data; correlation must then allow ``|residual_s|`` plus the spread as
+  slack. It is exact for the usual cases — zone mistakes and hosts whose clocks differ by whole
+  seconds — and keeps the real latency (a line logged 5 ms after its request reached the upstream
+  stays 5 ms after the proxy's start, so start windows without slack keep it).
+* ``mode="full"`` also subtracts ``residual_s``. It is right when the clocks really differ by a
+  fraction of a second, but it also removes the median latency between the two estimating
+  events, moving every line that much earlier: lines logged at the start of their request fall
+  before it unless the window is widened at the start by the spread.
+
+The test shows ``whole`` losing nothing for whole-second skews and ``full`` needing the widening,
+and for fractional skews (2.4 s) ``whole`` needing slack of ``|residual_s|``; :func:`apply_offset`
+returns the shifted frame with the slack each mode needs, and ``"whole"`` is the default.
+:func:`interval_match` then places point events (ms precision) into intervals known only to a
+second, one to one, with a per-link candidate count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+_NS = pl.Datetime("ns", "UTC")
+_US = 1_000_000
+#: Sign channels the keys are folded into for the keyed correlation.
+_KEY_CHANNELS = 4
+#: Below this many events on either side no offset is measured.
+MIN_EVENTS = 20
+#: Below this many pairs at the chosen offset it is not measured either.
+MIN_PAIRS = 8
+#: A peak must stand this many standard deviations above independent traffic.
+MIN_Z = 6.0
+#: A second peak this close to the first in height makes the offset ambiguous.
+MAX_PEAK_RATIO = 0.8
+#: A rest within this of a whole quarter hour may be latency rather than clock.
+SNAP_S = 3.0
+#: Overlaps shorter than this (seconds) are not scored: a few seconds of coincidence prove nothing.
+MIN_OVERLAP_S = 20
+
+
+@dataclass
+class OffsetEstimate:
+    """How far ``other``'s clock is ahead of ``ref``'s: subtract from ``other`` to align.
+
+    ``seconds`` = ``zone_seconds`` (whole quarter hours) + whole seconds; ``residual_s`` is the
+    median of what is left between paired events (latency and any sub-second skew), with
+    ``residual_lo_s``/``residual_hi_s`` its 10th/90th percentiles. ``pairs``: events paired at the
+    final offset; ``candidates``: coarse peaks examined. ``confidence`` in [0, 1] grows with the
+    peak's lead over the runner-up and with the pair count. When ``measured`` is False the numbers
+    are not an offset and must not be applied.
+    """
+
+    seconds: float
+    zone_seconds: float
+    residual_s: float
+    pairs: int
+    candidates: int
+    method: str
+    evidence: str
+    confidence: float
+    measured: bool
+    residual_lo_s: float = 0.0
+    residual_hi_s: float = 0.0
+    peak_z: float = 0.0
+    runner_up: float | None = field(default=None, repr=False)
+
+    @property
+    def total_s(self) -> float:
+        """The median measured difference: ``seconds + residual_s``."""
+        return self.seconds + self.residual_s
+
+    def describe(self) -> str:
+        if not self.measured:
+            return f"could not measure the offset ({self.evidence})"
+        s = abs(self.seconds)
+        h, rem = divmod(s, 3600)
+        m, sec = divmod(rem, 60)
+        amount = f"{int(h)}h{int(m):02d}m{sec:02.0f}s" if h else f"{int(m)}m{sec:02.0f}s" if m else f"{sec:.0f}s"
+        sign = "+" if self.seconds >= 0 else "-"
+        zone = f", a whole-zone offset (UTC{self.zone_seconds / 3600:+g})" if self.zone_seconds else ""
+        return (f"{sign}{amount}{zone}; median residual {self.residual_s * 1000:+.0f} ms "
+                f"({self.residual_lo_s * 1000:+.0f}..{self.residual_hi_s * 1000:+.0f} ms); {self.pairs:,} pairs "
+                f"by {self.method}, confidence {self.confidence:.2f}")
+
+
+# --------------------------------------------------------------------------------------------
+# the coarse step: correlation of per-second counts
+
+
+def _micros(df: pl.DataFrame, col: str) -> np.ndarray:
+    return df[col].cast(_NS).dt.epoch("us").to_numpy().astype(np.int64)
+
+
+def _key_hash(df: pl.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    if not keys:
+        return np.zeros(df.height, dtype=np.uint64)
+    return df.select(pl.struct([pl.col(k).cast(pl.String) for k in keys]).hash(seed=11)).to_series().to_numpy()
+
+
+def _corr_block(x: np.ndarray, y: np.ndarray, n_lags: int) -> np.ndarray:
+    """c[k] = sum_t x[t] * y[t + k] for k in [0, n_lags), y at least len(x) + n_lags - 1 long."""
+    n = 1 << int(np.ceil(np.log2(len(x) + len(y))))
+    c = np.fft.irfft(np.conj(np.fft.rfft(x, n)) * np.fft.rfft(y, n), n)
+    return c[:n_lags]
+
+
+def _correlate(rb: np.ndarray, rw: np.ndarray, ob: np.ndarray, ow: np.ndarray, lag_lo: int, lag_hi: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Correlation of weighted per-second counts for lags [lag_lo, lag_hi] (other bin - ref bin),
+    with its expectation and variance under independence at each lag's overlap.
+
+    ``rb``/``ob``: integer second bins (sorted), ``rw``/``ow``: weights (one or more channels, rows
+    = events). The ref timeline is cut into blocks so that each FFT stays small whatever the span.
+    """
+    n_lags = lag_hi - lag_lo + 1
+    channels = rw.shape[1]
+    r0, r1 = int(rb[0]), int(rb[-1])
+    o0, o1 = int(ob[0]), int(ob[-1])
+    corr = np.zeros((channels, n_lags))
+    block = max(1 << 16, 2 * n_lags)
+    for start in range(r0, r1 + 1, block):
+        stop = min(start + block, r1 + 1)
+        i0, i1 = np.searchsorted(rb, [start, stop])
+        if i0 == i1:
+            continue
+        seg_lo, seg_hi = start + lag_lo, stop - 1 + lag_hi
+        j0, j1 = np.searchsorted(ob, [seg_lo, seg_hi + 1])
+        if j0 == j1:
+            continue
+        for c in range(channels):
+            x = np.bincount(rb[i0:i1] - start, weights=rw[i0:i1, c], minlength=stop - start)
+            y = np.bincount(ob[j0:j1] - seg_lo, weights=ow[j0:j1, c], minlength=seg_hi - seg_lo + 1)
+            corr[c] += _corr_block(x, y, n_lags)
+    # Expectation and variance from sums over each lag's overlap of the two spans.
+    lags = np.arange(lag_lo, lag_hi + 1)
+    a = np.maximum(r0, o0 - lags)
+    b = np.minimum(r1, o1 - lags)
+    length = np.maximum(b - a + 1, 0)
+    expect = np.zeros((channels, n_lags))
+    var = np.zeros((channels, n_lags))
+    ok = length > 0
+    for c in range(channels):
+        rs = _prefix(rb, rw[:, c])
+        os_ = _prefix(ob, ow[:, c])
+        rq = _prefix(rb, rw[:, c], squares_of_bins=True)
+        oq = _prefix(ob, ow[:, c], squares_of_bins=True)
+        sx = rs(b + 1) - rs(a)
+        sy = os_(b + 1 + lags) - os_(a + lags)
+        qx = rq(b + 1) - rq(a)
+        qy = oq(b + 1 + lags) - oq(a + lags)
+        expect[c, ok] = sx[ok] * sy[ok] / length[ok]
+        var[c, ok] = qx[ok] * qy[ok] / length[ok]
+    corr[:, ~ok] = 0.0
+    return corr, expect, var, length
+
+
+def _prefix(bins: np.ndarray, weights: np.ndarray, squares_of_bins: bool = False):
+    """f(t) = sum of the per-second totals of bins < t (of their squares with ``squares_of_bins``)."""
+    if squares_of_bins:
+        uniq, idx = np.unique(bins, return_inverse=True)
+        cum = np.concatenate([[0.0], np.cumsum(np.bincount(idx, weights=weights) ** 2)])
+    else:
+        uniq = bins
+        cum = np.concatenate([[0.0], np.cumsum(weights)])
+
+    def f(t: np.ndarray) -> np.ndarray:
+        return cum[np.searchsorted(uniq, t, side="left")]
+
+    return f
+
+
+def _zscores(rb, rw, ob, ow, lag_lo, lag_hi) -> tuple[np.ndarray, np.ndarray]:
+    corr, expect, var, length = _correlate(rb, rw, ob, ow, lag_lo, lag_hi)
+    # Latency spreads a pair over two neighbouring seconds: score lags in twos.
+    c = corr.sum(axis=0)
+    e = expect.sum(axis=0)
+    v = var.sum(axis=0)
+    c2 = c + np.concatenate([c[1:], [0.0]])
+    e2 = e + np.concatenate([e[1:], [0.0]])
+    v2 = 2 * (v + np.concatenate([v[1:], [0.0]]))  # neighbours overlap: a conservative variance
+    z = np.where(v2 > 0, (c2 - e2) / np.sqrt(np.maximum(v2, 1e-12)), 0.0)
+    return z, length
+
+
+def _peaks(z: np.ndarray, valid: np.ndarray, k: int) -> tuple[list[int], float | None]:
+    """The ``k`` highest separate peaks (indices) and the runner-up's height relative to the best.
+
+    A peak's own flanks (where the score stays above half its height, plus 3 s) are not peaks.
+    """
+    z = np.where(valid, z, -np.inf)
+    found: list[int] = []
+    mask = np.zeros(len(z), dtype=bool)
+    for _ in range(k):
+        zz = np.where(mask, -np.inf, z)
+        i = int(np.argmax(zz))
+        if not np.isfinite(zz[i]) or (found and zz[i] <= 0):
+            break
+        found.append(i)
+        half = zz[i] / 2
+        lo = i
+        while lo > 0 and z[lo - 1] > half:
+            lo -= 1
+        hi = i
+        while hi < len(z) - 1 and z[hi + 1] > half:
+            hi += 1
+        mask[max(lo - 3, 0):hi + 4] = True
+    ratio = None
+    if len(found) >= 2 and z[found[0]] > 0:
+        ratio = float(max(z[found[1]], 0.0) / z[found[0]])
+    return found, ratio
+
+
+# --------------------------------------------------------------------------------------------
+# the refine step: same-key pairs near the coarse offset
+
+#: Events of ``other`` examined when refining (every k-th beyond this): the median needs no more.
+REFINE_SAMPLE = 100_000
+#: Pair differences gathered at most when refining; denser traffic is sampled further.
+REFINE_PAIRS = 4_000_000
+_BIN_S = 0.01
+
+
+@dataclass
+class _Side:
+    """One event table as sorted arrays: centred times (µs) and dense key-group ids."""
+
+    t: np.ndarray
+    g: np.ndarray
+
+
+def _sides(r: pl.DataFrame, o: pl.DataFrame, keys: list[str]) -> tuple[_Side, _Side]:
+    if keys:
+        both = pl.concat([r.select(keys), o.select(keys)])
+        gid = both.select(pl.struct(keys).rank("dense").cast(pl.Int64) - 1).to_series().to_numpy()
+        gr, go = gid[:r.height], gid[r.height:]
+    else:
+        gr, go = np.zeros(r.height, np.int64), np.zeros(o.height, np.int64)
+    return _Side(r["__t"].to_numpy(), gr), _Side(o["__t"].to_numpy(), go)
+
+
+def _differences(r: _Side, o: _Side, centre: float, half: float) -> tuple[np.ndarray, float]:
+    """All same-key differences ``other - ref - centre`` (s) within ``±half``, and the share of
+    ``other`` events they were gathered from (sampling keeps the work bounded).
+
+    Each key group is a contiguous run of one sorted composite array ``group * span + time``, so
+    the window of every ``other`` event is two ``searchsorted`` calls — a sorted merge.
+    """
+    c, h = int(round(centre * _US)), int(np.ceil(half * _US))
+    to = o.t - c
+    base = min(int(r.t.min()), int(to.min())) - h - 1
+    span = max(int(r.t.max()), int(to.max())) - base + h + 2
+    unit = 1
+    groups = int(max(r.g.max(initial=0), o.g.max(initial=0))) + 1
+    while groups * (span // unit + 1) >= 2 ** 62:  # composite must fit in int64: coarsen the clock
+        unit *= 10
+    width = span // unit + 1
+    comp_r = np.sort(r.g * width + (r.t - base) // unit)
+    step = max(1, len(to) // REFINE_SAMPLE)
+    idx = np.arange(0, len(to), step)
+    comp_o = o.g[idx] * width + (to[idx] - base) // unit
+    lo = np.searchsorted(comp_r, comp_o - h // unit, side="left")
+    hi = np.searchsorted(comp_r, comp_o + h // unit, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    if total > REFINE_PAIRS:  # very dense traffic without keys: fewer events, same picture
+        keep = np.arange(0, len(idx), int(np.ceil(total / REFINE_PAIRS)))
+        idx, lo, counts, comp_o = idx[keep], lo[keep], counts[keep], comp_o[keep]
+        step *= int(np.ceil(total / REFINE_PAIRS))
+    owner = np.repeat(np.arange(len(idx)), counts)
+    pos = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + lo[owner]
+    diff = (comp_o[owner] - comp_r[pos]) * unit / _US
+    return diff, len(idx) / len(to)
+
+
+def _excess(diff: np.ndarray, half: float) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of differences (10 ms bins over ±half) minus the level unrelated events give.
+
+    Unrelated same-key events fall evenly across the window; the related ones pile up in a
+    block as wide as the logs' precision plus latency. The background is the median of the
+    outer quarter of the window on each side.
+    """
+    edges = np.arange(-half, half + _BIN_S / 2, _BIN_S)
+    hist, _ = np.histogram(diff, bins=edges)
+    centres = (edges[:-1] + edges[1:]) / 2
+    outer = np.abs(centres) > 0.75 * half
+    level = float(np.median(hist[outer])) if outer.any() else 0.0
+    return centres, np.clip(hist - level, 0, None)
+
+
+def _quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> list[float]:
+    cw = np.cumsum(w)
+    if cw[-1] <= 0:
+        return [0.0 for _ in qs]
+    return [float(x[min(np.searchsorted(cw, q * cw[-1]), len(x) - 1)]) for q in qs]
+
+
+def _refine(r: _Side, o: _Side, start: float, precision: float) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Re-centre on the median of the related pairs near ``start``; returns the centre, the
+    related pairs' count (scaled back from any sampling) and the final excess histogram."""
+    centre = start
+    for half in (3.0 + precision, 1.5 + precision):
+        diff, share = _differences(r, o, centre, half)
+        x, w = _excess(diff, half)
+        if w.sum() <= 0:
+            return centre, 0.0, x, w
+        centre += _quantiles(x, w, [0.5])[0]
+    diff, share = _differences(r, o, centre, 1.5 + precision)
+    x, w = _excess(diff, 1.5 + precision)
+    # Only the block around the offset is the related pairs (plus a second of latency spread);
+    # further out the excess is traffic bunching (bursts), not pairs.
+    core = np.abs(x) <= precision / 2 + 1.0
+    n = min(float(w[core].sum() / share), float(len(o.t)), float(len(r.t)))
+    return centre, n, x[core], w[core]
+
+
+def _explained(r: _Side, o: _Side, centre: float, precision: float) -> float:
+    """Related pairs within half the combined precision (+0.25 s) of ``centre``."""
+    half = 1.5 + precision
+    diff, share = _differences(r, o, centre, half)
+    x, w = _excess(diff, half)
+    return float(w[np.abs(x) <= precision / 2 + 0.25].sum() / share)
+
+
+# --------------------------------------------------------------------------------------------
+# the public functions
+
+
+def estimate_offset(
+    ref: pl.DataFrame,
+    other: pl.DataFrame,
+    *,
+    ref_time: str = "ts",
+    other_time: str = "ts",
+    keys: Sequence[str] = (),
+    ref_precision_s: float,
+    other_precision_s: float,
+    max_offset_s: float = 14 * 3600 + 600,
+) -> OffsetEstimate:
+    """Estimate how far ``other``'s clock is from ``ref``'s, from the two event tables alone.
+
+    ``ref``/``other``: one row per event (e.g. access-log request starts and client sends, or
+    access-log ends and CRM request lines); ``*_time``: their timestamp columns (any datetime);
+    ``keys``: columns both share (method, path, status) — same-key events are what pair;
+    ``*_precision_s``: the resolution each log writes, times being floors (``$time_local`` lines
+    are 1.0: the event happened in ``[t, t + 1 s)``; millisecond logs 0.001). Offsets outside
+    ``±max_offset_s`` are not considered. Events may be a subset on either side (an upstream logs
+    only some requests; a client logs requests the proxy never saw). Null times or keys are
+    dropped. See :class:`OffsetEstimate` for the result; check ``measured`` before using it.
+    """
+    keys = list(keys)
+    precision = ref_precision_s + other_precision_s
+
+    def table(df: pl.DataFrame, col: str, p: float) -> pl.DataFrame:
+        t = df.select([pl.col(col).cast(_NS).alias("__raw")] + [pl.col(k).cast(pl.String) for k in keys]).drop_nulls()
+        # Floors are centred so that both sides' times mean "the middle of when it happened".
+        return t.with_columns((pl.col("__raw").dt.epoch("us") + int(p * _US / 2)).alias("__t")).sort("__t")
+
+    r, o = table(ref, ref_time, ref_precision_s), table(other, other_time, other_precision_s)
+
+    def unmeasured(why: str, candidates: int = 0, z: float = 0.0) -> OffsetEstimate:
+        return OffsetEstimate(0.0, 0.0, 0.0, 0, candidates, "traffic", why, 0.0, False, peak_z=z)
+
+    if r.height < MIN_EVENTS or o.height < MIN_EVENTS:
+        return unmeasured(f"too few events: {r.height} and {o.height}, at least {MIN_EVENTS} each are needed")
+    rt, ot = r["__t"].to_numpy(), o["__t"].to_numpy()
+    rb, ob = rt // _US, ot // _US
+    span_lo = max(int(ob[0] - rb[-1]), -int(max_offset_s))
+    span_hi = min(int(ob[-1] - rb[0]), int(max_offset_s))
+    if span_hi - span_lo < 0:
+        return unmeasured("the two logs cannot overlap within the offsets considered")
+    ones_r, ones_o = np.ones((len(rb), 1)), np.ones((len(ob), 1))
+    z, length = _zscores(rb, ones_r, ob, ones_o, span_lo, span_hi)
+    method = "traffic counts"
+    if keys:
+        bits = np.arange(_KEY_CHANNELS, dtype=np.uint64)
+        sign = lambda h: ((h[:, None] >> bits) & np.uint64(1)).astype(np.float64) * 2 - 1  # noqa: E731
+        zk, _ = _zscores(rb, sign(_key_hash(r, keys)), ob, sign(_key_hash(o, keys)), span_lo, span_hi)
+        z = (z + zk) / np.sqrt(2)
+        method = f"traffic counts by {', '.join(keys)}"
+    shortest = min(rb[-1] - rb[0], ob[-1] - ob[0]) + 1
+    valid = length >= min(MIN_OVERLAP_S, shortest)
+    if not valid.any():
+        return unmeasured("the two logs overlap by less than a few seconds at every offset")
+    found, ratio = _peaks(z, valid, 5)
+    best_z = float(z[found[0]]) if found else 0.0
+    if best_z < MIN_Z:
+        return unmeasured(f"no offset stands out in the traffic (best peak z={best_z:.1f} < {MIN_Z:g})",
+                          len(found), best_z)
+    # Each peak: refine and count the pairs it explains; the best-explaining wins ties of height.
+    rs, os_ = _sides(r, o, keys)
+    tried = []
+    for i in found[:3]:
+        if i != found[0] and z[i] < MAX_PEAK_RATIO * best_z:
+            continue
+        lag = span_lo + i + 1.0  # the pair of seconds (i, i+1) scored together: their border
+        centre, n, x, w = _refine(rs, os_, lag, precision)
+        tried.append((_explained(rs, os_, centre, precision), centre, n, x, w, i))
+    tried.sort(key=lambda t: -t[0])
+    n_best, centre, n_pairs, x, w, i_best = tried[0]
+    if ratio is not None and ratio >= MAX_PEAK_RATIO:
+        rivals = [t for t in tried if t[5] != i_best]
+        if not rivals or rivals[0][0] >= 0.8 * n_best:
+            second = span_lo + (found[1] if found[1] != i_best else found[0])
+            return unmeasured(f"two offsets fit the traffic about equally ({span_lo + i_best:+d} s and {second:+d} s,"
+                              f" peak ratio {ratio:.2f})", len(found), best_z)
+    pairs = int(round(n_pairs))
+    if pairs < MIN_PAIRS:
+        return unmeasured(f"only {pairs} events pair at the best offset", len(found), best_z)
+    zone = round(centre / 900) * 900
+    whole = round(centre - zone)
+    if whole and abs(centre - zone) <= SNAP_S:
+        # Is the rest clock or latency? Keep it only if it explains more pairs than the zone alone.
+        if _explained(rs, os_, zone, precision) >= _explained(rs, os_, zone + whole, precision):
+            whole = 0
+    seconds = float(zone + whole)
+    lo, med, hi = (v + centre - seconds for v in _quantiles(x, w, [0.1, 0.5, 0.9]))
+    ratio_v = 0.0 if ratio is None else ratio
+    confidence = float(np.clip((1 - ratio_v) * (1 - np.exp(-pairs / 30)) * min(1.0, best_z / (2 * MIN_Z)), 0, 1))
+    evidence = (f"peak z={best_z:.1f}" + (f", runner-up at {ratio_v:.2f} of it" if ratio is not None else "")
+                + f"; about {pairs:,} of {o.height:,} events pair with one of the reference")
+    return OffsetEstimate(seconds, float(zone), med, pairs, len(found), method, evidence, confidence, True,
+                          lo, hi, best_z, ratio)
+
+
+def apply_offset(df: pl.DataFrame, estimate: OffsetEstimate, columns: Sequence[str], *, mode: str = "whole"
+                 ) -> tuple[pl.DataFrame, float]:
+    """Move ``df``'s time ``columns`` (from the estimate's ``other`` log) onto the reference clock.
+
+    Returns the shifted frame and the slack (seconds) time windows need on each side afterwards.
+    ``mode="whole"`` subtracts ``seconds`` (zone + whole seconds; slack: ``|residual_s|`` plus half
+    the residuals' 10–90 % spread); ``mode="full"`` also subtracts ``residual_s`` (slack: the spread
+    on the early side, ``residual_s - residual_lo_s``). An unmeasured estimate leaves the frame as
+    it is, with no slack to offer (the caller must not match on time across hosts it cannot align).
+    """
+    if mode not in ("whole", "full"):
+        raise ValueError(f"mode must be 'whole' or 'full', not {mode!r}")
+    if not estimate.measured:
+        return df, 0.0
+    if mode == "whole":
+        shift = estimate.seconds
+        slack = abs(estimate.residual_s) + (estimate.residual_hi_s - estimate.residual_lo_s) / 2
+    else:
+        shift = estimate.total_s
+        slack = max(estimate.residual_s - estimate.residual_lo_s, estimate.residual_hi_s - estimate.residual_s)
+    delta = pl.duration(microseconds=int(round(shift * _US)))
+    return df.with_columns([(pl.col(c).cast(_NS) - delta).alias(c) for c in columns]), float(slack)
+
+
+def interval_match(
+    left: pl.DataFrame,
+    right: pl.DataFrame,
+    by: Sequence[str],
+    left_start: str,
+    left_end: str,
+    right_time: str,
+    *,
+    tolerance_s: float = 0.0,
+    left_id: str = "left_id",
+    right_id: str = "right_id",
+    rounds: int = 64,
+) -> pl.DataFrame:
+    """Place point events (``right``) into intervals (``left``), one to one.
+
+    ``left``: one row per interval ``[left_start, left_end)`` (e.g. an access attempt whose
+    ``$time_local`` end stands for ``[t, t + 1 s)``: pass ``end = t + 1 s``); ``right``: one row per
+    point (e.g. a CRM line at ms precision); ``by``: keys both must share; ``tolerance_s`` widens
+    every interval on both sides. ``left_id``/``right_id`` name unique id columns (added from row
+    numbers when absent).
+
+    Each point goes to a containing interval with the nearest centre; each interval takes at most
+    one point (the nearest to its centre; the others try the remaining intervals next round).
+    ``candidates`` counts the intervals (same keys) containing the point, whether or not free;
+    ``confidence = 1 / candidates``. Returns ``left_id, right_id, dt`` (point - centre, s),
+    ``candidates, confidence``. Sorted merges only: each round is four ``join_asof`` lookups per
+    point (nearest centre, latest start, earliest end, and the centre just before), so a point
+    whose only free containing interval is none of those four (a long interval around two short
+    ones) may stay unpaired.
+    """
+    by = list(by)
+    tol = int(round(tolerance_s * _US))
+    if left_id not in left.columns:
+        left = left.with_row_index(left_id)
+    if right_id not in right.columns:
+        right = right.with_row_index(right_id)
+    lt = left.select([left_id] + by + [
+        (pl.col(left_start).cast(_NS).dt.epoch("us") - tol).alias("__s"),
+        (pl.col(left_end).cast(_NS).dt.epoch("us") + tol).alias("__e"),
+    ]).drop_nulls().with_columns(((pl.col("__s") + pl.col("__e")) // 2).alias("__c"))
+    rt = right.select([right_id] + by + [pl.col(right_time).cast(_NS).dt.epoch("us").alias("__t")]).drop_nulls()
+    empty = pl.DataFrame(schema={left_id: lt.schema[left_id], right_id: rt.schema[right_id], "dt": pl.Float64,
+                                 "candidates": pl.UInt32, "confidence": pl.Float64})
+    if lt.height == 0 or rt.height == 0:
+        return empty
+    rt = rt.sort("__t")
+    rt = rt.with_columns(_containing(lt, rt, by).alias("candidates")).filter(pl.col("candidates") > 0)
+    bykw = {"by": by} if by else {}
+    won_all = []
+    for _ in range(rounds):
+        if lt.height == 0 or rt.height == 0:
+            break
+        looks = []
+        for on, strategy in (("__c", "nearest"), ("__s", "backward"), ("__e", "forward"), ("__c", "backward")):
+            pool = lt.sort(on).with_columns(pl.col(on).alias("__k"))
+            j = rt.join_asof(pool.select([left_id, "__k", "__s", "__e", "__c"] + by), left_on="__t",
+                             right_on="__k", strategy=strategy, check_sortedness=False, **bykw)
+            looks.append(j.select(right_id, left_id, "__t", "__s", "__e", "__c", "candidates"))
+        cand = pl.concat(looks).filter(
+            pl.col(left_id).is_not_null() & (pl.col("__s") <= pl.col("__t")) & (pl.col("__t") < pl.col("__e")))
+        if cand.height == 0:
+            break
+        cand = cand.with_columns((pl.col("__t") - pl.col("__c")).abs().alias("__d"))
+        # The point's nearest containing centre, then one point per interval: the nearest wins.
+        mine = cand.sort([right_id, "__d", left_id]).unique(right_id, keep="first")
+        won = mine.sort([left_id, "__d", right_id]).unique(left_id, keep="first")
+        won_all.append(won)
+        lt = lt.join(won.select(left_id), on=left_id, how="anti")
+        rt = rt.join(won.select(right_id), on=right_id, how="anti")
+    if not won_all:
+        return empty
+    out = pl.concat(won_all)
+    return out.select(left_id, right_id, ((pl.col("__t") - pl.col("__c")) / _US).alias("dt"),
+                      pl.col("candidates").cast(pl.UInt32),
+                      (1.0 / pl.col("candidates").cast(pl.Float64)).alias("confidence")).sort(right_id)
+
+
+def _containing(lt: pl.DataFrame, rt: pl.DataFrame, by: list[str]) -> pl.Series:
+    """How many intervals of ``lt`` (same keys) contain each point of ``rt`` (sorted by ``__t``):
+    the starts at or before it minus the ends at or before it, each a backward ``join_asof``
+    onto a running count."""
+    bykw = {"by": by} if by else {}
+
+    def running(col: str) -> pl.DataFrame:
+        s = lt.select(by + [col]).sort(by + [col]) if by else lt.select(col).sort(col)
+        n = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+        s = s.with_columns((n.over(by) if by else n).alias("__n"))
+        # Equal times: the running count after the last of them.
+        return s.group_by(by + [col]).agg(pl.col("__n").max()).sort(col)
+
+    starts = rt.join_asof(running("__s"), left_on="__t", right_on="__s", strategy="backward",
+                          check_sortedness=False, **bykw)["__n"].fill_null(0)
+    ends = rt.join_asof(running("__e"), left_on="__t", right_on="__e", strategy="backward",
+                        check_sortedness=False, **bykw)["__n"].fill_null(0)
+    return (starts - ends).clip(lower_bound=0)
