@@ -23,23 +23,33 @@ can tell is whether a peak stands out. ``measured`` is False when it does not (t
 possible overlap, a flat correlation, two peaks of similar height): the offset is then unknown —
 ``describe()`` says "could not measure", never "0 s".
 
-How to apply an estimate (measured in ``tests/test_clock.py::test_apply_modes``): take the
-attempts' intervals from one log and id-less lines logged inside them from another, skew the
-second clock, estimate, apply, and count the lines that land in their own interval.
+How to apply an estimate — measured in ``tests/test_clock.py::test_apply_modes``: access
+attempts as intervals ``[end - request_time, end + 1 s)`` from a whole-second log, upstream lines
+(ms) logged 1-5 ms after each request reached the upstream and anywhere inside it, the upstream's
+clock skewed by 3 s, 2.4 s, -0.6 s and 8 h 0.25 s; offset estimated from the lines alone (no keys),
+applied, lines counted inside their own interval:
 
-* ``mode="whole"`` subtracts ``seconds`` (zone + whole seconds) exactly and leaves the
-  sub-second residual in the data; correlation must then allow ``|residual_s|`` plus the spread as
-  slack. It is exact for the usual cases — zone mistakes and hosts whose clocks differ by whole
-  seconds — and keeps the real latency (a line logged 5 ms after its request reached the upstream
-  stays 5 ms after the proxy's start, so start windows without slack keep it).
-* ``mode="full"`` also subtracts ``residual_s``. It is right when the clocks really differ by a
-  fraction of a second, but it also removes the median latency between the two estimating
-  events, moving every line that much earlier: lines logged at the start of their request fall
-  before it unless the window is widened at the start by the spread.
+==========================  =========  =========  =========  ==========
+applied, window slack       3 s        2.4 s      -0.6 s     8 h 0.25 s
+==========================  =========  =========  =========  ==========
+whole seconds, none         100 %      89 %       39 %       96 %
+whole seconds, |residual|   100 %      100 %      100 %      100 %
+full median, none           100 %      99.2 %     99.8 %     100 %
+full median, 3 x its s.e.   100 %      100 %      100 %      100 %
+==========================  =========  =========  =========  ==========
 
-The test shows ``whole`` losing nothing for whole-second skews and ``full`` needing the widening,
-and for fractional skews (2.4 s) ``whole`` needing slack of ``|residual_s|``; :func:`apply_offset`
-returns the shifted frame with the slack each mode needs, and ``"whole"`` is the default.
+(start lines; lines inside the request do as well or better). Both keep every line when given
+their slack, but the whole-second mode needs ``|residual_s|`` of it — up to half a second on both
+sides of every interval, which in that traffic raised the intervals containing a line from 7 to
+10-12 — while the full median needs only the uncertainty of the median (under 0.1 s): the
+residual is mostly clock whenever the two events are close in the request's life (client send vs
+proxy start, proxy start vs upstream request line), and what latency it removes is a few
+milliseconds. Hence :func:`apply_offset` defaults to ``mode="full"`` with slack
+``3 * uncertainty_s``, and never adds the residuals' 10-90 % spread, which is the logs' own
+precision that the intervals already carry. Estimating from events far apart in a request's life
+(client send vs proxy *end*) puts the request time into the residual: pair events that happen
+together.
+
 :func:`interval_match` then places point events (ms precision) into intervals known only to a
 second, one to one, with a per-link candidate count.
 """
@@ -60,8 +70,9 @@ _KEY_CHANNELS = 4
 MIN_EVENTS = 20
 #: Below this many pairs at the chosen offset it is not measured either.
 MIN_PAIRS = 8
-#: A peak must stand this many standard deviations above independent traffic.
-MIN_Z = 6.0
+#: A peak must stand this many standard deviations above independent traffic (and 2 above the
+#: highest that noise reaches over the lags searched).
+MIN_Z = 4.0
 #: A second peak this close to the first in height makes the offset ambiguous.
 MAX_PEAK_RATIO = 0.8
 #: A rest within this of a whole quarter hour may be latency rather than clock.
@@ -76,7 +87,9 @@ class OffsetEstimate:
 
     ``seconds`` = ``zone_seconds`` (whole quarter hours) + whole seconds; ``residual_s`` is the
     median of what is left between paired events (latency and any sub-second skew), with
-    ``residual_lo_s``/``residual_hi_s`` its 10th/90th percentiles. ``pairs``: events paired at the
+    ``residual_lo_s``/``residual_hi_s`` its 10th/90th percentiles (they include the logs' own
+    precision: a whole-second log spreads them over a second) and ``uncertainty_s`` the standard
+    error of that median. ``pairs``: events paired at the
     final offset; ``candidates``: coarse peaks examined. ``confidence`` in [0, 1] grows with the
     peak's lead over the runner-up and with the pair count. When ``measured`` is False the numbers
     are not an offset and must not be applied.
@@ -93,6 +106,7 @@ class OffsetEstimate:
     measured: bool
     residual_lo_s: float = 0.0
     residual_hi_s: float = 0.0
+    uncertainty_s: float = 0.0
     peak_z: float = 0.0
     runner_up: float | None = field(default=None, repr=False)
 
@@ -181,7 +195,9 @@ def _correlate(rb: np.ndarray, rw: np.ndarray, ob: np.ndarray, ow: np.ndarray, l
         qx = rq(b + 1) - rq(a)
         qy = oq(b + 1 + lags) - oq(a + lags)
         expect[c, ok] = sx[ok] * sy[ok] / length[ok]
-        var[c, ok] = qx[ok] * qy[ok] / length[ok]
+        # Variance of the product sum when one series is shifted at random: centred squares.
+        n = length[ok]
+        var[c, ok] = np.maximum(qx[ok] - sx[ok] ** 2 / n, 0) * np.maximum(qy[ok] - sy[ok] ** 2 / n, 0) / n
     corr[:, ~ok] = 0.0
     return corr, expect, var, length
 
@@ -201,17 +217,20 @@ def _prefix(bins: np.ndarray, weights: np.ndarray, squares_of_bins: bool = False
     return f
 
 
-def _zscores(rb, rw, ob, ow, lag_lo, lag_hi) -> tuple[np.ndarray, np.ndarray]:
+def _zscores(rb, rw, ob, ow, lag_lo, lag_hi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     corr, expect, var, length = _correlate(rb, rw, ob, ow, lag_lo, lag_hi)
-    # Latency spreads a pair over two neighbouring seconds: score lags in twos.
     c = corr.sum(axis=0)
     e = expect.sum(axis=0)
     v = var.sum(axis=0)
-    c2 = c + np.concatenate([c[1:], [0.0]])
-    e2 = e + np.concatenate([e[1:], [0.0]])
-    v2 = 2 * (v + np.concatenate([v[1:], [0.0]]))  # neighbours overlap: a conservative variance
-    z = np.where(v2 > 0, (c2 - e2) / np.sqrt(np.maximum(v2, 1e-12)), 0.0)
-    return z, length
+    z1 = np.where(v > 0, (c - e) / np.sqrt(np.maximum(v, 1e-12)), 0.0)
+    # Latency spreads pairs over two neighbouring seconds: also score lags in twos (z at i is
+    # then the score of seconds i and i+1 together); each lag keeps the better of both.
+    nxt = lambda a: np.concatenate([a[1:], [0.0]])  # noqa: E731
+    v2 = v + nxt(v)
+    z2 = np.where(v2 > 0, (c + nxt(c) - e - nxt(e)) / np.sqrt(np.maximum(v2, 1e-12)), 0.0)
+    z = np.maximum(z1, z2)
+    half = z2 > z1
+    return z, length, half
 
 
 def _peaks(z: np.ndarray, valid: np.ndarray, k: int) -> tuple[list[int], float | None]:
@@ -320,10 +339,17 @@ def _excess(diff: np.ndarray, half: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> list[float]:
+    """Weighted quantiles of a histogram (bin centres ``x``, counts ``w``), linear within a bin."""
     cw = np.cumsum(w)
-    if cw[-1] <= 0:
+    if len(cw) == 0 or cw[-1] <= 0:
         return [0.0 for _ in qs]
-    return [float(x[min(np.searchsorted(cw, q * cw[-1]), len(x) - 1)]) for q in qs]
+    out = []
+    for q in qs:
+        k = min(int(np.searchsorted(cw, q * cw[-1])), len(x) - 1)
+        before = cw[k - 1] if k else 0.0
+        frac = (q * cw[-1] - before) / w[k] if w[k] > 0 else 0.5
+        out.append(float(x[k] - _BIN_S / 2 + frac * _BIN_S))
+    return out
 
 
 def _refine(r: _Side, o: _Side, start: float, precision: float) -> tuple[float, float, np.ndarray, np.ndarray]:
@@ -401,12 +427,13 @@ def estimate_offset(
     if span_hi - span_lo < 0:
         return unmeasured("the two logs cannot overlap within the offsets considered")
     ones_r, ones_o = np.ones((len(rb), 1)), np.ones((len(ob), 1))
-    z, length = _zscores(rb, ones_r, ob, ones_o, span_lo, span_hi)
+    z, length, half = _zscores(rb, ones_r, ob, ones_o, span_lo, span_hi)
     method = "traffic counts"
     if keys:
         bits = np.arange(_KEY_CHANNELS, dtype=np.uint64)
         sign = lambda h: ((h[:, None] >> bits) & np.uint64(1)).astype(np.float64) * 2 - 1  # noqa: E731
-        zk, _ = _zscores(rb, sign(_key_hash(r, keys)), ob, sign(_key_hash(o, keys)), span_lo, span_hi)
+        zk, _, half_k = _zscores(rb, sign(_key_hash(r, keys)), ob, sign(_key_hash(o, keys)), span_lo, span_hi)
+        half = np.where(zk > z, half_k, half)
         z = (z + zk) / np.sqrt(2)
         method = f"traffic counts by {', '.join(keys)}"
     shortest = min(rb[-1] - rb[0], ob[-1] - ob[0]) + 1
@@ -415,8 +442,10 @@ def estimate_offset(
         return unmeasured("the two logs overlap by less than a few seconds at every offset")
     found, ratio = _peaks(z, valid, 5)
     best_z = float(z[found[0]]) if found else 0.0
-    if best_z < MIN_Z:
-        return unmeasured(f"no offset stands out in the traffic (best peak z={best_z:.1f} < {MIN_Z:g})",
+    # The highest of n lags of pure noise is near sqrt(2 ln n) deviations: stand clear of it.
+    need = max(MIN_Z, float(np.sqrt(2 * np.log(max(int(valid.sum()), 2)))) + 2.0)
+    if best_z < need:
+        return unmeasured(f"no offset stands out in the traffic (best peak z={best_z:.1f} < {need:.1f})",
                           len(found), best_z)
     # Each peak: refine and count the pairs it explains; the best-explaining wins ties of height.
     rs, os_ = _sides(r, o, keys)
@@ -424,7 +453,7 @@ def estimate_offset(
     for i in found[:3]:
         if i != found[0] and z[i] < MAX_PEAK_RATIO * best_z:
             continue
-        lag = span_lo + i + 1.0  # the pair of seconds (i, i+1) scored together: their border
+        lag = span_lo + i + (0.5 if half[i] else 0.0)  # a pair of seconds scored together: between them
         centre, n, x, w = _refine(rs, os_, lag, precision)
         tried.append((_explained(rs, os_, centre, precision), centre, n, x, w, i))
     tried.sort(key=lambda t: -t[0])
@@ -445,35 +474,38 @@ def estimate_offset(
         if _explained(rs, os_, zone, precision) >= _explained(rs, os_, zone + whole, precision):
             whole = 0
     seconds = float(zone + whole)
-    lo, med, hi = (v + centre - seconds for v in _quantiles(x, w, [0.1, 0.5, 0.9]))
+    lo, q1, med, q3, hi = (v + centre - seconds for v in _quantiles(x, w, [0.1, 0.25, 0.5, 0.75, 0.9]))
+    # Standard error of a median: 1.2533 sigma / sqrt(n), sigma from the quartiles; plus the bins.
+    uncertainty = 1.2533 * (q3 - q1) / 1.349 / np.sqrt(pairs) + _BIN_S / 2
     ratio_v = 0.0 if ratio is None else ratio
     confidence = float(np.clip((1 - ratio_v) * (1 - np.exp(-pairs / 30)) * min(1.0, best_z / (2 * MIN_Z)), 0, 1))
     evidence = (f"peak z={best_z:.1f}" + (f", runner-up at {ratio_v:.2f} of it" if ratio is not None else "")
                 + f"; about {pairs:,} of {o.height:,} events pair with one of the reference")
     return OffsetEstimate(seconds, float(zone), med, pairs, len(found), method, evidence, confidence, True,
-                          lo, hi, best_z, ratio)
+                          lo, hi, float(uncertainty), best_z, ratio)
 
 
-def apply_offset(df: pl.DataFrame, estimate: OffsetEstimate, columns: Sequence[str], *, mode: str = "whole"
+def apply_offset(df: pl.DataFrame, estimate: OffsetEstimate, columns: Sequence[str], *, mode: str = "full"
                  ) -> tuple[pl.DataFrame, float]:
     """Move ``df``'s time ``columns`` (from the estimate's ``other`` log) onto the reference clock.
 
-    Returns the shifted frame and the slack (seconds) time windows need on each side afterwards.
-    ``mode="whole"`` subtracts ``seconds`` (zone + whole seconds; slack: ``|residual_s|`` plus half
-    the residuals' 10–90 % spread); ``mode="full"`` also subtracts ``residual_s`` (slack: the spread
-    on the early side, ``residual_s - residual_lo_s``). An unmeasured estimate leaves the frame as
-    it is, with no slack to offer (the caller must not match on time across hosts it cannot align).
+    Returns the shifted frame and the slack (seconds) its time windows need on each side.
+    ``mode="full"`` (the default) subtracts ``seconds + residual_s``; slack: three times the
+    median's ``uncertainty_s``. ``mode="whole"`` subtracts ``seconds`` only; slack: ``|residual_s|``
+    plus the same. Neither needs the residuals' spread: that is the logs' precision, which the
+    intervals already carry (see the module notes for the measurement). An unmeasured estimate
+    leaves the frame as it is, with no slack to offer: do not match on time across hosts that
+    could not be aligned.
     """
     if mode not in ("whole", "full"):
         raise ValueError(f"mode must be 'whole' or 'full', not {mode!r}")
     if not estimate.measured:
         return df, 0.0
+    slack = 3 * estimate.uncertainty_s
     if mode == "whole":
-        shift = estimate.seconds
-        slack = abs(estimate.residual_s) + (estimate.residual_hi_s - estimate.residual_lo_s) / 2
+        shift, slack = estimate.seconds, slack + abs(estimate.residual_s)
     else:
         shift = estimate.total_s
-        slack = max(estimate.residual_s - estimate.residual_lo_s, estimate.residual_hi_s - estimate.residual_s)
     delta = pl.duration(microseconds=int(round(shift * _US)))
     return df.with_columns([(pl.col(c).cast(_NS) - delta).alias(c) for c in columns]), float(slack)
 
