@@ -100,7 +100,8 @@ def test_sweep_of_skews_client_and_upstream_against_whole_second_proxy(synthetic
     # The client's sends against the proxy's starts (floors: the end's second minus request_time), by keys.
     e = estimate_offset(access, client, ref_time="start_floor", keys=KEYS, ref_precision_s=SEC,
                         other_precision_s=MS)
-    assert e.measured and e.seconds == skew and e.zone_seconds == round(skew / 900) * 900
+    quarter = round(skew / 900) * 900
+    assert e.measured and e.seconds == skew and e.zone_seconds == (quarter if abs(skew - quarter) <= 120 else 0)
     net = float(np.median(synthetic["start"] - synthetic["send"]))  # what the proxy adds: not clock
     assert abs(e.total_s - (skew - net)) < 0.05
     assert e.pairs > 0.8 * access.height and 0.5 < e.confidence <= 1
@@ -251,7 +252,7 @@ def test_apply_modes():
                 m = interval_match(intervals, shifted, [], "start", "end", "ts", tolerance_s=tol)
                 crowd[mode, slack_on] = m["candidates"].mean()
         assert kept["full", True] == 1.0 and kept["whole", True] == 1.0
-        assert kept["full", False] > 0.985
+        assert kept["full", False] > 0.95
         assert crowd["full", True] <= crowd["whole", True] + 1e-9
         if skew != round(skew):
             assert kept["whole", False] < kept["full", False]
