@@ -149,17 +149,10 @@ def _micros(df: pl.DataFrame, col: str) -> np.ndarray:
     return df[col].cast(_NS).dt.epoch("us").to_numpy().astype(np.int64)
 
 
-def _key_hash(df: pl.DataFrame, keys: Sequence[str]) -> np.ndarray:
-    if not keys:
-        return np.zeros(df.height, dtype=np.uint64)
-    return df.select(pl.struct([pl.col(k).cast(pl.String) for k in keys]).hash(seed=11)).to_series().to_numpy()
-
-
-def _corr_block(x: np.ndarray, y: np.ndarray, n_lags: int) -> np.ndarray:
-    """c[k] = sum_t x[t] * y[t + k] for k in [0, n_lags), y at least len(x) + n_lags - 1 long."""
-    n = 1 << int(np.ceil(np.log2(len(x) + len(y))))
-    c = np.fft.irfft(np.conj(np.fft.rfft(x, n)) * np.fft.rfft(y, n), n)
-    return c[:n_lags]
+def _per_second(bins: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted event bins and their weights (rows x channels) as occupied seconds and totals."""
+    first = np.flatnonzero(np.concatenate([[True], bins[1:] != bins[:-1]]))
+    return bins[first], np.add.reduceat(weights, first, axis=0)
 
 
 def _correlate(rb: np.ndarray, rw: np.ndarray, ob: np.ndarray, ow: np.ndarray, lag_lo: int, lag_hi: int
@@ -172,61 +165,51 @@ def _correlate(rb: np.ndarray, rw: np.ndarray, ob: np.ndarray, ow: np.ndarray, l
     """
     n_lags = lag_hi - lag_lo + 1
     channels = rw.shape[1]
-    r0, r1 = int(rb[0]), int(rb[-1])
-    o0, o1 = int(ob[0]), int(ob[-1])
+    rs, rt = _per_second(rb, rw)
+    os_, ot = _per_second(ob, ow)
+    r0, r1 = int(rs[0]), int(rs[-1])
+    o0, o1 = int(os_[0]), int(os_[-1])
     corr = np.zeros((channels, n_lags))
     block = max(1 << 16, 2 * n_lags)
     for start in range(r0, r1 + 1, block):
         stop = min(start + block, r1 + 1)
-        i0, i1 = np.searchsorted(rb, [start, stop])
+        i0, i1 = np.searchsorted(rs, [start, stop])
         if i0 == i1:
             continue
         seg_lo, seg_hi = start + lag_lo, stop - 1 + lag_hi
-        j0, j1 = np.searchsorted(ob, [seg_lo, seg_hi + 1])
+        j0, j1 = np.searchsorted(os_, [seg_lo, seg_hi + 1])
         if j0 == j1:
             continue
-        for c in range(channels):
-            x = np.bincount(rb[i0:i1] - start, weights=rw[i0:i1, c], minlength=stop - start)
-            y = np.bincount(ob[j0:j1] - seg_lo, weights=ow[j0:j1, c], minlength=seg_hi - seg_lo + 1)
-            corr[c] += _corr_block(x, y, n_lags)
+        x = np.zeros((channels, stop - start))
+        y = np.zeros((channels, seg_hi - seg_lo + 1))
+        x[:, rs[i0:i1] - start] = rt[i0:i1].T
+        y[:, os_[j0:j1] - seg_lo] = ot[j0:j1].T
+        n = 1 << int(np.ceil(np.log2(x.shape[1] + y.shape[1])))
+        c = np.fft.irfft(np.conj(np.fft.rfft(x, n, axis=1)) * np.fft.rfft(y, n, axis=1), n, axis=1)
+        corr += c[:, :n_lags]
     # Expectation and variance from sums over each lag's overlap of the two spans.
     lags = np.arange(lag_lo, lag_hi + 1)
     a = np.maximum(r0, o0 - lags)
     b = np.minimum(r1, o1 - lags)
     length = np.maximum(b - a + 1, 0)
+    ok = length > 0
+    n = length[ok]
+
+    def window_sums(secs: np.ndarray, totals: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        cum = np.vstack([np.zeros((1, channels)), np.cumsum(totals, axis=0)])
+        return (cum[np.searchsorted(secs, hi + 1)] - cum[np.searchsorted(secs, lo)]).T
+
+    sx = window_sums(rs, rt, a[ok], b[ok])
+    sy = window_sums(os_, ot, a[ok] + lags[ok], b[ok] + lags[ok])
+    qx = window_sums(rs, rt ** 2, a[ok], b[ok])
+    qy = window_sums(os_, ot ** 2, a[ok] + lags[ok], b[ok] + lags[ok])
     expect = np.zeros((channels, n_lags))
     var = np.zeros((channels, n_lags))
-    ok = length > 0
-    for c in range(channels):
-        rs = _prefix(rb, rw[:, c])
-        os_ = _prefix(ob, ow[:, c])
-        rq = _prefix(rb, rw[:, c], squares_of_bins=True)
-        oq = _prefix(ob, ow[:, c], squares_of_bins=True)
-        sx = rs(b + 1) - rs(a)
-        sy = os_(b + 1 + lags) - os_(a + lags)
-        qx = rq(b + 1) - rq(a)
-        qy = oq(b + 1 + lags) - oq(a + lags)
-        expect[c, ok] = sx[ok] * sy[ok] / length[ok]
-        # Variance of the product sum when one series is shifted at random: centred squares.
-        n = length[ok]
-        var[c, ok] = np.maximum(qx[ok] - sx[ok] ** 2 / n, 0) * np.maximum(qy[ok] - sy[ok] ** 2 / n, 0) / n
+    expect[:, ok] = sx * sy / n
+    # Variance of the product sum when one series is shifted at random: centred squares.
+    var[:, ok] = np.maximum(qx - sx ** 2 / n, 0) * np.maximum(qy - sy ** 2 / n, 0) / n
     corr[:, ~ok] = 0.0
     return corr, expect, var, length
-
-
-def _prefix(bins: np.ndarray, weights: np.ndarray, squares_of_bins: bool = False):
-    """f(t) = sum of the per-second totals of bins < t (of their squares with ``squares_of_bins``)."""
-    if squares_of_bins:
-        uniq, idx = np.unique(bins, return_inverse=True)
-        cum = np.concatenate([[0.0], np.cumsum(np.bincount(idx, weights=weights) ** 2)])
-    else:
-        uniq = bins
-        cum = np.concatenate([[0.0], np.cumsum(weights)])
-
-    def f(t: np.ndarray) -> np.ndarray:
-        return cum[np.searchsorted(uniq, t, side="left")]
-
-    return f
 
 
 def _zscores(rb, rw, ob, ow, lag_lo, lag_hi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -277,66 +260,72 @@ def _peaks(z: np.ndarray, valid: np.ndarray, k: int) -> tuple[list[int], float |
 # the refine step: same-key pairs near the coarse offset
 
 #: Events of ``other`` examined when refining (every k-th beyond this): the median needs no more.
-REFINE_SAMPLE = 100_000
+REFINE_SAMPLE = 50_000
 #: Pair differences gathered at most when refining; denser traffic is sampled further.
-REFINE_PAIRS = 4_000_000
+REFINE_PAIRS = 1_000_000
 _BIN_S = 0.01
 
 
+#: Margin (s) around the reference's span within which shifted ``other`` events are looked up.
+_PAD_S = 10.0
+
+
 @dataclass
-class _Side:
-    """One event table as sorted arrays: centred times (µs) and dense key-group ids."""
+class _Pairs:
+    """Both tables as arrays for pair look-ups: the reference as one sorted composite array
+    ``group * width + (time - base) // unit`` (each key group a contiguous run, µs or coarser so
+    that it fits in int64), ``other`` as centred times (µs) and group ids."""
 
-    t: np.ndarray
-    g: np.ndarray
-
-
-def _sides(r: pl.DataFrame, o: pl.DataFrame, keys: list[str]) -> tuple[_Side, _Side]:
-    if keys:
-        both = pl.concat([r.select(keys), o.select(keys)])
-        gid = both.select(pl.struct(keys).rank("dense").cast(pl.Int64) - 1).to_series().to_numpy()
-        gr, go = gid[:r.height], gid[r.height:]
-    else:
-        gr, go = np.zeros(r.height, np.int64), np.zeros(o.height, np.int64)
-    return _Side(r["__t"].to_numpy(), gr), _Side(o["__t"].to_numpy(), go)
+    comp_r: np.ndarray
+    base: int
+    width: int
+    unit: int
+    t_o: np.ndarray
+    g_o: np.ndarray
+    n_r: int
 
 
-def _differences(r: _Side, o: _Side, centre: float, half: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """All same-key differences ``other - ref - centre`` (s) within ``±half``, a weight for each
-    (one over its event's number of candidates), and the share of ``other`` events they were
-    gathered from (sampling keeps the work bounded).
-
-    Each key group is a contiguous run of one sorted composite array ``group * span + time``, so
-    the window of every ``other`` event is two ``searchsorted`` calls — a sorted merge.
-    """
-    c, h = int(round(centre * _US)), int(np.ceil(half * _US))
-    to = o.t - c
-    base = min(int(r.t.min()), int(to.min())) - h - 1
-    span = max(int(r.t.max()), int(to.max())) - base + h + 2
+def _pair_index(rt: np.ndarray, ot: np.ndarray, hr: np.ndarray, ho: np.ndarray) -> _Pairs:
+    """``rt``/``ot``: centred times (µs); ``hr``/``ho``: key hashes (zeros without keys)."""
+    groups, gid = np.unique(np.concatenate([hr, ho]), return_inverse=True)
+    gr, go = gid[:len(hr)].astype(np.int64), gid[len(hr):].astype(np.int64)
+    pad = int(_PAD_S * _US)
+    base = int(rt.min()) - pad
+    span = int(rt.max()) + pad - base + 1
     unit = 1
-    groups = int(max(r.g.max(initial=0), o.g.max(initial=0))) + 1
-    while groups * (span // unit + 1) >= 2 ** 62:  # composite must fit in int64: coarsen the clock
+    while len(groups) * (span // unit + 1) >= 2 ** 62:  # the composite must fit: coarsen the clock
         unit *= 10
     width = span // unit + 1
-    comp_r = np.sort(r.g * width + (r.t - base) // unit)
-    step = max(1, len(to) // REFINE_SAMPLE)
-    idx = np.arange(0, len(to), step)
-    comp_o = o.g[idx] * width + (to[idx] - base) // unit
-    lo = np.searchsorted(comp_r, comp_o - h // unit, side="left")
-    hi = np.searchsorted(comp_r, comp_o + h // unit, side="right")
+    return _Pairs(np.sort(gr * width + (rt - base) // unit), base, width, unit, ot, go, len(rt))
+
+
+def _differences(p: _Pairs, centre: float, half: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """All same-key differences ``other - ref - centre`` (s) within ``±half``, a weight for each
+    (one over its event's number of candidates), and the share of ``other`` events they were
+    gathered from (sampling keeps the work bounded). Each event's window is two
+    ``searchsorted`` calls on the sorted composite: a sorted merge."""
+    h = int(np.ceil(half * _US)) // p.unit
+    step = max(1, len(p.t_o) // REFINE_SAMPLE)
+    to = p.t_o[::step] - int(round(centre * _US))
+    go = p.g_o[::step]
+    rel = (to - p.base) // p.unit
+    inside = (rel >= 0) & (rel < p.width)  # beyond the reference's span ± the pad: nothing to pair
+    comp_o = go[inside] * p.width + rel[inside]
+    lo = np.searchsorted(p.comp_r, comp_o - h, side="left")
+    hi = np.searchsorted(p.comp_r, comp_o + h, side="right")
     counts = hi - lo
     total = int(counts.sum())
     if total > REFINE_PAIRS:  # very dense traffic without keys: fewer events, same picture
-        keep = np.arange(0, len(idx), int(np.ceil(total / REFINE_PAIRS)))
-        idx, lo, counts, comp_o = idx[keep], lo[keep], counts[keep], comp_o[keep]
-        step *= int(np.ceil(total / REFINE_PAIRS))
-    owner = np.repeat(np.arange(len(idx)), counts)
+        keep = slice(None, None, int(np.ceil(total / REFINE_PAIRS)))
+        comp_o, lo, counts = comp_o[keep], lo[keep], counts[keep]
+        step *= keep.step
+    owner = np.repeat(np.arange(len(comp_o)), counts)
     pos = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + lo[owner]
-    diff = (comp_o[owner] - comp_r[pos]) * unit / _US
+    diff = (comp_o[owner] - p.comp_r[pos]) * (p.unit / _US)
     # Each event spreads one unit over its candidates: an event alone in its window says exactly
     # where its partner is, one in a burst of fifty says little.
     weight = 1.0 / counts[owner]
-    return diff, weight, len(idx) / len(to)
+    return diff, weight, 1.0 / step
 
 
 def _excess(diff: np.ndarray, half: float, core: float, weight: np.ndarray | None = None
@@ -349,11 +338,15 @@ def _excess(diff: np.ndarray, half: float, core: float, weight: np.ndarray | Non
     bins outside the core, so that a hump is not taken for pairs. Returns the core's bin centres,
     excess and the sum of squared weights in it (the variance of its counts, background included).
     """
-    edges = np.arange(-half, half + _BIN_S / 2, _BIN_S)
-    hist, _ = np.histogram(diff, bins=edges, weights=weight)
-    x = (edges[:-1] + edges[1:]) / 2
+    nbins = int(round(2 * half / _BIN_S))
+    k = np.floor((diff + half) / _BIN_S).astype(np.int64)
+    ok = (k >= 0) & (k < nbins)
+    k = k[ok]
+    hist = np.bincount(k, weights=None if weight is None else weight[ok], minlength=nbins).astype(float)
+    x = -half + (np.arange(nbins) + 0.5) * _BIN_S
     inside = np.abs(x) <= core
-    noise = np.histogram(diff, bins=edges, weights=None if weight is None else weight ** 2)[0][inside].sum()
+    sq = np.bincount(k, weights=None if weight is None else weight[ok] ** 2, minlength=nbins)
+    noise = sq[inside].sum()
     outer = np.abs(x) > core
     if outer.sum() >= 10:
         coef = np.polyfit(x[outer], hist[outer].astype(float), 2)
@@ -400,27 +393,27 @@ def _median_of_excess(diff: np.ndarray, weight: np.ndarray, half: float, core: f
     return best
 
 
-def _refine(r: _Side, o: _Side, start: float, precision: float
+def _refine(p: _Pairs, start: float, precision: float
             ) -> tuple[float, float, np.ndarray, np.ndarray, float]:
     """Re-centre on the median of the related pairs near ``start``; returns the centre, the
     related pairs' count (scaled back from any sampling), the final excess histogram (bins
     relative to the centre) and the standard error of the median."""
     centre = start
     for core in (precision / 2 + 2.0, precision / 2 + 1.0, precision / 2 + 1.0):
-        diff, weight, share = _differences(r, o, centre, core + 3.0)
+        diff, weight, share = _differences(p, centre, core + 3.0)
         med, se, x, w = _median_of_excess(diff, weight, core + 3.0, core)
         if not len(w):
             return centre, 0.0, x, w, float("inf")
         centre += med
     _, counted, _ = _excess(diff, core + 3.0, core)
-    n = min(float(counted.sum() / share), float(len(o.t)), float(len(r.t)))
+    n = min(float(counted.sum() / share), float(len(p.t_o)), float(p.n_r))
     return centre, n, x - med, w, se
 
 
-def _explained(r: _Side, o: _Side, centre: float, precision: float) -> float:
+def _explained(p: _Pairs, centre: float, precision: float) -> float:
     """Related pairs within half the combined precision (+0.25 s) of ``centre``."""
     core = precision / 2 + 1.0
-    diff, _, share = _differences(r, o, centre, core + 3.0)
+    diff, _, share = _differences(p, centre, core + 3.0)
     x, w, _ = _excess(diff, core + 3.0, core)
     return float(w[np.abs(x) <= precision / 2 + 0.25].sum() / share)
 
@@ -456,8 +449,11 @@ def estimate_offset(
 
     def table(df: pl.DataFrame, col: str, p: float) -> pl.DataFrame:
         t = df.select([pl.col(col).cast(_NS).alias("__raw")] + [pl.col(k).cast(pl.String) for k in keys]).drop_nulls()
-        # Floors are centred so that both sides' times mean "the middle of when it happened".
-        return t.with_columns((pl.col("__raw").dt.epoch("us") + int(p * _US / 2)).alias("__t")).sort("__t")
+        # Floors are centred so that both sides' times mean "the middle of when it happened";
+        # keys become one 64-bit hash (strings on both sides, so 200 and "200" agree).
+        key = pl.struct(keys).hash(seed=11) if keys else pl.lit(0, pl.UInt64)
+        return t.select((pl.col("__raw").dt.epoch("us") + int(p * _US / 2)).alias("__t"),
+                        key.alias("__h")).sort("__t")
 
     r, o = table(ref, ref_time, ref_precision_s), table(other, other_time, other_precision_s)
 
@@ -467,6 +463,7 @@ def estimate_offset(
     if r.height < MIN_EVENTS or o.height < MIN_EVENTS:
         return unmeasured(f"too few events: {r.height} and {o.height}, at least {MIN_EVENTS} each are needed")
     rt, ot = r["__t"].to_numpy(), o["__t"].to_numpy()
+    hr, ho = r["__h"].to_numpy(), o["__h"].to_numpy()
     rb, ob = rt // _US, ot // _US
     span_lo = max(int(ob[0] - rb[-1]), -int(max_offset_s))
     span_hi = min(int(ob[-1] - rb[0]), int(max_offset_s))
@@ -478,7 +475,7 @@ def estimate_offset(
     if keys:
         bits = np.arange(_KEY_CHANNELS, dtype=np.uint64)
         sign = lambda h: ((h[:, None] >> bits) & np.uint64(1)).astype(np.float64) * 2 - 1  # noqa: E731
-        zk, _, half_k = _zscores(rb, sign(_key_hash(r, keys)), ob, sign(_key_hash(o, keys)), span_lo, span_hi)
+        zk, _, half_k = _zscores(rb, sign(hr), ob, sign(ho), span_lo, span_hi)
         half = np.where(zk > z, half_k, half)
         z = (z + zk) / np.sqrt(2)
         method = f"traffic counts by {', '.join(keys)}"
@@ -494,14 +491,14 @@ def estimate_offset(
         return unmeasured(f"no offset stands out in the traffic (best peak z={best_z:.1f} < {need:.1f})",
                           len(found), best_z)
     # Each peak: refine and count the pairs it explains; the best-explaining wins ties of height.
-    rs, os_ = _sides(r, o, keys)
+    index = _pair_index(rt, ot, hr, ho)
     tried = []
     for i in found[:3]:
         if i != found[0] and z[i] < MAX_PEAK_RATIO * best_z:
             continue
         lag = span_lo + i + (0.5 if half[i] else 0.0)  # a pair of seconds scored together: between them
-        centre, n, x, w, se = _refine(rs, os_, lag, precision)
-        tried.append((_explained(rs, os_, centre, precision), centre, n, x, w, i, se))
+        centre, n, x, w, se = _refine(index, lag, precision)
+        tried.append((_explained(index, centre, precision), centre, n, x, w, i, se))
     tried.sort(key=lambda t: -t[0])
     n_best, centre, n_pairs, x, w, i_best, uncertainty = tried[0]
     if ratio is not None and ratio >= MAX_PEAK_RATIO:
@@ -519,7 +516,7 @@ def estimate_offset(
     whole = round(centre - zone)
     if whole and abs(centre - zone) <= SNAP_S:
         # Is the rest clock or latency? Keep it only if it explains more pairs than the zone alone.
-        if _explained(rs, os_, zone, precision) >= _explained(rs, os_, zone + whole, precision):
+        if _explained(index, zone, precision) >= _explained(index, zone + whole, precision):
             whole = 0
     seconds = float(zone + whole)
     lo, med, hi = (v + centre - seconds for v in _quantiles(x, w, [0.1, 0.5, 0.9]))
