@@ -97,10 +97,11 @@ class OffsetEstimate:
     median of what is left between paired events (latency and any sub-second skew), with
     ``residual_lo_s``/``residual_hi_s`` its 10th/90th percentiles (they include the logs' own
     precision: a whole-second log spreads them over a second) and ``uncertainty_s`` the standard
-    error of that median. ``pairs``: events paired at the
-    final offset; ``candidates``: coarse peaks examined. ``confidence`` in [0, 1] grows with the
-    peak's lead over the runner-up and with the pair count. When ``measured`` is False the numbers
-    are not an offset and must not be applied.
+    error of that median. ``pairs``: related pairs at the final offset (the excess over unrelated
+    coincidences; an estimate where there are no keys); ``candidates``: coarse peaks examined;
+    ``peak_z``/``runner_up``: the best peak's score and the next one's height relative to it.
+    ``confidence`` in [0, 1] grows with the peak's lead over the runner-up, its score and the pair
+    count. When ``measured`` is False the numbers are not an offset and must not be applied.
     """
 
     seconds: float
@@ -124,6 +125,7 @@ class OffsetEstimate:
         return self.seconds + self.residual_s
 
     def describe(self) -> str:
+        """One line for a report: the offset, its zone part, the residual and how it was found."""
         if not self.measured:
             return f"could not measure the offset ({self.evidence})"
         s = abs(self.seconds)
@@ -143,10 +145,6 @@ class OffsetEstimate:
 
 # --------------------------------------------------------------------------------------------
 # the coarse step: correlation of per-second counts
-
-
-def _micros(df: pl.DataFrame, col: str) -> np.ndarray:
-    return df[col].cast(_NS).dt.epoch("us").to_numpy().astype(np.int64)
 
 
 def _per_second(bins: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

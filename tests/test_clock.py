@@ -158,14 +158,16 @@ def test_hand_made_zone_offset_snaps_to_the_quarter_hour():
     assert "UTC+5.5" in e.describe()
 
 
-def test_a_few_seconds_of_latency_is_not_taken_for_clock():
-    """1.2 s between the events (a slow upstream) next to a zone: the rest stays a residual only if
-    the zone alone explains as many pairs; here the events are 1.2 s apart, so it does not."""
+@pytest.mark.parametrize("gap,whole", [(0.7, 0), (1.2, 1)])
+def test_seconds_next_to_a_zone_count_as_clock_only_if_they_explain_more_pairs(gap, whole):
+    """Both logs in ms, the other host an hour ahead and its events ``gap`` later. 0.7 s fits
+    neither the zone nor zone + 1 s within a quarter second: it stays residual (latency). 1.2 s
+    fits zone + 1 s: that second is counted as clock. The total is right either way."""
     rng = np.random.default_rng(3)
     t = np.cumsum(rng.exponential(2.0, 300))
-    e = estimate_offset(events(t), events(t + 3600 + 1.2), ref_precision_s=MS, other_precision_s=MS)
-    assert e.measured and e.zone_seconds == 3600 and e.seconds == 3601
-    assert abs(e.residual_s - 0.2) < 0.02
+    e = estimate_offset(events(t), events(t + 3600 + gap), ref_precision_s=MS, other_precision_s=MS)
+    assert e.measured and e.zone_seconds == 3600 and e.seconds == 3600 + whole
+    assert abs(e.total_s - (3600 + gap)) < 0.02
 
 
 def test_keys_tell_apart_what_counts_alone_cannot():
@@ -365,6 +367,10 @@ def test_real_sample_offsets_from_traffic_alone():
     v = estimate_offset(access, sends, ref_time="start", keys=["method", "path"], ref_precision_s=SEC,
                         other_precision_s=MS)
     assert v.measured and v.seconds == 0 and abs(v.residual_s) < 0.1 and v.confidence > 0.5
+    # nginx's predefined "combined" format: no ids, no $request_time, only the end's second.
+    combined = ingest.load([SAMPLES / "trailing-comma" / "variants" / "access_combined.log"])
+    ends = estimate_offset(combined.polars["nginx_access"], crm, ref_precision_s=SEC, other_precision_s=MS)
+    assert ends.measured and ends.seconds == 8 * 3600
     # Told the zone, the CRM's clock agrees with nginx's.
     told = ingest.load([SAMPLES / "trailing-comma" / "logs" / "crm.log"], tz={"crm": "Asia/Shanghai"})
     again = estimate_offset(access, told.polars["crm"], ref_time="start", ref_precision_s=SEC,
