@@ -281,10 +281,12 @@ class _Pairs:
     t_o: np.ndarray
     g_o: np.ndarray
     n_r: int
+    period: float = 0.0
 
 
-def _pair_index(rt: np.ndarray, ot: np.ndarray, hr: np.ndarray, ho: np.ndarray) -> _Pairs:
-    """``rt``/``ot``: centred times (µs); ``hr``/``ho``: key hashes (zeros without keys)."""
+def _pair_index(rt: np.ndarray, ot: np.ndarray, hr: np.ndarray, ho: np.ndarray, period: float) -> _Pairs:
+    """``rt``/``ot``: centred times (µs); ``hr``/``ho``: key hashes (zeros without keys);
+    ``period``: the coarser log's precision when it is whole seconds or so (see :func:`_excess`)."""
     groups, gid = np.unique(np.concatenate([hr, ho]), return_inverse=True)
     gr, go = gid[:len(hr)].astype(np.int64), gid[len(hr):].astype(np.int64)
     pad = int(_PAD_S * _US)
@@ -294,7 +296,7 @@ def _pair_index(rt: np.ndarray, ot: np.ndarray, hr: np.ndarray, ho: np.ndarray) 
     while len(groups) * (span // unit + 1) >= 2 ** 62:  # the composite must fit: coarsen the clock
         unit *= 10
     width = span // unit + 1
-    return _Pairs(np.sort(gr * width + (rt - base) // unit), base, width, unit, ot, go, len(rt))
+    return _Pairs(np.sort(gr * width + (rt - base) // unit), base, width, unit, ot, go, len(rt), period)
 
 
 def _differences(p: _Pairs, centre: float, half: float) -> tuple[np.ndarray, np.ndarray, float]:
@@ -326,15 +328,19 @@ def _differences(p: _Pairs, centre: float, half: float) -> tuple[np.ndarray, np.
     return diff, weight, 1.0 / step
 
 
-def _excess(diff: np.ndarray, half: float, core: float, weight: np.ndarray | None = None
+def _excess(diff: np.ndarray, half: float, core: float, weight: np.ndarray | None = None, period: float = 0.0
             ) -> tuple[np.ndarray, np.ndarray, float]:
     """Histogram of differences (10 ms bins over ±half) minus what unrelated events give.
 
     Related events pile up in a block (within ``±core``) as wide as the logs' precision plus
     latency; unrelated same-key events give a background that is flat for steady traffic and a
     broad hump where both sides' bursts coincide. The background is a quadratic fitted to the
-    bins outside the core, so that a hump is not taken for pairs. Returns the core's bin centres,
-    excess and the sum of squared weights in it (the variance of its counts, background included).
+    bins outside the core, so that a hump is not taken for pairs. Where a log writes whole
+    seconds (``period``), every one of its times sits on the same sub-second phase, so the
+    background also repeats every second, shaped by when in the second the other side's events
+    fall: that profile is read off the outer bins too and multiplies the trend. Returns the core's
+    bin centres, excess and the sum of squared weights in it (the variance of its counts,
+    background included).
     """
     nbins = int(round(2 * half / _BIN_S))
     k = np.floor((diff + half) / _BIN_S).astype(np.int64)
@@ -345,12 +351,25 @@ def _excess(diff: np.ndarray, half: float, core: float, weight: np.ndarray | Non
     inside = np.abs(x) <= core
     sq = np.bincount(k, weights=None if weight is None else weight[ok] ** 2, minlength=nbins)
     noise = sq[inside].sum()
-    outer = np.abs(x) > core
+    outer = ~inside
+    level = np.zeros_like(x)
     if outer.sum() >= 10:
-        coef = np.polyfit(x[outer], hist[outer].astype(float), 2)
-        level = np.polyval(coef, x)
-    else:
-        level = np.zeros_like(x)
+        level = np.polyval(np.polyfit(x[outer], hist[outer], 2), x)
+        phases = int(round(period / _BIN_S))
+        if phases >= 10 and outer.sum() >= 2 * phases and (level[outer] > 0).all():
+            phase = np.arange(nbins) % phases
+            ratio = np.bincount(phase[outer], weights=hist[outer] / level[outer], minlength=phases)
+            seen = np.bincount(phase[outer], minlength=phases)
+            profile = np.where(seen > 0, ratio / np.maximum(seen, 1), 1.0)
+            profile /= profile.mean()
+            # Only a profile that stands out of counting noise is used (4 sigma of a chi-square):
+            # otherwise it would add noise, not remove bias.
+            # each outer bin's ratio has variance (sum of squared weights) / level^2
+            var = np.bincount(phase[outer], weights=sq[outer] / level[outer] ** 2, minlength=phases)
+            var = np.where(seen > 0, var / np.maximum(seen, 1) ** 2, np.inf)
+            chi2 = float(((profile - 1) ** 2 / np.maximum(var, 1e-12)).sum())
+            if chi2 > phases + 4 * np.sqrt(2 * phases):
+                level = level * profile[phase]
     # Not clipped at zero: the noise must average out, not pile up as pairs everywhere.
     return x[inside], hist[inside] - level[inside], float(noise)
 
@@ -371,14 +390,14 @@ def _quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> list[float]
     return out
 
 
-def _median_of_excess(diff: np.ndarray, weight: np.ndarray, half: float, core: float
+def _median_of_excess(diff: np.ndarray, weight: np.ndarray, half: float, core: float, period: float
                        ) -> tuple[float, float, np.ndarray, np.ndarray]:
     """The excess's median and its standard error, counting pairs either plainly or weighted by
     one over their event's candidates — whichever gives the smaller error (weights help where
     quiet stretches pin pairs down, plain counts where every event has many candidates)."""
     best = (0.0, float("inf"), np.empty(0), np.empty(0))
     for wt in (weight, None):
-        x, w, noise = _excess(diff, half, core, wt)
+        x, w, noise = _excess(diff, half, core, wt, period)
         if w.sum() <= 0:
             continue
         med = _quantiles(x, w, [0.5])[0]
@@ -399,11 +418,11 @@ def _refine(p: _Pairs, start: float, precision: float
     centre = start
     for core in (precision / 2 + 2.0, precision / 2 + 1.0, precision / 2 + 1.0):
         diff, weight, share = _differences(p, centre, core + 3.0)
-        med, se, x, w = _median_of_excess(diff, weight, core + 3.0, core)
+        med, se, x, w = _median_of_excess(diff, weight, core + 3.0, core, p.period)
         if not len(w):
             return centre, 0.0, x, w, float("inf")
         centre += med
-    _, counted, _ = _excess(diff, core + 3.0, core)
+    _, counted, _ = _excess(diff, core + 3.0, core, None, p.period)
     n = min(float(counted.sum() / share), float(len(p.t_o)), float(p.n_r))
     return centre, n, x - med, w, se
 
@@ -412,7 +431,7 @@ def _explained(p: _Pairs, centre: float, precision: float) -> float:
     """Related pairs within half the combined precision (+0.25 s) of ``centre``."""
     core = precision / 2 + 1.0
     diff, _, share = _differences(p, centre, core + 3.0)
-    x, w, _ = _excess(diff, core + 3.0, core)
+    x, w, _ = _excess(diff, core + 3.0, core, None, p.period)
     return float(w[np.abs(x) <= precision / 2 + 0.25].sum() / share)
 
 
@@ -489,7 +508,8 @@ def estimate_offset(
         return unmeasured(f"no offset stands out in the traffic (best peak z={best_z:.1f} < {need:.1f})",
                           len(found), best_z)
     # Each peak: refine and count the pairs it explains; the best-explaining wins ties of height.
-    index = _pair_index(rt, ot, hr, ho)
+    coarse = max(ref_precision_s, other_precision_s)
+    index = _pair_index(rt, ot, hr, ho, coarse if coarse >= 0.1 else 0.0)
     tried = []
     for i in found[:3]:
         if i != found[0] and z[i] < MAX_PEAK_RATIO * best_z:
