@@ -224,6 +224,8 @@ def _correlate(rb: np.ndarray, rw: np.ndarray, ob: np.ndarray, ow: np.ndarray, l
 
 
 def _zscores(rb, rw, ob, ow, lag_lo, lag_hi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per lag: the z-score of the excess coincidences over all channels, the overlap (s), and
+    whether the score is that of the lag and the next one together."""
     corr, expect, var, length = _correlate(rb, rw, ob, ow, lag_lo, lag_hi)
     c = corr.sum(axis=0)
     e = expect.sum(axis=0)
@@ -275,8 +277,6 @@ REFINE_SAMPLE = 50_000
 #: Pair differences gathered at most when refining; denser traffic is sampled further.
 REFINE_PAIRS = 1_000_000
 _BIN_S = 0.01
-
-
 #: Margin (s) around the reference's span within which shifted ``other`` events are looked up.
 _PAD_S = 10.0
 
