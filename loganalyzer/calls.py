@@ -104,7 +104,7 @@ def _col(df: pl.DataFrame, name: str, dtype=pl.String) -> pl.Expr:
 
 
 def _text(df: pl.DataFrame) -> pl.Expr:
-    """What the rules search: the message, then the top exception and the root cause of a trace."""
+    """What the rules search: the message, the top exception and the root cause of a trace, an error field."""
     parts = [pl.col("message").cast(pl.String)]
     # Only from a real trace: a key=value line may have an "exception=" pair of its own.
     traced = pl.col("stack_trace").is_not_null() if "stack_trace" in df.columns else pl.lit(False)
@@ -112,6 +112,9 @@ def _text(df: pl.DataFrame) -> pl.Expr:
         if cls in df.columns:
             parts.append(pl.when(traced & pl.col(cls).is_not_null()).then(
                 pl.concat_str([pl.col(cls), _col(df, msg).fill_null("")], separator=": ")))
+    if "error" in df.columns:
+        # JSON logs carry the trace in a field of its own (python-json-logger's exc_info).
+        parts.append(pl.col("error").cast(pl.String))
     return pl.concat_str(parts, separator="\n", ignore_nulls=True)
 
 
@@ -291,7 +294,9 @@ def _aggregate(c: pl.DataFrame, by: list[str], unreached: list[str]) -> pl.DataF
         pl.col("port").drop_nulls().first(),
         pl.col("status").drop_nulls().last().alias("status_client"),
         pl.col("error_text").drop_nulls().last().alias("client_error"),
-        pl.col("error_class").drop_nulls().last().alias("error_class"),
+        # A named class over "other": a later line may only restate the failure in other words.
+        pl.coalesce(pl.col("error_class").filter(pl.col("error_class") != "other").last(),
+                    pl.col("error_class").drop_nulls().last()).alias("error_class"),
         pl.col("elapsed_ms").drop_nulls().last(),
         pl.col("retry").any().alias("retried"),
         pl.col("retry_left").drop_nulls().last().alias("retry_left"),
