@@ -402,3 +402,16 @@ def test_rules_file_is_well_formed():
     # Every rule that names an error class names one that exists.
     classes = {c.name for c in rules.classes}
     assert all(r.error_class in classes or r.error_class in ("", None) for r in rules.rules)
+
+
+def test_real_node_and_java_connection_errors():
+    # Captured from Node.js 20 and OpenJDK 17 calling a closed port (see tests/data/client_calls/PROVENANCE.md).
+    lines = (Path(__file__).parent / "data" / "client_calls" / "real_errors.txt").read_text().splitlines()
+    calls = client_calls(_entries(lines))
+    # "fetch failed" alone says nothing about the call; its cause does.
+    assert calls["line"].to_list() == [2, 3, 4, 5]
+    assert calls["error_class"].to_list() == ["connection_refused", "connection_refused", "connect_error",
+                                              "connection_refused"]
+    assert calls["port"].to_list() == [38255, 38255, None, None]
+    attempts = client_attempts(calls)
+    assert (~attempts["reached"]).all()
