@@ -74,6 +74,12 @@ class RulesError(Exception):
     """The rules file is not valid; the message says where."""
 
 
+def _ascii_boundaries(pattern: str) -> str:
+    """Word boundaries on ASCII: a Unicode one sends the regex engine to its slow path on any line
+    with a non-ASCII character (an ellipsis in a token), and log wordings are ASCII."""
+    return pattern.replace(r"\b", r"(?-u:\b)")
+
+
 @lru_cache(maxsize=8)
 def load_rules(path: str | Path | None = None) -> Rules:
     """Read and check the wordings file (default: the packaged ``rules/client_calls.toml``)."""
@@ -84,14 +90,16 @@ def load_rules(path: str | Path | None = None) -> Rules:
         name = r.get("name", f"rule {i + 1}")
         if "pattern" not in r or r.get("phase") not in PHASES:
             raise RulesError(f"{p}: [[rule]] {name}: needs a pattern and a phase (one of {', '.join(PHASES)})")
-        groups = tuple(pl.Series([""]).str.extract_groups(r["pattern"]).struct.fields)
+        pattern = _ascii_boundaries(r["pattern"])
+        groups = tuple(pl.Series([""]).str.extract_groups(pattern).struct.fields)
         unknown = [g for g in groups if g not in FIELDS and g != "code" and g != "cause"]
         if unknown:
             raise RulesError(f"{p}: [[rule]] {name}: unknown group(s) {', '.join(unknown)} "
                              f"(known: {', '.join(FIELDS)})")
-        rules.append(Rule(name, r["pattern"], r["phase"], bool(r.get("retry", False)), r.get("error_class"),
+        rules.append(Rule(name, pattern, r["phase"], bool(r.get("retry", False)), r.get("error_class"),
                           r.get("source", ""), groups))
-    classes = tuple(ErrorClass(c["name"], c["pattern"], c.get("reached")) for c in data.get("error_class", []))
+    classes = tuple(ErrorClass(c["name"], _ascii_boundaries(c["pattern"]), c.get("reached"))
+                    for c in data.get("error_class", []))
     return Rules(tuple(rules), classes)
 
 
@@ -349,6 +357,8 @@ def client_attempts(calls: pl.DataFrame, backoff_s: float = 3.0, attach_s: float
     calls = calls.with_columns(pl.col("file").cast(pl.String).fill_null(""), pl.col("thread").cast(pl.String))
     with_id = calls.filter(pl.col("request_id").is_not_null())
     without = calls.filter(pl.col("request_id").is_null())
+    if with_id.height and without.height:
+        with_id, without = _absorb(with_id, without)
     parts = []
     if with_id.height:
         parts.append(_id_attempts(with_id, attach_s, unreached))
@@ -377,6 +387,29 @@ def _empty_attempts() -> pl.DataFrame:
               "error_class": pl.String, "reached": pl.Boolean, "retried": pl.Boolean, "retry_left": pl.Int64,
               "thread": pl.String, "logical": pl.String, "attempts": pl.Int64}
     return pl.DataFrame(schema=schema)
+
+
+def _absorb(with_id: pl.DataFrame, without: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Id-less lines logged inside an id-bearing attempt, in its lane, belong to it.
+
+    An application that writes request ids and lets its HTTP library log at DEBUG has both: the
+    library's lines about the same call are not a second attempt.
+    """
+    lane = ["file", "__thread"]
+    spans = with_id.with_columns(pl.col("thread").fill_null("").alias("__thread")).group_by(
+        lane + ["request_id", "attempt"]).agg(pl.col("row").min().alias("__from"), pl.col("row").max().alias("__to"),
+                                              pl.col("path").drop_nulls().first().alias("__path"))
+    loose = without.with_columns(pl.col("thread").fill_null("").alias("__thread"))
+    j = loose.sort("row").join_asof(spans.sort("__from"), left_on="row", right_on="__from", by=lane,
+                                    strategy="backward", suffix="__span", check_sortedness=False)
+    inside = (pl.col("__to").is_not_null() & (pl.col("row") <= pl.col("__to"))
+              & (pl.col("path").is_null() | pl.col("__path").is_null() | (pl.col("path") == pl.col("__path"))))
+    j = j.with_columns(inside.fill_null(False).alias("__in"))
+    taken = j.filter("__in").with_columns(pl.col("request_id__span").alias("request_id"),
+                                          pl.col("attempt__span").alias("attempt"))
+    keep = list(without.columns)
+    return (pl.concat([with_id, taken.select(keep)], how="vertical_relaxed").sort("row"),
+            j.filter(~pl.col("__in")).select(keep))
 
 
 def _id_attempts(c: pl.DataFrame, attach_s: float, unreached: list[str]) -> pl.DataFrame:

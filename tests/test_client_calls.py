@@ -415,3 +415,39 @@ def test_real_node_and_java_connection_errors():
     assert calls["port"].to_list() == [38255, 38255, None, None]
     attempts = client_attempts(calls)
     assert (~attempts["reached"]).all()
+
+
+def test_library_lines_inside_an_id_attempt_join_it(server, tmp_path):
+    # An application that logs request ids (key=value) and lets urllib3 log at DEBUG underneath.
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    path = tmp_path / "ids.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LAYOUTS["bracket"]))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    app = logging.getLogger("app.http")
+    before = len(_Handler.seen)
+    try:
+        with requests.Session() as session:
+            for i, p in enumerate(["/ok/ids", "/fail/ids", "/ok/ids"]):
+                rid = f"r{i}"
+                app.info("send req=%s attempt=1 method=GET path=%s", rid, p)
+                r = session.get(base + p, headers={"X-Request-ID": rid}, timeout=5)
+                app.info("recv req=%s attempt=1 status=%d", rid, r.status_code)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        handler.close()
+    seen = _Handler.seen[before:]
+    entries = load(str(path), as_={str(path): "vac"}).polars["vac"]
+    calls = client_calls(entries)
+    assert (calls["rule"] == "urllib3_response").sum() == len(seen) == 3
+    attempts = client_attempts(calls)
+    assert attempts.height == 3
+    assert attempts.select("request_id", "path", "status_client").rows() == [
+        ("r0", "/ok/ids", 200), ("r1", "/fail/ids", 500), ("r2", "/ok/ids", 200)]
+    # The library's lines are in the attempt's rows: its own id-less line was not counted again.
+    assert attempts["row"].list.len().to_list() == [4, 3, 3]
+    assert attempts["port"].to_list() == [server.server_address[1]] * 3
