@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 import urllib.error
@@ -451,3 +452,23 @@ def test_library_lines_inside_an_id_attempt_join_it(server, tmp_path):
     # The library's lines are in the attempt's rows: its own id-less line was not counted again.
     assert attempts["row"].list.len().to_list() == [4, 3, 3]
     assert attempts["port"].to_list() == [server.server_address[1]] * 3
+
+
+def test_without_ids_line_order_gives_the_attempts_ids_give(tmp_path):
+    # The lab client's log with its request ids removed: the same attempts, statuses, errors and
+    # logical requests must come out of the order of the lines alone.
+    original = SAMPLES / "mixed-faults" / "logs" / "vac.log"
+    stripped = tmp_path / "vac-no-ids.log"
+    stripped.write_text(re.sub(r" req=[0-9a-f]+", "", original.read_text(encoding="utf-8")), encoding="utf-8")
+    with_ids = load(str(original), as_={str(original): "vac"}).polars["vac"]
+    without = load(str(stripped), as_={str(stripped): "vac"}).polars["vac"]
+    assert without["request_id"].is_null().all()
+    by_id = client_attempts(client_calls(with_ids)).sort("send", "line")
+    by_order = client_attempts(client_calls(without)).sort("send", "line")
+    assert by_order.height == by_id.height
+    for col in ("attempt", "method", "path", "status_client", "client_error", "error_class", "send", "done"):
+        assert by_order[col].eq_missing(by_id[col]).all(), col
+    assert by_order["logical"].n_unique() == by_id["request_id"].n_unique()
+    # Same grouping: the logical request of each attempt maps one to one onto its request id.
+    pairs = pl.DataFrame({"id": by_id["request_id"], "logical": by_order["logical"]}).unique()
+    assert pairs.height == by_id["request_id"].n_unique()
