@@ -272,7 +272,10 @@ def _sequence(c: pl.DataFrame, lane: list[str], attach_s: float) -> pl.DataFrame
              .when(pl.col("__k") == "T").then(~is_open | other_path)
              .when(pl.col("__k") == "G").then(~is_open & ~attach.fill_null(False))
              .otherwise(pl.lit(False)))
-    c = c.with_columns(start.alias("__start"))
+    # Two calls in flight in one lane: a request while another path's is open, or an answer for
+    # another path than the open request's.
+    mismatch = (pl.col("__k").is_in(["S", "T"]) & other_path).fill_null(False)
+    c = c.with_columns(start.alias("__start"), mismatch.alias("__mismatch"))
     c = c.with_columns(pl.col("__start").cast(pl.UInt32).cum_sum().over(lane).alias("__att"))
     return c.drop([x for x in c.columns if x.startswith("__prev__p_")] + ["__k", "__start"])
 
@@ -427,7 +430,7 @@ def _id_attempts(c: pl.DataFrame, attach_s: float, unreached: list[str]) -> pl.D
         a = _aggregate(by_number, ["file", "request_id", "__att"], unreached)
         parts.append(a.rename({"__att": "attempt"}))
     if by_order.height:
-        seq = _sequence(by_order, ["file", "request_id"], attach_s)
+        seq = _sequence(by_order, ["file", "request_id"], attach_s).drop("__mismatch")
         seq = seq.with_columns(pl.max_horizontal("__att", pl.lit(1, pl.UInt32)).alias("__att"))
         a = _aggregate(seq, ["file", "request_id", "__att"], unreached)
         a = a.with_columns(pl.col("__att").rank("ordinal").over("request_id").cast(pl.Int64).alias("attempt"))
@@ -437,8 +440,19 @@ def _id_attempts(c: pl.DataFrame, attach_s: float, unreached: list[str]) -> pl.D
 
 
 def _sequenced_attempts(c: pl.DataFrame, backoff_s: float, attach_s: float, unreached: list[str]) -> pl.DataFrame:
-    lane = ["file", "thread"]
-    seq = _sequence(c, lane, attach_s).filter(pl.col("__att") > 0)
+    lane = ["file", "thread", "__sub"]
+    c = c.with_columns(pl.lit("").alias("__sub"))
+    seq = _sequence(c, lane, attach_s)
+    mixed = seq.filter("__mismatch").select("file", "thread").unique()
+    if mixed.height:
+        # Calls interleaved in one lane (an asynchronous client, no thread names): where an answer
+        # is for another path than the request open before it, pair requests and answers by path.
+        c = c.join(mixed.with_columns(pl.lit(True).alias("__mixed")), on=["file", "thread"], how="left",
+                   nulls_equal=True)
+        c = c.with_columns(pl.when(pl.col("__mixed").fill_null(False)).then(pl.col("path").fill_null(""))
+                           .otherwise(pl.lit("")).alias("__sub")).drop("__mixed")
+        seq = _sequence(c, lane, attach_s)
+    seq = seq.filter(pl.col("__att") > 0).drop("__mismatch")
     a = _aggregate(seq, lane + ["__att"], unreached).sort(lane + ["__att"])
     announces = seq.group_by("file").agg(pl.col("retry").any().alias("__announces"))
     a = a.join(announces, on="file", how="left")
@@ -460,7 +474,7 @@ def _sequenced_attempts(c: pl.DataFrame, backoff_s: float, attach_s: float, unre
         [pl.col(k).cast(pl.String) for k in key]))
     b = b.with_columns(group.alias("__grp")).sort(["__grp", "send", "__first"])
     b = _runs(b)
-    return b.drop("__announces", "__cont", "__grp", "__att")
+    return b.drop("__announces", "__cont", "__grp", "__att", "__sub")
 
 
 def _runs(b: pl.DataFrame) -> pl.DataFrame:

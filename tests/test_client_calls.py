@@ -472,3 +472,33 @@ def test_without_ids_line_order_gives_the_attempts_ids_give(tmp_path):
     # Same grouping: the logical request of each attempt maps one to one onto its request id.
     pairs = pl.DataFrame({"id": by_id["request_id"], "logical": by_order["logical"]}).unique()
     assert pairs.height == by_id["request_id"].n_unique()
+
+
+def test_threads_are_lanes():
+    # Two calls in flight on two threads (OkHttp's dispatcher names a thread per call): each
+    # response closes the request of its own thread, not the last one logged.
+    entries = _entries([
+        "--> GET http://127.0.0.1:8080/api/customers/1 http/1.1",
+        "--> GET http://127.0.0.1:8080/api/customers/2 http/1.1",
+        "<-- 503 Service Unavailable http://127.0.0.1:8080/api/customers/2 (4ms)",
+        "<-- 200 OK http://127.0.0.1:8080/api/customers/1 (9ms)",
+    ]).with_columns(pl.Series("thread", ["OkHttp 1", "OkHttp 2", "OkHttp 2", "OkHttp 1"]))
+    a = client_attempts(client_calls(entries)).sort("line")
+    assert a.select("thread", "path", "status_client", "elapsed_ms").rows() == [
+        ("OkHttp 1", "/api/customers/1", 200, 9.0), ("OkHttp 2", "/api/customers/2", 503, 4.0)]
+    assert a["row"].to_list() == [[0, 3], [1, 2]]
+
+
+def test_interleaved_calls_in_one_lane_pair_by_path():
+    # No thread names, two requests in flight (an asynchronous client): answers go to the request
+    # for their own path.
+    entries = _entries([
+        "--> GET http://127.0.0.1:8080/api/customers/1 http/1.1",
+        "--> POST http://127.0.0.1:8080/api/tickets http/1.1",
+        "<-- 201 Created http://127.0.0.1:8080/api/tickets (4ms)",
+        "<-- 200 OK http://127.0.0.1:8080/api/customers/1 (9ms)",
+    ])
+    a = client_attempts(client_calls(entries)).sort("line")
+    assert a.select("method", "path", "status_client").rows() == [
+        ("GET", "/api/customers/1", 200), ("POST", "/api/tickets", 201)]
+    assert a["row"].to_list() == [[0, 3], [1, 2]]
