@@ -427,7 +427,9 @@ def _id_attempts(c: pl.DataFrame, attach_s: float, unreached: list[str]) -> pl.D
         last = by_number.group_by("request_id").agg(pl.col("attempt").max().alias("__last"))
         by_number = by_number.join(last, on="request_id", how="left").with_columns(
             pl.coalesce("attempt", "__last").alias("__att")).drop("__last")
-        a = _aggregate(by_number, ["file", "request_id", "__att"], unreached)
+        # By id and number alone, as correlate.vac_table does: a text log and a JSON log of the same
+        # events give the same attempts, with the rows of both.
+        a = _aggregate(by_number, ["request_id", "__att"], unreached)
         parts.append(a.rename({"__att": "attempt"}))
     if by_order.height:
         seq = _sequence(by_order, ["file", "request_id"], attach_s).drop("__mismatch")

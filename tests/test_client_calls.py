@@ -502,3 +502,14 @@ def test_interleaved_calls_in_one_lane_pair_by_path():
     assert a.select("method", "path", "status_client").rows() == [
         ("GET", "/api/customers/1", 200), ("POST", "/api/tickets", 201)]
     assert a["row"].to_list() == [[0, 3], [1, 2]]
+
+
+def test_text_and_json_logs_of_the_same_events_give_one_set_of_attempts():
+    text = str(SAMPLES / "healthy" / "logs" / "vac.log")
+    jsonl = str(SAMPLES / "healthy" / "variants" / "vac.jsonl")
+    both = load([text, jsonl], as_={text: "vac", jsonl: "vac"}).polars["vac"]
+    one = load(text, as_={text: "vac"}).polars["vac"]
+    a_both = client_attempts(client_calls(both))
+    a_one = client_attempts(client_calls(one))
+    assert a_both.height == a_one.height
+    assert (a_both["row"].list.len().sum()) == 2 * a_one["row"].list.len().sum()
