@@ -14,6 +14,7 @@ import logging
 import re
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -40,7 +41,8 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """/ok* answers 200, /fail* 500, /close* closes the connection without an answer."""
+    """/ok* answers 200, /fail* 500, /close* closes the connection without an answer, /slow*
+    answers 200 after 0.3 s."""
 
     seen: list[tuple[str, str]] = []
 
@@ -56,6 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if self.path.startswith("/slow"):
+            time.sleep(0.3)
         code = 500 if self.path.startswith("/fail") else 200
         self.send_response(code)
         self.send_header("Content-Length", "2")
@@ -65,10 +69,17 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = _answer
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # a client that gave up on /slow
+        pass
+
+
 @pytest.fixture(scope="module")
 def server():
     _Handler.seen = []
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv = _Server(("127.0.0.1", 0), _Handler)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     yield srv
@@ -118,12 +129,19 @@ def _run_clients(log_file: Path, layout: str, base: str, closed: str) -> dict:
         retry = Retry(total=2, backoff_factor=0.01, status_forcelist=[500, 502, 503])
         session.mount("http://", HTTPAdapter(max_retries=retry))
         for method, url in [("GET", base + "/ok/1"), ("GET", base + "/fail/1"), ("POST", base + "/fail/2"),
-                            ("GET", base + "/close/1"), ("GET", closed + "/api/tickets")]:
+                            ("GET", base + "/close/1"), ("GET", closed + "/api/tickets"), ("GET", base + "/slow/1")]:
             calls.append(("requests", method, url))
             try:
-                session.request(method, url, data=b"{}" if method == "POST" else None, timeout=5)
+                session.request(method, url, data=b"{}" if method == "POST" else None,
+                                timeout=0.1 if "/slow" in url else 5)
             except requests.RequestException:
                 app.exception("call failed")
+        # requests' own default: no retries.
+        calls.append(("requests", "GET", closed + "/plain"))
+        try:
+            requests.get(closed + "/plain", timeout=5)
+        except requests.RequestException:
+            app.exception("call failed")
         with httpx.Client(timeout=5) as client:
             for method, url in [("POST", base + "/ok/2"), ("GET", base + "/fail/3"), ("GET", closed + "/x")]:
                 calls.append(("httpx", method, url))
@@ -181,8 +199,9 @@ def test_every_attempt_that_reached_the_server_is_found(real_log):
 def test_statuses_are_what_the_server_answered(real_log):
     attempts = client_attempts(client_calls(real_log["entries"]))
     answered = attempts.filter(pl.col("status_client").is_not_null())
+    # (The server answered /slow too, after the client had stopped waiting.)
     expected = Counter((p, 500 if p.startswith("/fail") else 200) for _, p in real_log["seen"]
-                       if not p.startswith("/close"))
+                       if not p.startswith(("/close", "/slow")))
     assert _counts(answered, "path", "status_client") == expected
     # Where the server closed the connection, no status, and the error says so.
     closed = attempts.filter(pl.col("path").str.starts_with("/close"))
@@ -194,13 +213,15 @@ def test_statuses_are_what_the_server_answered(real_log):
 def test_connection_refused_attempts_exist_and_never_reached(real_log):
     attempts = client_attempts(client_calls(real_log["entries"]))
     refused = attempts.filter(pl.col("error_class") == "connection_refused")
-    # urllib3 Retry(total=2): three connection attempts; httpx and urllib.request: one each.
-    assert refused.height == 3 + 1 + 1
+    # urllib3 Retry(total=2): three connection attempts; requests without Retry, httpx and
+    # urllib.request: one each.
+    assert refused.height == 3 + 1 + 1 + 1
     assert refused["status_client"].is_null().all()
     assert (~refused["reached"]).all()
     # The port the call went to is in the libraries' lines (urllib.request's exception does not name it).
     assert set(refused["port"].drop_nulls()) == {real_log["closed"]}
-    assert refused["port"].is_not_null().sum() >= 4
+    assert refused["port"].is_not_null().sum() >= 5
+    assert refused.filter(pl.col("path") == "/plain")["attempts"].to_list() == [1]
     by_requests = refused.filter(pl.col("path") == "/api/tickets")
     assert by_requests.height == 3
     assert by_requests["logical"].n_unique() == 1
@@ -217,6 +238,7 @@ def test_logical_requests_group_the_retries(real_log):
     assert by_path["/fail/1"] == 3  # GET is retried on 500: total=2 gives three attempts
     assert by_path["/fail/2"] == 1  # POST is not in urllib3's default allowed_methods
     assert by_path["/close/1"] == 3  # a read error on GET is retried too
+    assert by_path["/slow/1"] == 3  # and so is a read timeout
     assert by_path["/ok/1"] == by_path["/ok/2"] == by_path["/fail/3"] == 1  # httpx does not retry
     assert all(nums.to_list() == list(range(1, len(nums) + 1)) for nums in sizes["numbers"])
     # The last attempt of a retried logical request is the one that did not announce a retry.
@@ -226,11 +248,19 @@ def test_logical_requests_group_the_retries(real_log):
     assert retried.filter(pl.col("attempt") < pl.col("attempts"))["retried"].all()
 
 
+def test_read_timeouts(real_log):
+    attempts = client_attempts(client_calls(real_log["entries"]))
+    slow = attempts.filter(pl.col("path") == "/slow/1")
+    assert slow.height == sum(1 for _, p in real_log["seen"] if p == "/slow/1") == 3
+    assert set(slow["error_class"]) == {"read_timeout"}
+    assert slow["status_client"].is_null().all() and slow["reached"].is_null().all()
+
+
 def test_calls_carry_the_libraries_words(real_log):
     calls = client_calls(real_log["entries"])
     assert set(calls["phase"]) <= {"send", "response", "error", "retry", "give_up"}
     retry_lines = calls.filter(pl.col("rule") == "urllib3_incremented_retry")
-    assert sorted(retry_lines["retry_left"].to_list()) == [0, 0, 0, 1, 1, 1]
+    assert sorted(retry_lines["retry_left"].to_list()) == [0, 0, 0, 0, 1, 1, 1, 1]
     assert retry_lines["retry"].all()
     httpx_lines = calls.filter(pl.col("rule") == "httpx_request")
     assert _counts(httpx_lines, "method", "path", "status") == Counter(
