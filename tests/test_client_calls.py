@@ -114,14 +114,14 @@ LAYOUTS = {
 }
 
 
-def _run_clients(log_file: Path, layout: str, base: str, closed: str) -> dict:
-    """Make real calls with logging at DEBUG into ``log_file``; return what the script did."""
+def _run_clients(log_file: Path, layout: str, base: str, closed: str, level: int = logging.DEBUG) -> dict:
+    """Make real calls with logging at ``level`` into ``log_file``; return what the script did."""
     handler = logging.FileHandler(log_file, encoding="utf-8")
     handler.setFormatter(_JsonFormatter() if LAYOUTS[layout] is None else logging.Formatter(LAYOUTS[layout]))
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    root.setLevel(level)
     app = logging.getLogger("app")
     calls = []  # (client, method, path, attempts expected when refused)
     try:
@@ -269,6 +269,29 @@ def test_calls_carry_the_libraries_words(real_log):
     gave_up = calls.filter(pl.col("phase") == "give_up")
     assert "connection_refused" in set(gave_up["error_class"])
     assert calls.filter(pl.col("rule") == "urllib3_gave_up_on_status")["status"].to_list() == [500]
+
+
+def test_at_info_level_what_is_logged_still_counts(server, tmp_path):
+    # Without DEBUG urllib3 writes only its "Retrying ... after connection broken" warnings, httpx
+    # its INFO line per request; the application logs the exceptions.
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    closed_port = _closed_port()
+    path = tmp_path / "client-info.log"
+    did = _run_clients(path, "bracket", base, f"http://127.0.0.1:{closed_port}", level=logging.INFO)
+    attempts = client_attempts(client_calls(load(str(path), as_={str(path): "vac"}).polars["vac"]))
+    # requests' GET /ok/1 and POST /fail/2 (a 500 returned, not raised) write nothing at INFO.
+    assert attempts["logical"].n_unique() == len(did["calls"]) - 2
+    assert attempts.filter(pl.col("path").is_in(["/ok/1", "/fail/2"])).height == 0
+    refused = attempts.filter(pl.col("error_class") == "connection_refused")
+    assert refused.height == 3 + 1 + 1 + 1  # each announced retry and the final failure are attempts
+    assert refused.filter(pl.col("path") == "/api/tickets")["attempt"].sort().to_list() == [1, 2, 3]
+    assert attempts.filter(pl.col("path") == "/close/1").height == 3
+    # Retries on status are DEBUG only: the give-up says the status and that there were retries.
+    fail = attempts.filter(pl.col("path") == "/fail/1")
+    assert fail.select("status_client", "attempts").rows() == [(500, 1)]
+    assert "too many 500 error responses" in fail["client_error"][0]
+    httpx_seen = attempts.filter(pl.col("path").is_in(["/ok/2", "/fail/3"]))
+    assert sorted(httpx_seen["status_client"]) == [200, 500]
 
 
 def test_attempt_columns_fit_correlate(real_log):
