@@ -360,6 +360,11 @@ SINGLE_LINES = [
     ("org.springframework.web.reactive.function.client.WebClientResponseException$BadGateway: 502 Bad Gateway "
      "from POST https://gw.example.com/api/tickets", "give_up", "POST", "gw.example.com", 443, "/api/tickets", 502,
      None),
+    # Spring RestTemplate.handleResponse: logger.debug("Response " + statusCode) (HttpStatusCode: "500 INTERNAL_SERVER_ERROR").
+    ("Response 500 INTERNAL_SERVER_ERROR", "response", None, None, None, None, 500, None),
+    # Spring HttpServerErrorException (6.x message: status + " " + reason + ": " + body).
+    ('org.springframework.web.client.HttpServerErrorException$InternalServerError: 500 Internal Server Error: '
+     '"{}"', "give_up", None, None, None, None, 500, None),
     # Node lib/internal/errors.js exceptionWithHostPort: `${syscall} ${code} ${address}:${port}` (axios and
     # undici's "fetch failed" cause pass it on).
     ("AxiosError: connect ECONNREFUSED 127.0.0.1:8080", "give_up", None, "127.0.0.1", 8080, None, None,
@@ -525,6 +530,17 @@ def test_without_ids_line_order_gives_the_attempts_ids_give(tmp_path):
     # Same grouping: the logical request of each attempt maps one to one onto its request id.
     pairs = pl.DataFrame({"id": by_id["request_id"], "logical": by_order["logical"]}).unique()
     assert pairs.height == by_id["request_id"].n_unique()
+
+
+def test_resttemplate_request_and_response_make_one_attempt():
+    a = client_attempts(client_calls(_entries([
+        "HTTP POST http://127.0.0.1:8080/api/tickets",
+        "Response 503 SERVICE_UNAVAILABLE",
+        'org.springframework.web.client.HttpServerErrorException$ServiceUnavailable: 503 Service Unavailable: "{}"',
+    ])))
+    assert a.select("method", "host", "port", "path", "status_client", "attempts").rows() == [
+        ("POST", "127.0.0.1", 8080, "/api/tickets", 503, 1)]
+    assert a["row"].to_list() == [[0, 1, 2]]
 
 
 def test_threads_are_lanes():
