@@ -221,7 +221,11 @@ def client_calls(entries: pl.DataFrame, rules: str | Path | None = None) -> pl.D
         .alias("elapsed_ms"),
         _col(c, "request_id"), _col(c, "attempt", pl.Int64), pl.col("__rule_name").alias("rule"),
     )
-    return out
+    # A structured error alone (a JSON log's exc_info of any exception) is about a call only if
+    # something else says so: a method, a status, a URL, a request id, or a transport error class.
+    alone = ((pl.col("rule") == "fields") & pl.col("method").is_null() & pl.col("status").is_null()
+             & pl.col("url").is_null() & pl.col("request_id").is_null() & (pl.col("error_class") == "other"))
+    return out.filter(~alone.fill_null(False))
 
 
 def _empty_calls() -> pl.DataFrame:

@@ -582,3 +582,12 @@ def test_text_and_json_logs_of_the_same_events_give_one_set_of_attempts():
     a_one = client_attempts(client_calls(one))
     assert a_both.height == a_one.height
     assert (a_both["row"].list.len().sum()) == 2 * a_one["row"].list.len().sum()
+
+
+def test_an_exception_that_is_not_about_a_call_is_no_call():
+    entries = _entries(["order 17 failed", "GET http://127.0.0.1:8080/x failed"]).with_columns(
+        pl.Series("error", ["Traceback (most recent call last):\nZeroDivisionError: division by zero",
+                            "Traceback (most recent call last):\nConnectionRefusedError: [Errno 111] Connection refused"]))
+    calls = client_calls(entries)
+    assert calls["line"].to_list() == [2]
+    assert calls["error_class"].to_list() == ["connection_refused"]
