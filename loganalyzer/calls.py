@@ -23,6 +23,12 @@ Two steps:
 Connection failures (refused, wrong port, DNS, connect timeout) are attempts too: no status, an
 ``error_class``, and ``reached`` false. They never reached a proxy, and correlation must not look
 for them there.
+
+What the lines do not say stays unknown: urllib3 names no method for a failed attempt, writes its
+retries on status only at DEBUG (at INFO a logical request retried on 500 shows as its final
+give-up alone), and urllib.request writes nothing of its own. Lanes are threads, not loggers:
+one call's lines come from several loggers (urllib3.connectionpool, urllib3.util.retry, the
+application's).
 """
 
 from __future__ import annotations
