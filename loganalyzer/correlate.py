@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from loganalyzer import calls, clock
+
 _NS = pl.Datetime("ns", "UTC")
 #: Slack added to every time window: clocks and log writes are never exactly in step.
 SLACK_S = 0.25
@@ -43,8 +45,16 @@ class ClockOffset:
     pairs: int
     method: str
     applied: bool
+    measured: bool = True  # False: the logs could not tell (no ids, traffic without a clear peak)
+    evidence: str = ""
+    #: How far lines may fall before their attempt's start once this offset is applied: what is
+    #: left of request latency and the estimate's uncertainty.
+    slack_s: float = SLACK_S
 
     def describe(self) -> str:
+        if not self.measured:
+            return (f"{self.source} vs {self.reference}: could not measure the clock offset ({self.evidence}); "
+                    "times compared as logged")
         sign = "+" if self.seconds >= 0 else "-"
         s = abs(self.seconds)
         h, rem = divmod(s, 3600)
@@ -117,51 +127,9 @@ def access_table(df: pl.DataFrame) -> tuple[pl.DataFrame, float]:
 
 
 def vac_table(df: pl.DataFrame) -> pl.DataFrame:
-    """Client attempts: the entries sharing a request id and attempt number, and what they report."""
-    if "request_id" not in df.columns:
-        return pl.DataFrame()
-    base = _rows(df).filter(pl.col("request_id").is_not_null()).with_columns(_rid())
-    attempt = _col(base, "attempt", pl.Int64)
-    has_attempt = "attempt" in base.columns and base["attempt"].is_not_null().any()
-    base = base.with_columns(attempt.alias("attempt"))
-    if has_attempt:
-        # Lines about the logical request (a final "giving up") carry no attempt number: they go
-        # with the request's last attempt. They are few, so only their ids are looked up.
-        loose = base.filter(pl.col("attempt").is_null())
-        if loose.height:
-            last = base.filter(pl.col("rid").is_in(loose["rid"].unique().implode())).group_by("rid").agg(
-                pl.col("attempt").max().alias("__last"))
-            loose = loose.join(last, on="rid", how="left").with_columns(
-                pl.coalesce("__last", pl.lit(1)).alias("attempt")).drop("__last")
-            base = pl.concat([base.filter(pl.col("attempt").is_not_null()), loose], how="vertical_relaxed")
-    else:
-        base = base.with_columns(pl.lit(1, pl.Int64).alias("attempt"))
-    method = _col(base, "method")
-    path = _col(base, "path")
-    status = _col(base, "status", pl.Int64)
-    error = _col(base, "error")
-    elapsed = _col(base, "elapsed_ms", pl.Float64)
-    base = base.with_columns(method.alias("method"), path.alias("path"), status.alias("status"),
-                             error.alias("error"), elapsed.alias("elapsed_ms"))
-    # The send time: the first line of the attempt that names the request (method), else its first.
-    sent = pl.col("ts").filter(pl.col("method").is_not_null()).min()
-    attempts = base.group_by(["rid", "attempt"]).agg(
-        pl.col("request_id").first(),
-        pl.coalesce(sent, pl.col("ts").min()).alias("send"),
-        pl.col("ts").max().alias("last_seen"),
-        # When the client heard back or gave up: its line with a status or an error.
-        pl.coalesce(pl.col("ts").filter(pl.col("status").is_not_null() | pl.col("error").is_not_null()).max(),
-                    pl.col("ts").max()).alias("done"),
-        pl.col("method").drop_nulls().first(),
-        pl.col("path").drop_nulls().first(),
-        pl.col("status").drop_nulls().last().alias("status_client"),
-        pl.col("error").drop_nulls().last().alias("client_error"),
-        pl.col("elapsed_ms").drop_nulls().last(),
-        pl.col("row"),
-        pl.col("file").first(),
-        pl.col("line").min().alias("line"),
-    )
-    return attempts.sort("send")
+    """Client attempts, from what the client's lines say about its outbound calls (with request ids
+    or without: see :mod:`loganalyzer.calls`); ``logical`` groups retries into one request."""
+    return calls.client_attempts(calls.client_calls(df))
 
 
 def error_table(df: pl.DataFrame) -> pl.DataFrame:
@@ -198,35 +166,6 @@ def offset_by_id(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str) -> 
     if pairs.height < 3:
         return 0.0, pairs.height
     return _median_seconds(pairs["__b"] - pairs["__a"]), pairs.height
-
-
-def offset_by_search(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str, by: list[str],
-                     tolerance_s: float) -> tuple[float, int]:
-    """Without ids: try whole quarter-hour offsets (zone mistakes) and keep the one that pairs most.
-
-    Sub-second drift stays; the windows used later allow for it.
-    """
-    a = a.select(by + [a_time]).drop_nulls().sort(a_time).head(5000)
-    b = b.select(by + [b_time]).drop_nulls().sort(b_time)
-    if a.height == 0 or b.height == 0:
-        return 0.0, 0
-    best, best_n = 0.0, -1
-    base_n = 0
-    for quarter in range(-56, 57):
-        shift = quarter * 900
-        shifted = a.with_columns((pl.col(a_time) + pl.duration(seconds=shift)).cast(_NS).alias("__t"))
-        j = shifted.sort("__t").join_asof(
-            b.sort(b_time), left_on="__t", right_on=b_time, by=by, strategy="nearest",
-            tolerance=f"{int(tolerance_s * 1000)}ms", check_sortedness=False)
-        n = int(j[b_time].is_not_null().sum()) if b_time in j.columns else int(j["__t_right"].is_not_null().sum())
-        if quarter == 0:
-            base_n = n
-        if n > best_n:
-            best, best_n = float(shift), n
-    # Only move a source if the shifted clock explains clearly more pairs than its own.
-    if best != 0.0 and best_n < max(3, base_n * 1.5):
-        return 0.0, base_n
-    return best, best_n
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,29 +271,38 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     # Clock offsets, relative to the proxy (or the client when there is no proxy log).
     reference = "nginx_access" if have_access else "vac" if have_vac else "crm"
     window = precision / 2 + SLACK_S
+    # The proxy's request starts as floors of its precision: what the traffic estimate pairs with.
+    half = 0.5 if precision >= 1.0 else 0.0
+    floors = access.select((pl.col("start") - pl.duration(milliseconds=half * 1000)).alias("__t"), "method",
+                           "path") if have_access else pl.DataFrame()
     if have_vac and have_access:
-        if access_ids:
+        if access_ids and vac["rid"].is_not_null().any():
             sec, n = offset_by_id(access, "start", vac, "send")
-            method = "request id"
+            offsets.append(_offset("vac", reference, sec, n, "request id"))
         else:
-            sec, n = offset_by_search(vac.with_columns(pl.col("status_client").alias("status")), "send",
-                                      access.with_columns(pl.col("status_proxy").alias("status")), "start",
-                                      ["method", "path", "status"], window)
-            sec = -sec
-            method = "method, path and status"
-        offsets.append(_offset("vac", reference, sec, n, method))
+            est = clock.estimate_offset(floors, vac.select(pl.col("send").alias("__t"), "method", "path"),
+                                        ref_time="__t", other_time="__t", keys=["method", "path"],
+                                        ref_precision_s=precision, other_precision_s=0.001)
+            offsets.append(_from_estimate("vac", reference, est, "method and path"))
     crm_first = None
     if crm.height:
         crm_first = crm.filter(pl.col("rid").is_not_null()).group_by("rid").agg(
             pl.col("ts").min().alias("first"))
-        if have_access and access_ids:
+        by_id = None
+        if have_access and access_ids and crm_first.height:
             sec, n = offset_by_id(access, "start", crm_first, "first")
-            offsets.append(_offset("crm", reference, sec, n, "request id"))
-        elif have_vac:
+            by_id = _offset("crm", reference, sec, n, "request id")
+        elif have_vac and crm_first.height and vac["rid"].is_not_null().any():
             sec, n = offset_by_id(vac, "send", crm_first, "first")
             vac_off = next((o.seconds for o in offsets if o.source == "vac" and o.applied), 0.0)
-            offsets.append(_offset("crm", reference, sec - vac_off if have_access else sec, n,
-                                   "request id, through vac" if have_access else "request id"))
+            by_id = _offset("crm", reference, sec - vac_off if have_access else sec, n,
+                            "request id, through vac" if have_access else "request id")
+        if by_id is not None and by_id.pairs >= 3:
+            offsets.append(by_id)
+        elif have_access:  # no ids to pair: the traffic itself, every upstream line against the proxy's starts
+            est = clock.estimate_offset(floors, crm.select(pl.col("ts").alias("__t")), ref_time="__t",
+                                        other_time="__t", ref_precision_s=precision, other_precision_s=0.001)
+            offsets.append(_from_estimate("crm", reference, est, "traffic"))
     if errors.height and have_access and proxy_kind == "nginx_access" and errors["connection"].is_not_null().any() \
             and access["connection"].is_not_null().any():
         pairs = errors.select("connection", "ts").join(access.select("connection", "end"), on="connection")
@@ -389,7 +337,8 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     elif proxy_kind == "nginx_error":  # the other lines of each request told of in the error log
         links.append(_link_error_group(errors, access, attempts))
     if crm.height:
-        links.append(_link_crm(crm, attempts))
+        crm_off = next((o for o in offsets if o.source == "crm" and o.applied), None)
+        links.append(_link_crm(crm, attempts, crm_off.slack_s if crm_off else 0.0))
     links = [x for x in links if x.height]
     all_links = pl.concat(links, how="vertical_relaxed") if links else pl.DataFrame()
     attempts = _logical_requests(attempts)
@@ -436,13 +385,27 @@ def upstream_attempts(crm: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return attempts.drop("row", "__key", "__end"), links
 
 
+def _from_estimate(source: str, reference: str, est: clock.OffsetEstimate, what: str) -> ClockOffset:
+    """A traffic estimate as an offset to apply (or, when the traffic could not tell, one that is not)."""
+    if not est.measured:
+        return ClockOffset(source, reference, 0.0, est.pairs, f"{what} (traffic)", applied=False, measured=False,
+                           evidence=est.describe())
+    off = _offset(source, reference, est.total_s, max(est.pairs, 3), f"{what}, from the traffic")
+    off.evidence = est.describe()
+    off.slack_s = min(1.0, max(0.1, 3 * est.uncertainty_s))
+    return off
+
+
 def _offset(source: str, reference: str, seconds: float, pairs: int, method: str) -> ClockOffset:
     """An offset to apply. One within a second or two of a whole quarter-hour is a zone setting, and
     is applied exactly: the rest is network and processing time, which is real and stays."""
     zone = round(seconds / 900) * 900
     if zone and abs(seconds - zone) < 2.0:
         seconds = float(zone)
-    return ClockOffset(source, reference, seconds, pairs, method, applied=abs(seconds) >= MIN_OFFSET_S and pairs >= 3)
+    off = ClockOffset(source, reference, seconds, pairs, method, applied=abs(seconds) >= MIN_OFFSET_S and pairs >= 3)
+    if zone and seconds == zone:  # a zone setting: latency is not in it, lines stay after their starts
+        off.slack_s = 0.0
+    return off
 
 
 #: The columns of paired attempts before diagnosis: the client's (c_) and the proxy's (p_) view.
@@ -454,7 +417,7 @@ _PAIRED_COLUMNS: dict[str, pl.DataType] = {
     "c_client_error": pl.String, "p_end": _NS, "p_status_upstream": pl.Int64, "p_upstream_addr": pl.String,
     "p_request_time": pl.Float64, "p_upstream_response_time": pl.Float64, "p_connection": pl.Int64,
     "p_client_addr": pl.String, "p_user_agent": pl.String, "c_elapsed_ms": pl.Float64, "c_last_seen": _NS,
-    "c_done": _NS,
+    "c_done": _NS, "c_logical": pl.String, "c_error_class": pl.String, "c_reached": pl.Boolean,
 }
 
 
@@ -482,7 +445,11 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
         pairs = pl.DataFrame(schema={"left_id": pl.UInt32, "right_id": pl.UInt32, "dt": pl.Float64,
                                      "link": pl.String, "confidence": pl.Float64})
     client_cols = ["request_id", "rid", "attempt", "send", "last_seen", "done", "method", "path", "status_client",
-                   "client_error", "elapsed_ms"]
+                   "client_error", "elapsed_ms", "logical", "error_class", "reached"]
+    if v.height:
+        v = v.with_columns(*[pl.lit(None, dtype).alias(c) for c, dtype in
+                             (("logical", pl.String), ("error_class", pl.String), ("reached", pl.Boolean))
+                             if c not in v.columns])
     proxy_cols = ["start", "end", "request_id", "rid", "method", "path", "status_proxy", "status_upstream",
                   "upstream_addr", "request_time", "upstream_response_time", "connection", "client_addr", "user_agent",
                   "row"]
@@ -537,7 +504,8 @@ def _pair_without_ids(v: pl.DataFrame, a: pl.DataFrame, window: float, times: tu
     A client that timed out saw no status; the proxy logged 499 for it. A client that could not
     connect is not looked for at all.
     """
-    reached = ~pl.col("client_error").fill_null("").str.contains(_CONNECT_ERRORS)
+    reached = pl.col("reached").fill_null(True) if "reached" in v.columns else \
+        ~pl.col("client_error").fill_null("").str.contains(_CONNECT_ERRORS)
     key = pl.coalesce(pl.col("status_client"),
                       pl.when(pl.col("client_error").str.contains("(?i)time")).then(pl.lit(499)))
     left = v.filter(reached).with_columns(key.cast(pl.Int64).alias("__status"))
@@ -646,7 +614,7 @@ def _link_errors(errors: pl.DataFrame, attempts: pl.DataFrame, classes: list[tup
     return pl.concat(out, how="vertical_relaxed") if out else pl.DataFrame()
 
 
-def _link_crm(crm: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame:
+def _link_crm(crm: pl.DataFrame, attempts: pl.DataFrame, slack_s: float = 0.0) -> pl.DataFrame:
     """CRM lines to attempts: by request id (the latest attempt of that id started before the line),
     and lines without an id (errors logged before the id reached the MDC) by thread and time."""
     # An attempt's interval: from its start to when the client heard back (precise), else to the
@@ -683,13 +651,13 @@ def _link_crm(crm: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame:
             pl.lit("request_id").alias("link"), pl.lit(1.0).alias("confidence")))
     id_less = crm.filter(pl.col("rid").is_null() & pl.col("level").is_in(["WARN", "ERROR", "FATAL"]))
     if id_less.height:
-        out.append(_link_by_thread_and_time(id_less, starts, out[0] if out else None, crm))
+        out.append(_link_by_thread_and_time(id_less, starts, out[0] if out else None, crm, slack_s))
     out = [o for o in out if o.height]
     return pl.concat(out, how="vertical_relaxed") if out else pl.DataFrame()
 
 
 def _link_by_thread_and_time(lines: pl.DataFrame, starts: pl.DataFrame, id_links: pl.DataFrame | None,
-                             crm: pl.DataFrame) -> pl.DataFrame:
+                             crm: pl.DataFrame, slack_s: float = 0.0) -> pl.DataFrame:
     """An id-less CRM error belongs to an attempt that was at the upstream at that moment, on that
     thread: attempts whose thread is known (from their id lines) must be on the line's thread;
     method and path must agree when the line names them."""
@@ -722,8 +690,11 @@ def _link_by_thread_and_time(lines: pl.DataFrame, starts: pl.DataFrame, id_links
         # One line per attempt where it can be: two traces in flight go to two attempts.
         taken = pl.concat(results).select("attempt_id") if results else pool.head(0).select("attempt_id")
         pool = pool.join(taken, on="attempt_id", how="anti")
-        pairs = match_nearest(pending.rename({"row": "left_id"}), pool.rename({"attempt_id": "right_id"}), by,
-                              "ts", "start", MAX_SPAN_S, strategy="backward")
+        # A line may sit up to the offset's slack before its attempt's start (latency left in the offset).
+        shift = pl.duration(microseconds=int(slack_s * 1e6))
+        moved = pending.with_columns((pl.col("ts") + shift).cast(_NS).alias("__mts"))
+        pairs = match_nearest(moved.rename({"row": "left_id"}), pool.rename({"attempt_id": "right_id"}), by,
+                              "__mts", "start", MAX_SPAN_S, strategy="backward")
         j = pairs.join(pending.select(pl.col("row").alias("left_id"), "ts"), on="left_id").join(
             pool.select(pl.col("attempt_id").alias("right_id"), "end"), on="right_id")
         j = j.filter(pl.col("ts") <= pl.col("end"))
@@ -745,12 +716,16 @@ def _link_by_thread_and_time(lines: pl.DataFrame, starts: pl.DataFrame, id_links
 
 
 def _logical_requests(attempts: pl.DataFrame) -> pl.DataFrame:
-    """Attempts sharing a request id form one logical request; its outcome is the last attempt's."""
+    """Attempts of one logical request share a request id or, without one, the client's grouping of
+    its retries (``c_logical``); the outcome is the last attempt's. Without either an attempt is a
+    request of its own (``#N``, N its first attempt's id)."""
     if attempts.height == 0:
         return attempts
-    logical = pl.coalesce(pl.col("request_id"), pl.format("#{}", pl.col("attempt_id")))
-    group = pl.coalesce(pl.col("rid"), pl.col("attempt_id").cast(pl.UInt64) + (1 << 63))
-    a = attempts.with_columns(logical.alias("logical_id"), group.alias("__g"))
+    by_client = pl.col("c_logical") if "c_logical" in attempts.columns else pl.lit(None, pl.String)
+    group = pl.coalesce(pl.col("rid"), by_client.hash(seed=3), pl.col("attempt_id").cast(pl.UInt64) + (1 << 63))
+    a = attempts.with_columns(group.alias("__g"))
+    a = a.with_columns(pl.coalesce(pl.col("request_id"), pl.format("#{}", pl.col("attempt_id").min().over("__g")))
+                       .alias("logical_id"))
     ranked = _rank_within(a.select("attempt_id", "__g"), "__g", ["attempt_id"], "__n")
     ranked = ranked.select("attempt_id", (pl.col("__k") + 1).alias("__rank"),
                            (pl.col("__k") == pl.col("__n") - 1).alias("last_attempt"))
