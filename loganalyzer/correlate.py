@@ -435,10 +435,13 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
             pairs = match_in_order(v, a, "rid", [times[0], "attempt"], [times[1], "line"], *times,
                                    window + 1.0).with_columns(pl.lit("request_id").alias("link"),
                                                               pl.lit(1.0).alias("confidence"))
-            id_less = v.filter(pl.col("request_id").is_null())
-            if id_less.height:
-                rest = a.join(pairs.select("right_id"), on="right_id", how="anti")
-                pairs = pl.concat([pairs, _pair_without_ids(id_less, rest, window, times)])
+            # Attempts the ids did not pair (no id on one side: a log_format without it, part of a
+            # file) are paired as id-less ones are.
+            unpaired = v.join(pairs.select("left_id"), on="left_id", how="anti")
+            rest = a.join(pairs.select("right_id"), on="right_id", how="anti")
+            if unpaired.height and rest.height:
+                pairs = pl.concat([pairs, _pair_without_ids(unpaired, rest.filter(pl.col("rid").is_null()), window,
+                                                            times)])
         else:
             pairs = _pair_without_ids(v, a, window, times)
     else:

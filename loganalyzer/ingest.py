@@ -22,7 +22,7 @@ import pyarrow as pa
 from loganalyzer import config as config_mod
 from loganalyzer import errors, sources
 from loganalyzer import kinds as kinds_mod
-from loganalyzer.parsers import engine, infer
+from loganalyzer.parsers import containers, engine, infer, mixed
 from loganalyzer.parsers.formats import KINDS, Compiled, DefinitionError, compile_definition, load_definitions
 
 COMMON_COLUMNS = ["ts", "source", "file", "line", "level", "request_id", "message"]
@@ -307,6 +307,8 @@ class _Source:
     encoding: str
     sample: pl.Series
     decision: kinds_mod.KindDecision | None = None
+    wrapper: str | None = None  # a container runtime's wrapper around the lines (docker_json, cri, compose)
+    mixed: bool = False  # lines of several formats (a log_format change, access and error lines interleaved)
     zone: str | None = None
     zone_source: str = ""
     result: engine.ParseResult | None = None
@@ -447,7 +449,13 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
     skipped = []
     for path in files:
         codec = check_codec(opts.for_file(opts.encoding, path, None) or "utf-8")
-        sample, _ = _sample(path, codec)
+        raw, _ = _sample(path, codec)
+        # A container runtime's wrapper: formats are detected on the application's own lines.
+        wrapper = containers.detect_wrapper(raw)
+        unwrapped = containers.unwrap(raw, wrapper) if wrapper else None
+        sample = unwrapped.payload if unwrapped is not None else raw
+        if wrapper:
+            notes.append(f"{path}: a container log ({wrapper}); its application lines are read inside it")
         fmt, rate, problem = _choose(path, sample, compiled, opts)
         kind_codec = opts.for_file(opts.encoding, path, fmt.kind) if not problem else None
         if kind_codec and check_codec(kind_codec) != codec:
@@ -475,14 +483,28 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
             skipped.append(_stat_row(path, codec, lines=unread, unread=unread))
         else:
             decision = _kind_of(path, fmt, sample, opts)
-            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision))
+            forced = opts.as_.get(path) or opts.as_.get(Path(path).name)
+            is_mixed = not forced and mixed.is_mixed(sample.head(DETECT_SAMPLE), compiled)
+            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper, is_mixed))
+        if chosen and chosen[-1].path == path:
+            chosen[-1].wrapper = wrapper
     _assign_zones(chosen, opts, notes)
+    parts: list[_Source] = []
     for src in chosen:
         src.read = sources.ReadStats(src.encoding)
         try:
-            src.result = engine.parse_stream(sources.line_chunks(src.path, src.read), src.fmt, src.zone)
+            chunks = sources.line_chunks(src.path, src.read)
+            if src.mixed:
+                parts.extend(_parse_mixed(src, chunks, compiled, opts, notes))
+                continue
+            if src.wrapper:
+                src.result = containers.parse_stream(chunks, src.fmt, src.zone, src.wrapper)
+            else:
+                src.result = engine.parse_stream(chunks, src.fmt, src.zone)
         except sources.ReadError as exc:
             raise LoadError(str(exc)) from exc
+        parts.append(src)
+    for src in parts:
         notes.extend(src.read.notes)
         if src.read.replaced:
             notes.append(f"{src.path}: {src.read.replaced:,} undecodable byte sequence(s) replaced "
@@ -493,7 +515,28 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
                          f"read as UTC (say --tz {src.kind}=Area/City)")
         elif not src.zone_source:
             src.zone_source = "offset in each line"
-    return _assemble(chosen, skipped, notes, since, until)
+    return _assemble(parts, skipped, notes, since, until)
+
+
+def _parse_mixed(src: _Source, chunks, compiled: list[Compiled], opts: Options, notes: list[str]) -> list[_Source]:
+    """A file of several formats: one part per format, each with its own kind (and zone)."""
+    zones = {k: opts.for_file(opts.tz, src.path, k) for k in KINDS}
+    zones = {k: z for k, z in zones.items() if z}
+    if src.zone:
+        zones.setdefault(src.kind, src.zone)
+    results = (containers.parse_mixed_stream(chunks, compiled, src.wrapper, zones or None) if src.wrapper
+               else mixed.parse_stream(chunks, compiled, zones or None))
+    out = []
+    for fmt, result in results:
+        decision = kinds_mod.classify(result.entries.head(DETECT_SAMPLE), fmt.kind) \
+            if fmt.kind not in ("nginx_access", "nginx_error") else kinds_mod.classify(pl.DataFrame(), fmt.kind)
+        part = _Source(src.path, decision.kind, fmt, src.rate, src.encoding, src.sample, decision, src.wrapper, True,
+                       zones.get(decision.kind), src.zone_source if zones.get(decision.kind) else "")
+        part.read, part.result = src.read, result
+        out.append(part)
+    names = ", ".join(f"{p.fmt.name} ({p.result.lines:,} lines)" for p in out)
+    notes.append(f"{src.path}: lines of several formats, each read with its own: {names}")
+    return out
 
 
 def _assign_zones(chosen: list[_Source], opts: Options, notes: list[str]) -> None:

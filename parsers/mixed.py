@@ -57,7 +57,8 @@ def _starts(text: pl.Series, fmt: Compiled) -> pl.Series:
         objects = text.str.strip_chars_start().str.starts_with("{")
         if not objects.any():  # the usual case for text logs: no JSON parse at all
             return objects
-        return (engine._json_objects(text) & engine._json_time_present(text, fmt)).fill_null(False)
+        stripped = text.str.strip_chars()
+        return (objects & stripped.str.json_path_match("$").is_not_null()).fill_null(False)
     return text.str.contains(fmt.regex).fill_null(False)
 
 
