@@ -209,8 +209,11 @@ class Analysis:
         return {"bucket_seconds": step, "from": _iso(lo), "to": _iso(hi), "lanes": lanes, "events": events,
                 "zones": {r["kind"]: _none(r["zone"]) for r in self.sources.to_dict("records") if _none(r["kind"])}}
 
-    def write_json(self, path: str | Path) -> None:
-        with open(path, "w", encoding="utf-8") as f:
+    def write_json(self, path: str | Path | Any) -> None:
+        """The export as JSON: to a file (replaced atomically), ``-`` or a text stream."""
+        from loganalyzer.outputs import open_output
+
+        with open_output(path) as f:
             json.dump(self.to_dict(), f, ensure_ascii=False, default=str)
             f.write("\n")
 

@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from loganalyzer import ingest
 
 
+#: Human text goes to stderr when stdout carries data (an output named "-").
+_HUMAN_TO_STDERR = False
+
+
+def _say(message: str = "", **kw) -> None:
+    click.echo(message, err=_HUMAN_TO_STDERR, **kw)
+
+
 def _shown(text: str | None, width: int, masked: bool = True) -> str:
     """Log text for a terminal: secrets masked, control characters visible, cut to ``width``."""
     from loganalyzer import redact
@@ -111,19 +119,19 @@ def print_sources(logs: ingest.Logs, samples: int = 3) -> None:
                      _short_ts(r.last_ts), zone or "-"))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        click.echo("  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) if i < 8 else str(c).ljust(w)
+        _say("  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) if i < 8 else str(c).ljust(w)
                              for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))) + "  " + row[-1])
     for r in stats.itertuples():
         if isinstance(r.kind, str) and r.kind_evidence and r.kind_evidence != "given":
-            click.echo(f"kind: {r.file}: {r.kind_evidence}")
+            _say(f"kind: {r.file}: {r.kind_evidence}")
     for note in logs.notes:
-        click.echo(f"note: {note}")
+        _say(f"note: {note}")
     if len(logs.rejects) and samples:
-        click.echo(f"\nrejected lines: {len(logs.rejects):,} (first {samples} per file)")
+        _say(f"\nrejected lines: {len(logs.rejects):,} (first {samples} per file)")
         for file, group in logs.rejects.groupby("file", sort=False):
             for r in group.head(samples).itertuples():
                 text = _shown(r.text, 100)
-                click.echo(f"  {file}:{r.line}: {r.reason}: {text}")
+                _say(f"  {file}:{r.line}: {r.reason}: {text}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,72 +171,72 @@ def _ts(value) -> str:
 def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> None:
     """The terminal summary: sources, offsets, counts by verdict and cause, evidence, trigger."""
     s = a.summary
-    click.echo("Sources")
+    _say("Sources")
     for r in a.sources.itertuples():
         if not isinstance(r.kind, str):
             continue
         zone = r.zone if isinstance(r.zone, str) and r.zone else "-"
-        click.echo(f"  {r.kind:<13} {r.format:<22} {r.parsed:>9,} entries  {r.rejected:>6,} rejected  "
+        _say(f"  {r.kind:<13} {r.format:<22} {r.parsed:>9,} entries  {r.rejected:>6,} rejected  "
                    f"zone {zone} ({r.zone_source})  {r.file}")
     if a.offsets:
-        click.echo("Clock offsets")
+        _say("Clock offsets")
         for o in a.offsets:
-            click.echo(f"  {o.describe()}")
+            _say(f"  {o.describe()}")
     for note in a.entries.notes:
         if "passed over" in note or "undecodable" in note or "truncated" in note or "corrupt" in note:
-            click.echo(f"  note: {note}")
-    click.echo("")
+            _say(f"  note: {note}")
+    _say("")
     if not s.get("attempts"):
-        click.echo("No request attempts found: these logs tell of no request (load a client, proxy or "
+        _say("No request attempts found: these logs tell of no request (load a client, proxy or "
                    "upstream log that does).")
         return
-    click.echo(f"{s['attempts']:,} attempts ({s['requests']:,} requests) from {_ts(s['time_range']['from'])} "
+    _say(f"{s['attempts']:,} attempts ({s['requests']:,} requests) from {_ts(s['time_range']['from'])} "
                f"to {_ts(s['time_range']['to'])}; {s['failed_attempts']:,} attempts failed "
                f"({s['failed_requests']:,} requests)")
     if s["first_failure"]:
         run = s["longest_failure_run"]
-        click.echo(f"First failure {_ts(s['first_failure'])}, last {_ts(s['last_failure'])}; longest run of "
+        _say(f"First failure {_ts(s['first_failure'])}, last {_ts(s['last_failure'])}; longest run of "
                    f"failures: {run['attempts']:,} attempts ({_ts(run['from'])} to {_ts(run['to'])})")
-    click.echo("\nWhere they died (verdict)")
+    _say("\nWhere they died (verdict)")
     for verdict, n in s["by_verdict"].items():
-        click.echo(f"  {verdict:<18} {n:>8,}")
+        _say(f"  {verdict:<18} {n:>8,}")
     if s["by_cause"]:
-        click.echo("\nWhy (root cause)")
+        _say("\nWhy (root cause)")
         ev = a.evidence
         req = a.requests
         for c in a.causes().itertuples():
             details = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]["root_cause_detail"]
             top = details.dropna().value_counts()
             detail = f" ({top.index[0]})" if len(top) else ""
-            click.echo(f"  {c.root_cause + detail:<40} {c.attempts:>8,}  {c.explanation or ''}")
+            _say(f"  {c.root_cause + detail:<40} {c.attempts:>8,}  {c.explanation or ''}")
             ids = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]["attempt_id"].head(1).tolist()
             lines = ev[ev["attempt_id"].isin(ids) & (ev["role"] == "cause")]
             if lines.empty:
                 lines = ev[ev["attempt_id"].isin(ids)]
             for e in lines.head(evidence_per_cause).itertuples():
                 for text in _telling_lines(e.text or ""):
-                    click.echo(f"      {e.file}:{e.line}  {_shown(text, 160, a.redacted)}")
+                    _say(f"      {e.file}:{e.line}  {_shown(text, 160, a.redacted)}")
     trigger = s.get("suspected_trigger")
     if trigger:
-        click.echo(f"\nSuspected trigger: {trigger['cause']} first at {_ts(trigger['first_failure'])} "
+        _say(f"\nSuspected trigger: {trigger['cause']} first at {_ts(trigger['first_failure'])} "
                    f"({trigger['endpoint']}, request {trigger['request_id'] or '#' + str(trigger['attempt_id'])})")
         ch = trigger.get("change")
         if ch:
             was = f", was {ch['previous_version']}" if ch.get("previous_version") else ""
             version = f" {ch['version']}" if ch.get("version") else ""
-            click.echo(f"  {ch['before_first_failure_s']:.3f} s before it: {ch['label']}{version}{was} — "
+            _say(f"  {ch['before_first_failure_s']:.3f} s before it: {ch['label']}{version}{was} — "
                        f"{ch['file']}:{ch['line']}  {_shown(ch['text'], 120, a.redacted)}")
         else:
-            click.echo("  no release, restart or reload was logged in the two hours before it")
+            _say("  no release, restart or reload was logged in the two hours before it")
     if a.differences:
-        click.echo("\nWhat sets the failures apart")
+        _say("\nWhat sets the failures apart")
         for d in a.differences[:6]:
-            click.echo(f"  {_shown(d.sentence, 400, a.redacted)}")
+            _say(f"  {_shown(d.sentence, 400, a.redacted)}")
     eps = [e for e in s["by_endpoint"] if e["failed"]][:5]
     if eps:
-        click.echo("\nFailing endpoints")
+        _say("\nFailing endpoints")
         for e in eps:
-            click.echo(f"  {_shown(e['endpoint'], 60, a.redacted):<40} {e['failed']:>6,} of {e['attempts']:,} "
+            _say(f"  {_shown(e['endpoint'], 60, a.redacted):<40} {e['failed']:>6,} of {e['attempts']:,} "
                        f"failed, mostly {e['top_cause']}")
 
 
@@ -259,20 +267,34 @@ def _analyze_options(f):
               help="Write the requests as OpenTelemetry traces (OTLP/JSON lines) for Jaeger or Tempo.")
 @click.option("--ecs", "ecs_out", type=click.Path(dir_okay=False), help="Write the attempts as ECS NDJSON.")
 @click.option("--check", is_flag=True, help=f"Exit {errors.ExitStatus.FAILURES.value} when any attempt failed.")
+@click.option("--format", "out_format", type=click.Choice(["text", "json", "ndjson", "ecs"]), default="text",
+              show_default=True, help="What stdout gets: the summary (text), the JSON export, the attempts as "
+              "NDJSON, or the attempts as ECS documents; with anything but text the summary goes to stderr.")
 def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, json_out, html_out,
-            md_out, otlp_out, ecs_out, check) -> int:
+            md_out, otlp_out, ecs_out, check, out_format) -> int:
     """Rebuild every request from the logs and say where each died (verdict) and why (root cause).
 
     Exit status: 0 done, 3 unreadable input, 4 no request attempt found, 5 failures found (--check).
     """
     from loganalyzer import analysis as analysis_mod
 
+    global _HUMAN_TO_STDERR
+    outputs = [o for o in (json_out, html_out, md_out, otlp_out, ecs_out) if o]
+    if sum(o == "-" for o in outputs) + (out_format != "text") > 1:
+        raise click.UsageError("only one output can go to stdout (-)")
+    _HUMAN_TO_STDERR = out_format != "text" or "-" in outputs
+    from loganalyzer.outputs import check_writable
+
+    for o in outputs:
+        check_writable(o, list(paths))
     a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
                              **_load_options(as_, tz, encoding, formats, config))
     print_analysis(a)
+    if out_format != "text":
+        _write_stdout(a, out_format)
     if json_out:
-        a.write_json(json_out)
-        click.echo(f"\nwrote {json_out}")
+        a.write_json(json_out if json_out != "-" else sys.stdout)
+        _say(f"\nwrote {json_out}")
     _write_reports(a, html_out, md_out, otlp_out, ecs_out)
     if not a.summary.get("attempts"):
         click.get_current_context().exit(errors.ExitStatus.NOTHING_TO_ANALYSE)
@@ -328,6 +350,23 @@ def report(json_file, html_out, md_out, otlp_out, ecs_out) -> None:
     _write_reports(reports.read_json(json_file), html_out, md_out, otlp_out, ecs_out)
 
 
+def _write_stdout(a, out_format: str) -> None:
+    """The export (json), its attempts (ndjson) or ECS documents (ecs), on stdout."""
+    import json
+
+    from loganalyzer import reports
+    from loganalyzer.reports import otlp
+
+    data = reports.export(a)
+    if out_format == "json":
+        json.dump(data, sys.stdout, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+        return
+    docs = data["requests"] if out_format == "ndjson" else otlp.ecs_documents(data)
+    for doc in docs:
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+
+
 def _write_reports(source, html_out: str | None, md_out: str | None, otlp_out: str | None = None,
                    ecs_out: str | None = None) -> None:
     """The HTML report, the Markdown postmortem, traces and ECS documents, from an Analysis or an export."""
@@ -340,18 +379,18 @@ def _write_reports(source, html_out: str | None, md_out: str | None, otlp_out: s
 
         data = reports.export(source)
         if otlp_out:
-            n = otlp.write_otlp(data, otlp_out)
-            click.echo(f"wrote {n:,} traces to {otlp_out}")
+            n = otlp.write_otlp(data, otlp_out if otlp_out != "-" else sys.stdout)
+            _say(f"wrote {n:,} traces to {otlp_out}")
         if ecs_out:
-            n = otlp.write_ecs(data, ecs_out)
-            click.echo(f"wrote {n:,} attempts to {ecs_out}")
+            n = otlp.write_ecs(data, ecs_out if ecs_out != "-" else sys.stdout)
+            _say(f"wrote {n:,} attempts to {ecs_out}")
 
     if html_out:
-        reports.write_html(source, html_out)
-        click.echo(f"wrote {html_out}")
+        reports.write_html(source, html_out if html_out != "-" else sys.stdout)
+        _say(f"wrote {html_out}")
     if md_out:
-        reports.write_markdown(source, md_out)
-        click.echo(f"wrote {md_out}")
+        reports.write_markdown(source, md_out if md_out != "-" else sys.stdout)
+        _say(f"wrote {md_out}")
 
 
 @cli.group()

@@ -69,11 +69,13 @@ def _check(data: Any, where: str) -> None:
 
 def write_html(analysis_or_dict: Any, path: str | Path) -> None:
     """Write the self-contained HTML report for an ``Analysis`` or its exported dict."""
-    text = render_html(export(analysis_or_dict))
-    Path(path).write_text(text, encoding="utf-8")
+    from loganalyzer.outputs import write_text
+
+    write_text(path, render_html(export(analysis_or_dict)))
 
 
 def write_markdown(analysis_or_dict: Any, path: str | Path) -> None:
     """Write the Markdown postmortem for an ``Analysis`` or its exported dict."""
-    text = render_markdown(export(analysis_or_dict))
-    Path(path).write_text(text, encoding="utf-8")
+    from loganalyzer.outputs import write_text
+
+    write_text(path, render_markdown(export(analysis_or_dict)))

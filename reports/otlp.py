@@ -216,8 +216,10 @@ def otlp_lines(data: Mapping[str, Any]) -> Iterator[str]:
 
 def write_otlp(data: Mapping[str, Any], path: str | Path) -> int:
     """Write :func:`otlp_lines` to ``path``; returns the number of traces written."""
+    from loganalyzer.outputs import open_output
+
     n = 0
-    with open(path, "w", encoding="utf-8") as f:
+    with open_output(path) as f:
         for line in otlp_lines(data):
             f.write(line + "\n")
             n += 1
@@ -256,8 +258,10 @@ def ecs_documents(data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 
 def write_ecs(data: Mapping[str, Any], path: str | Path) -> int:
     """Write :func:`ecs_documents` as NDJSON; returns the number written."""
+    from loganalyzer.outputs import open_output
+
     n = 0
-    with open(path, "w", encoding="utf-8") as f:
+    with open_output(path) as f:
         for doc in ecs_documents(data):
             f.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
             n += 1

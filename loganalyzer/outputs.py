@@ -1,0 +1,78 @@
+"""Where outputs are written: ``-`` (or a stream) for stdout, else a file replaced atomically.
+
+A file output is written to a temporary file beside it and renamed over it when complete, so a
+reader (a browser, cron's next step, node_exporter's textfile collector) never sees half a file and
+a failed run leaves the previous one in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from loganalyzer import errors
+
+
+def check_writable(path: str | Path, inputs: list[str | Path] = ()) -> None:
+    """Fail before any work when ``path`` cannot be written, or would overwrite one of ``inputs``."""
+    if str(path) == "-":
+        return
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise errors.UsageError(f"cannot write {p}: no such directory {folder}")
+    if not os.access(folder, os.W_OK):
+        raise errors.UsageError(f"cannot write {p}: the directory {folder} is not writable")
+    if p.exists():
+        target = p.resolve()
+        for i in inputs:
+            ip = Path(i)
+            candidates = [ip] if not ip.is_dir() else []
+            if ip.is_dir() and target.is_relative_to(ip.resolve()):
+                # A report inside a log directory is fine unless the walk reads it as a log.
+                from loganalyzer.ingest import NOT_LOGS, _suffix
+
+                if _suffix(target) not in NOT_LOGS:
+                    raise errors.UsageError(f"refusing to overwrite {p}: it is one of the logs being read (in {ip})")
+                continue
+            if any(c.exists() and c.resolve() == target for c in candidates):
+                raise errors.UsageError(f"refusing to overwrite {p}: it is one of the logs being read")
+
+
+@contextlib.contextmanager
+def open_output(target: str | Path | IO[str]) -> Iterator[IO[str]]:
+    """A text stream for ``target``: stdout for ``-``, the stream itself, or an atomically replaced file."""
+    if hasattr(target, "write"):
+        yield target  # type: ignore[misc]
+        return
+    if str(target) == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    p = Path(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            yield f
+        os.replace(tmp, p)
+    except OSError as exc:
+        _discard(tmp)
+        raise errors.LoganalyzerError(f"cannot write {p}: {exc.strerror or exc}") from exc
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def _discard(tmp: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
+def write_text(target: str | Path | IO[str], text: str, **_: Any) -> None:
+    with open_output(target) as f:
+        f.write(text)
