@@ -22,6 +22,7 @@ injected exits non-zero like ``run.py``.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import sys
@@ -190,8 +191,6 @@ def cell_json(cell: Cell, lab: run.Lab, args: argparse.Namespace, started, ended
 def generate(cell: Cell, out_root: Path, *, seed: int = 7, quick: bool = False, build_dir: Path | None = None,
              pids_file: Path | None = None, keep_tmp: bool = False) -> int:
     """Run the lab once in the cell's style and write OUT_ROOT/CELL; 0 when every attempt behaved as injected."""
-    import json
-
     out = (out_root / cell.name).resolve()
     if out.exists():
         shutil.rmtree(out)
@@ -237,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(default benchmarks/generated/matrix)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the traffic script (default 7)")
     parser.add_argument("--build-dir", type=Path, help="where to compile the CRM (default: a temp dir per cell)")
-    parser.add_argument("--pids-file", type=Path, help="write the PIDs of every started process here (JSON)")
+    parser.add_argument("--pids-file", type=Path, help="write the PIDs of every process started, for all cells "
+                        "(JSON)")
     parser.add_argument("--keep-tmp", action="store_true", help="keep each temp dir (nginx prefix, consoles)")
     args = parser.parse_args(argv)
 
@@ -263,16 +263,25 @@ def main(argv: list[str] | None = None) -> int:
     if build_dir is None and len(chosen) > 1:  # compile the CRM once for all of them
         own_build = build_dir = Path(tempfile.mkdtemp(prefix="crm-matrix-build-"))
     worst = 0
+    pids: list[dict] = []
     try:
         for cell in chosen:
-            rc = generate(cell, args.out, seed=args.seed, quick=args.quick, build_dir=build_dir,
-                          pids_file=args.pids_file, keep_tmp=args.keep_tmp)
+            cell_pids = args.pids_file.with_name(f"{args.pids_file.name}.{cell.name}") if args.pids_file else None
+            try:
+                rc = generate(cell, args.out, seed=args.seed, quick=args.quick, build_dir=build_dir,
+                              pids_file=cell_pids, keep_tmp=args.keep_tmp)
+            finally:
+                if cell_pids is not None and cell_pids.exists():
+                    pids += [{**p, "cell": cell.name} for p in json.loads(cell_pids.read_text())]
+                    cell_pids.unlink()
             worst = worst or rc
             if rc >= 2:
                 break
     finally:
         if own_build is not None:
             shutil.rmtree(own_build, ignore_errors=True)
+        if args.pids_file:
+            args.pids_file.write_text(json.dumps(pids, indent=1))
     return worst
 
 
