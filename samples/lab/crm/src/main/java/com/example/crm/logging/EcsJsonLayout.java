@@ -19,7 +19,8 @@ import ch.qos.logback.core.LayoutBase;
  * {@code service.name}, {@code service.version}, {@code log.logger}, {@code message}, the MDC entries,
  * {@code error.type}, {@code error.message}, {@code error.stack_trace} and {@code ecs.version}. With
  * {@code nested=true} the same members are written as objects ({@code "log":{"level":..,"logger":..}}),
- * as later Spring Boot releases do. Timestamps are {@link Instant#toString()} (UTC, {@code Z}); strings are
+ * as later Spring Boot releases do. Timestamps are {@link Instant#toString()} (UTC, {@code Z}) to the
+ * millisecond, all that logback 1.2 keeps (Spring Boot's logback 1.5 writes microseconds); strings are
  * escaped as Spring Boot's JSON writer escapes them ({@code /} as {@code \/}).
  */
 public class EcsJsonLayout extends LayoutBase<ILoggingEvent> {
