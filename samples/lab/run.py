@@ -36,6 +36,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,6 +88,43 @@ def make_token(expires_in_s: int) -> str:
     }
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     return f"{header}.{b64(json.dumps(claims).encode())}.{b64(uuid.uuid4().bytes + uuid.uuid4().bytes)}"
+
+
+#: The CRM's behaviour generation (messages, MDC keys) for each logback layout.
+CRM_GENERATION = {"boot2": 2, "boot3": 3, "classic": 2, "ecs": 3, "ecs-nested": 3}
+
+
+@dataclass(frozen=True)
+class Style:
+    """How the lab's hosts write their logs; the defaults are the bundled scenarios' set-up.
+
+    ``client``: ``vac`` (vac.py: text log and JSON lines, request ids) or ``requests``, ``jsonlog``,
+    ``httpx`` (clients.py: no request ids). ``vac_log``: which of vac's two logs goes to ``logs/``.
+    ``access``: nginx ``log_format`` of ``logs/access.log`` (``main``, ``combined``, ``json``);
+    ``error_level``: of ``error_log``. ``crm``: the CRM's logback layout (``boot2``, ``boot3``,
+    ``classic``, ``ecs``, ``ecs-nested``; None: the scenario's). ``zones``: tz per host (``vac``,
+    ``nginx``, ``crm``). ``variants``: also write ``variants/`` (the combined access log and the
+    log vac did not put in ``logs/``).
+    """
+
+    client: str = "vac"
+    vac_log: str = "text"
+    access: str = "main"
+    error_level: str = "info"
+    crm: str | None = None
+    zones: dict = field(default_factory=lambda: dict(ZONES))
+    variants: bool = True
+
+    def crm_layout(self, scenario: scenarios.Scenario) -> str:
+        return self.crm or f"boot{scenario.crm_style}"
+
+    def client_files(self) -> dict[str, str]:
+        """Where the client's logs go, relative to the output directory."""
+        if self.client == "vac":
+            if self.vac_log == "jsonl":
+                return {"log_file": "variants/vac.log", "jsonl_file": "logs/vac.jsonl"}
+            return {"log_file": "logs/vac.log", "jsonl_file": "variants/vac.jsonl"}
+        return {"log_file": "logs/vac.jsonl" if self.client == "jsonlog" else "logs/vac.log"}
 
 
 class Monitor(threading.Thread):
@@ -149,8 +187,10 @@ class Lab:
         quick: bool,
         workdir: Path,
         build_dir: Path | None,
+        style: Style | None = None,
     ) -> None:
         self.scenario = scenario
+        self.style = style or Style()
         self.out = out
         self.seed = seed
         self.quick = quick
@@ -172,7 +212,7 @@ class Lab:
     # ------------------------------------------------------------------ setup
 
     def start(self) -> None:
-        logs, variants = self.out / "logs", self.out / "variants"
+        logs = self.out / "logs"
         jar = services.build_crm(self.build_dir)
         crm_dir = self.workdir / "crm"
         crm_dir.mkdir()
@@ -181,10 +221,11 @@ class Lab:
             jar,
             crm_dir,
             logs / "crm.log",
-            self.scenario.crm_style,
+            CRM_GENERATION[self.style.crm_layout(self.scenario)],
             self.ports["crm"],
             self.ports["crm_control"],
-            ZONES["crm"],
+            self.style.zones["crm"],
+            self.style.crm_layout(self.scenario),
         )
         self.crm.start()
         prefix = self.workdir / "nginx"
@@ -196,16 +237,22 @@ class Lab:
             prefix,
             self.ports["nginx"],
             self.ports["crm"],
-            logs / "access.log",
-            variants / "access_combined.log",
+            self.access_logs(),
             logs / "error.log",
-            ZONES["nginx"],
+            self.style.zones["nginx"],
+            self.style.error_level,
         )
         self.nginx.start()
         if services.port_open(self.ports["closed"]):
             raise services.LabError("the port meant to be closed is in use")
         self.monitor = Monitor(self.ports["nginx"], self.scenario.monitor_interval_s, self.lock, self.state)
         self.monitor.start()
+
+    def access_logs(self) -> list[tuple[Path, str]]:
+        logs = [(self.out / "logs" / "access.log", self.style.access)]
+        if self.style.variants:
+            logs.append((self.out / "variants" / "access_combined.log", "combined"))
+        return logs
 
     def stop(self) -> None:
         """Stop clients first, then nginx, then the CRM; whatever fails, every started process is stopped."""
@@ -239,8 +286,8 @@ class Lab:
             "timeouts": scenarios.CLIENT_TIMEOUT_S,
             "backoff": scenarios.BACKOFF_S,
             "max_attempts": scenarios.MAX_ATTEMPTS,
-            "log_file": str(self.out / "logs" / "vac.log"),
-            "jsonl_file": str(self.out / "variants" / "vac.jsonl"),
+            **{key: str(self.out / name) for key, name in self.style.client_files().items()},
+            "client": self.style.client,
             "attempts_file": str(self.attempts_file),
             "control_dir": str(self.control),
             "seed": self.seed * 100 + index,
@@ -249,7 +296,8 @@ class Lab:
         config_path = self.workdir / f"vac-{index}.json"
         config_path.write_text(json.dumps(config))
         started = utc_now()
-        entry = services.start_vac(self.book, config_path, self.workdir)
+        script = "vac.py" if self.style.client == "vac" else "clients.py"
+        entry = services.start_vac(self.book, config_path, self.workdir, script, self.style.zones["vac"])
         handled: set[str] = set()
         deadline = time.monotonic() + 240
         while entry.proc.poll() is None:
@@ -361,6 +409,18 @@ def truth_rows(attempts: list[dict]) -> tuple[list[dict], list[str]]:
     return rows, anomalies
 
 
+def logical_requests(rows: list[dict]) -> set[tuple]:
+    """One key per logical request: its client's id, or (for clients that send none, one at a time)
+    the position of its first attempt."""
+    keys = set()
+    for index, r in enumerate(rows):
+        if r["request_id"]:
+            keys.add((r["client"], r["request_id"]))
+        elif int(r["attempt"]) == 1:
+            keys.add((r["client"], f"#{index}"))
+    return keys
+
+
 def java_version() -> str:
     result = subprocess.run([shutil.which("java") or "java", "-version"], capture_output=True, text=True)
     first = (result.stderr or result.stdout).splitlines()[0] if (result.stderr or result.stdout) else ""
@@ -377,7 +437,7 @@ def scenario_json(lab: Lab, args, started: datetime, ended: datetime, rows: list
     classpath = services.crm_classpath()
     style = lab.scenario.crm_style
     counts = Counter((r["verdict"], r["root_cause"]) for r in rows)
-    logical = {(r["client"], r["request_id"]) for r in rows}
+    logical = logical_requests(rows)
     command = f"python samples/lab/run.py {lab.scenario.name} --seed {args.seed}" + (" --quick" if args.quick else "")
     return {
         "scenario": lab.scenario.name,
@@ -473,6 +533,47 @@ def prepare_out(out: Path) -> None:
             (out / name).unlink()
 
 
+def install_signal_handlers() -> None:
+    def on_signal(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    # Ctrl-C stops the run even when started from a shell that ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def play(lab: Lab, pids_file: Path | None = None) -> tuple[datetime, datetime, BaseException | None]:
+    """Start the lab, play every vac run of its scenario, stop every process; (start, end, failure)."""
+    tokens = {"current": make_token(3600), "stale": make_token(-2 * 3600)}
+    started = utc_now()
+    failed = None
+    try:
+        lab.start()
+        for index, run in enumerate(lab.scenario.runs):
+            if index:
+                time.sleep(lab.scenario.restart_gap_s)
+            lab.run_vac(run, index, tokens)
+        time.sleep(0.5)
+    except BaseException as exc:  # stop everything whatever happened, then report
+        failed = exc
+    finally:
+        try:
+            lab.stop()
+        except Exception as exc:
+            failed = failed or exc
+        if pids_file:
+            pids_file.write_text(json.dumps(lab.book.pids(), indent=1))
+    return started, utc_now(), failed
+
+
+def write_truth(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=TRUTH_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run an incident-lab scenario.")
     parser.add_argument("scenario", choices=sorted(scenarios.SCENARIOS))
@@ -489,36 +590,10 @@ def main(argv: list[str] | None = None) -> int:
     prepare_out(out)
     workdir = Path(tempfile.mkdtemp(prefix="crm-lab-"))
 
-    def on_signal(signum, frame):
-        raise SystemExit(128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    # Ctrl-C stops the run even when started from a shell that ignores SIGINT for background jobs.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
+    install_signal_handlers()
     lab = Lab(scenario, out, args.seed, args.quick, workdir, args.build_dir)
-    tokens = {"current": make_token(3600), "stale": make_token(-2 * 3600)}
-    started = utc_now()
     t0 = time.monotonic()
-    failed = None
-    try:
-        lab.start()
-        for index, run in enumerate(scenario.runs):
-            if index:
-                time.sleep(scenario.restart_gap_s)
-            lab.run_vac(run, index, tokens)
-        time.sleep(0.5)
-    except BaseException as exc:  # stop everything whatever happened, then report
-        failed = exc
-    finally:
-        try:
-            lab.stop()
-        except Exception as exc:
-            failed = failed or exc
-        if args.pids_file:
-            args.pids_file.write_text(json.dumps(lab.book.pids(), indent=1))
-    ended = utc_now()
+    started, ended, failed = play(lab, args.pids_file)
     if failed is not None:
         print(f"lab run failed: {failed!r}; temp dir kept at {workdir}", file=sys.stderr)
         if isinstance(failed, SystemExit):
@@ -526,10 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130 if isinstance(failed, KeyboardInterrupt) else 2
 
     rows, anomalies = truth_rows(lab.attempts())
-    with open(out / "truth.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=TRUTH_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_truth(out / "truth.csv", rows)
     meta = scenario_json(lab, args, started, ended, rows)
     (out / "scenario.json").write_text(json.dumps(meta, indent=2) + "\n")
 

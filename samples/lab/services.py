@@ -248,7 +248,10 @@ class Crm:
         port: int,
         control_port: int,
         timezone: str,
+        layout: str | None = None,
     ) -> None:
+        """``style`` (2 or 3) is the Spring Boot generation the CRM's messages and MDC imitate;
+        ``layout`` names its logback configuration ``logback-LAYOUT.xml`` (default ``boot<style>``)."""
         self.book = book
         self.jar = jar
         self.workdir = workdir
@@ -257,11 +260,12 @@ class Crm:
         self.port = port
         self.control_port = control_port
         self.timezone = timezone
+        self.layout = layout or f"boot{style}"
         self.entry: Started | None = None
 
     def start(self, timeout_s: float = 60.0) -> None:
         classpath = [self.jar, *crm_classpath()]
-        config = CRM_DIR / "src/main/resources" / f"logback-boot{self.style}.xml"
+        config = CRM_DIR / "src/main/resources" / f"logback-{self.layout}.xml"
         argv = [
             shutil.which("java") or "java",
             "-Xmx192m",
@@ -339,19 +343,21 @@ class Nginx:
         prefix: Path,
         port: int,
         crm_port: int,
-        access_log: Path,
-        combined_log: Path,
+        access_logs: list[tuple[Path, str]],
         error_log: Path,
         timezone: str,
+        error_level: str = "info",
     ) -> None:
+        """``access_logs``: (file, log_format name) pairs, each an ``access_log`` of the server;
+        ``error_level``: the level of ``error_log`` (nginx's default is ``error``)."""
         self.book = book
         self.prefix = prefix
         self.port = port
         self.crm_port = crm_port
-        self.access_log = access_log
-        self.combined_log = combined_log
+        self.access_logs = access_logs
         self.error_log = error_log
         self.timezone = timezone
+        self.error_level = error_level
         self.entry: Started | None = None
 
     def write_config(self) -> Path:
@@ -365,8 +371,8 @@ class Nginx:
             "USER": user,
             "PREFIX": str(self.prefix),
             "ERROR_LOG": str(self.error_log),
-            "ACCESS_LOG": str(self.access_log),
-            "COMBINED_LOG": str(self.combined_log),
+            "ERROR_LEVEL": self.error_level,
+            "ACCESS_LOGS": "\n".join(f"    access_log  {path}  {fmt};" for path, fmt in self.access_logs),
             "CRM_PORT": str(self.crm_port),
             "PORT": str(self.port),
         }.items():
@@ -425,10 +431,11 @@ class Nginx:
 # --------------------------------------------------------------------------- vac
 
 
-def start_vac(book: ProcessBook, config_path: Path, workdir: Path) -> Started:
+def start_vac(book: ProcessBook, config_path: Path, workdir: Path, script: str = "vac.py", tz: str = "UTC") -> Started:
+    """Start a client (``vac.py`` or ``clients.py``) with its config; ``tz`` is its host's zone."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "TZ": "UTC",
+        "TZ": tz,
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
@@ -436,7 +443,7 @@ def start_vac(book: ProcessBook, config_path: Path, workdir: Path) -> Started:
     try:
         return book.spawn(
             "vac",
-            [sys.executable, str(LAB_DIR / "vac.py"), "--config", str(config_path)],
+            [sys.executable, str(LAB_DIR / script), "--config", str(config_path)],
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
