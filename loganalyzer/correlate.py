@@ -305,7 +305,12 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
             offsets.append(_from_estimate("crm", reference, est, "traffic"))
     if errors.height and have_access and proxy_kind == "nginx_access" and errors["connection"].is_not_null().any() \
             and access["connection"].is_not_null().any():
-        pairs = errors.select("connection", "ts").join(access.select("connection", "end"), on="connection")
+        # A kept-alive connection carries many requests: each error line goes with the nearest one.
+        # Zone mistakes are hours: the nearest line of the connection is then still the right one
+        # unless connections are reused within that span, which the median absorbs.
+        pairs = errors.select("connection", "ts").drop_nulls().sort("ts").join_asof(
+            access.select("connection", "end").drop_nulls().sort("end"), left_on="ts", right_on="end",
+            by="connection", strategy="nearest", check_sortedness=False).drop_nulls("end")
         if pairs.height >= 3:
             sec = _median_seconds(pairs["ts"] - pairs["end"])
             offsets.append(_offset("nginx_error", reference, sec, pairs.height, "connection number"))
@@ -440,8 +445,7 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
             unpaired = v.join(pairs.select("left_id"), on="left_id", how="anti")
             rest = a.join(pairs.select("right_id"), on="right_id", how="anti")
             if unpaired.height and rest.height:
-                pairs = pl.concat([pairs, _pair_without_ids(unpaired, rest.filter(pl.col("rid").is_null()), window,
-                                                            times)])
+                pairs = pl.concat([pairs, _pair_without_ids(unpaired, rest, window, times)])
         else:
             pairs = _pair_without_ids(v, a, window, times)
     else:

@@ -443,7 +443,7 @@ def verdicts(attempts: pl.DataFrame, ev: pl.DataFrame, have: set[str], upstream_
                         "nothing for it, so the {} is taken as the upstream's (thin evidence)", status, status)
     # (condition, verdict, reason, evidence, who answered or null for the verdict's own)
     # Only the upstream's log tells of the attempt: its own lines' levels say how it went.
-    upstream_only = pl.col("link") == "upstream only"
+    upstream_only = (pl.col("link") == "upstream only") if "link" in attempts.columns else pl.lit(False)
     steps: list[tuple[pl.Expr, pl.Expr, pl.Expr, str, pl.Expr | None]] = [
         (upstream_only & pl.col("__crm_severe").fill_null(False), lit("upstream_5xx"),
          pl.lit("the upstream logged an error while handling it (only its log was loaded: what was answered is "

@@ -311,7 +311,8 @@ def test_hostile_log_text_renders_as_text_and_runs_nothing(browser, hostile):
         assert UA_PAYLOAD in detail
         assert PATH_PAYLOAD in detail
         # the cause card quotes the access line (server-side rendering escapes it too)
-        card = page.locator(".cause-card[data-cause=upstream_error_unlogged]")
+        planted = next(r for r in data["requests"] if r.get("path") == PATH_PAYLOAD)
+        card = page.locator(f".cause-card[data-cause='{planted['root_cause']}']")
         assert UA_PAYLOAD in card.inner_text()
         # hover texts of the timeline events carry the client's line, as text
         titles = page.eval_on_selector_all("#timeline title", "ts => ts.map(t => t.textContent).join('\\n')")
@@ -465,7 +466,7 @@ def test_report_refuses_a_file_that_is_not_an_export(tmp_path):
         reports.read_json(tmp_path / "broken.json")
     proc = subprocess.run([sys.executable, "-m", "loganalyzer", "report", str(bad), "-o", str(tmp_path / "x.html")],
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
+    assert proc.returncode == 3  # unrecognised input
     assert proc.stderr.strip().count("\n") == 0 and "not a loganalyzer JSON export" in proc.stderr
     assert not (tmp_path / "x.html").exists()
 
