@@ -129,7 +129,18 @@ def access_table(df: pl.DataFrame) -> tuple[pl.DataFrame, float]:
 def vac_table(df: pl.DataFrame) -> pl.DataFrame:
     """Client attempts, from what the client's lines say about its outbound calls (with request ids
     or without: see :mod:`loganalyzer.calls`); ``logical`` groups retries into one request."""
-    return calls.client_attempts(calls.client_calls(df))
+    attempts = calls.client_attempts(calls.client_calls(df))
+    if attempts.height and attempts["method"].null_count():
+        # Some libraries name no method when a call fails below HTTP (urllib3's retry lines): an
+        # endpoint is called with one method, so take the one the same client used on it.
+        from loganalyzer.summary import endpoint
+
+        folded = endpoint(pl.lit(""), pl.col("path")).alias("__ep")
+        usual = attempts.filter(pl.col("method").is_not_null()).group_by(["file", folded]).agg(
+            pl.col("method").mode().first().alias("__m"))
+        attempts = attempts.with_columns(folded).join(usual, on=["file", "__ep"], how="left").with_columns(
+            pl.coalesce("method", "__m").alias("method")).drop("__ep", "__m")
+    return attempts
 
 
 def error_table(df: pl.DataFrame) -> pl.DataFrame:
@@ -602,8 +613,31 @@ def _link_errors(errors: pl.DataFrame, attempts: pl.DataFrame, classes: list[tup
     out = []
     rest = errors
     if errors["connection"].is_not_null().any() and proxy["connection"].is_not_null().any():
-        pairs = match_nearest(errors.rename({"row": "left_id"}), proxy.rename({"attempt_id": "right_id"}),
-                              ["connection"], "ts", "end", tol + 1.0)
+        # A connection carries many requests (keep-alive), and one request may write several
+        # error lines: each line goes to the request of its connection that ended next (nginx
+        # writes the access line last), of the status the line implies where it implies one.
+        e = errors.with_columns(_implied_status(classes).alias("status")).drop_nulls(["connection", "ts"])
+        right = proxy.drop_nulls(["connection", "end"]).sort("end")
+        found = []
+        tolerance = f"{int((tol + 1.0) * 1e6)}us"
+        # First one line per request (the requests of a connection within a second each get theirs),
+        # then the remaining lines of a request to it.
+        for by, part, one_to_one in ((["connection", "status"], e.filter(pl.col("status").is_not_null()), True),
+                                     (["connection"], e, True), (["connection"], e, False)):
+            part = part.join(pl.concat(found).select("row"), on="row", how="anti") if found else part
+            if part.height == 0:
+                continue
+            pool = right.drop("status") if by == ["connection"] else right
+            if one_to_one:
+                pool = pool.join(pl.concat(found).select("attempt_id"), on="attempt_id", how="anti") if found else pool
+                m = match_nearest(part.rename({"row": "left_id"}), pool.rename({"attempt_id": "right_id"}), by,
+                                  "ts", "end", tol + 1.0)
+                found.append(m.select(pl.col("left_id").alias("row"), pl.col("right_id").alias("attempt_id")))
+                continue
+            j = part.sort("ts").join_asof(pool, left_on="ts", right_on="end", by=by, strategy="forward",
+                                          tolerance=tolerance, check_sortedness=False)
+            found.append(j.filter(pl.col("attempt_id").is_not_null()).select("row", "attempt_id"))
+        pairs = pl.concat(found).select(pl.col("attempt_id").alias("right_id"), pl.col("row").alias("left_id"))
         out.append(pairs.select(pl.col("right_id").alias("attempt_id"), pl.lit("nginx_error").alias("kind"),
                                 pl.col("left_id").cast(pl.UInt32).alias("row"), pl.lit("connection").alias("link"),
                                 pl.lit(1.0).alias("confidence")))

@@ -341,6 +341,10 @@ def _projection(kind: str, df: pl.DataFrame) -> pl.DataFrame:
         return pl.col(name).cast(dtype) if name in df.columns else pl.lit(None, dtype).alias(name)
 
     text = col("message")
+    # A client's error is its error field, else the message of its warnings and errors (HTTP
+    # libraries write "Retrying ... after connection broken by NewConnectionError(...)").
+    client_error = pl.coalesce(col("error"), pl.when(col("level").is_in(["WARN", "ERROR", "FATAL"]))
+                               .then(col("message"))) if kind == "vac" else col("error")
     sig_class = col("error") if kind == "vac" else pl.lit(None, pl.String)
     sig_message = col("message")
     if kind in ("crm", "vac") and "exception" in df.columns:
@@ -359,7 +363,7 @@ def _projection(kind: str, df: pl.DataFrame) -> pl.DataFrame:
         ], separator="\n", ignore_nulls=True)
     return df.select(
         "row", pl.col("ts").alias("line_ts"), pl.col("file").cast(pl.String), "line", col("level"),
-        text.alias("text"), col("status", pl.Int64).alias("status"), col("error").alias("client_error"),
+        text.alias("text"), col("status", pl.Int64).alias("status"), client_error.alias("client_error"),
         col("thread"), sig_class.alias("sig_class"), sig_message.alias("sig_message"),
         col("stack_trace").alias("stack"),
     )
