@@ -762,11 +762,17 @@ def _logical_requests(attempts: pl.DataFrame) -> pl.DataFrame:
     request of its own (``#N``, N its first attempt's id)."""
     if attempts.height == 0:
         return attempts
-    by_client = pl.col("c_logical") if "c_logical" in attempts.columns else pl.lit(None, pl.String)
-    group = pl.coalesce(pl.col("rid"), by_client.hash(seed=3), pl.col("attempt_id").cast(pl.UInt64) + (1 << 63))
+    def col(name: str, dtype) -> pl.Expr:
+        return pl.col(name) if name in attempts.columns else pl.lit(None, dtype)
+
+    # The client's grouping first (its id, or its retry chain); a proxy-made id names one attempt only.
+    by_client = pl.when(col("c_rid", pl.UInt64).is_null()).then(col("c_logical", pl.String).hash(seed=3))
+    group = pl.coalesce(col("c_rid", pl.UInt64), by_client, pl.col("rid"),
+                        pl.col("attempt_id").cast(pl.UInt64) + (1 << 63))
     a = attempts.with_columns(group.alias("__g"))
-    a = a.with_columns(pl.coalesce(pl.col("request_id"), pl.format("#{}", pl.col("attempt_id").min().over("__g")))
-                       .alias("logical_id"))
+    named = pl.coalesce(col("c_request_id", pl.String), pl.when(by_client.is_null()).then(pl.col("request_id")))
+    a = a.with_columns(pl.coalesce(named.drop_nulls().first().over("__g"),
+                                   pl.format("#{}", pl.col("attempt_id").min().over("__g"))).alias("logical_id"))
     ranked = _rank_within(a.select("attempt_id", "__g"), "__g", ["attempt_id"], "__n")
     ranked = ranked.select("attempt_id", (pl.col("__k") + 1).alias("__rank"),
                            (pl.col("__k") == pl.col("__n") - 1).alias("last_attempt"))
