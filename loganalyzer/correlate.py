@@ -311,8 +311,14 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
         if by_id is not None and by_id.pairs >= 3:
             offsets.append(by_id)
         elif have_access:  # no ids to pair: the traffic itself, every upstream line against the proxy's starts
-            est = clock.estimate_offset(floors, crm.select(pl.col("ts").alias("__t")), ref_time="__t",
-                                        other_time="__t", ref_precision_s=precision, other_precision_s=0.001)
+            # One event per request the upstream names (its own trace ids), else every line.
+            events = crm_first.select(pl.col("first").alias("__t")) if crm_first.height >= 20 else \
+                crm.select(pl.col("ts").alias("__t"))
+            est = clock.estimate_offset(floors, events, ref_time="__t", other_time="__t",
+                                        ref_precision_s=precision, other_precision_s=0.001)
+            if not est.measured and crm_first.height >= 20:
+                est = clock.estimate_offset(floors, crm.select(pl.col("ts").alias("__t")), ref_time="__t",
+                                            other_time="__t", ref_precision_s=precision, other_precision_s=0.001)
             offsets.append(_from_estimate("crm", reference, est, "traffic"))
     if errors.height and have_access and proxy_kind == "nginx_access" and errors["connection"].is_not_null().any() \
             and access["connection"].is_not_null().any():
@@ -690,6 +696,19 @@ def _link_crm(crm: pl.DataFrame, attempts: pl.DataFrame, slack_s: float = 0.0) -
         out.append(j.filter(pl.col("attempt_id").is_not_null()).select(
             "attempt_id", pl.lit("crm").alias("kind"), pl.col("row").cast(pl.UInt32),
             pl.lit("request_id").alias("link"), pl.lit(1.0).alias("confidence")))
+        # Ids the upstream made itself (its own trace ids) name none of the attempts: each such
+        # request is placed as a whole, by its first line, as id-less lines are.
+        known = starts.filter(pl.col("rid").is_not_null()).select("rid").unique()
+        foreign = with_id.join(known, on="rid", how="anti")
+        if foreign.height:
+            first = foreign.sort("ts").group_by("rid", maintain_order=True).agg(
+                pl.col("row").first().alias("__first"), pl.col("row").alias("__rows"))
+            heads = crm.join(first.select(pl.col("__first").alias("row")), on="row")
+            placed = _link_by_thread_and_time(heads, starts, None, crm, slack_s)
+            if placed.height:
+                out.append(placed.join(first.select(pl.col("__first").alias("row"), "__rows"), on="row")
+                           .drop("row").explode("__rows").rename({"__rows": "row"})
+                           .select("attempt_id", "kind", pl.col("row").cast(pl.UInt32), "link", "confidence"))
     id_less = crm.filter(pl.col("rid").is_null() & pl.col("level").is_in(["WARN", "ERROR", "FATAL"]))
     if id_less.height:
         out.append(_link_by_thread_and_time(id_less, starts, out[0] if out else None, crm, slack_s))
