@@ -711,7 +711,10 @@ def _link_crm(crm: pl.DataFrame, attempts: pl.DataFrame, slack_s: float = 0.0) -
                            .select("attempt_id", "kind", pl.col("row").cast(pl.UInt32), "link", "confidence"))
     id_less = crm.filter(pl.col("rid").is_null() & pl.col("level").is_in(["WARN", "ERROR", "FATAL"]))
     if id_less.height:
-        out.append(_link_by_thread_and_time(id_less, starts, out[0] if out else None, crm, slack_s))
+        # The threads of attempts placed so far (by their ids) say where id-less lines may go.
+        placed = [o for o in out if o.height]
+        known_threads = pl.concat(placed, how="vertical_relaxed") if placed else None
+        out.append(_link_by_thread_and_time(id_less, starts, known_threads, crm, slack_s))
     out = [o for o in out if o.height]
     return pl.concat(out, how="vertical_relaxed") if out else pl.DataFrame()
 
