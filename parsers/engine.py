@@ -396,8 +396,12 @@ def _localise(naive: pl.Expr, zone: str) -> pl.Expr:
     if m:
         minutes = (int(m.group(2)) * 60 + int(m.group(3))) * (1 if m.group(1) == "+" else -1)
         return naive.dt.replace_time_zone("UTC") - pl.duration(minutes=minutes)
-    # A wall-clock time repeated by a DST change reads as the first; one skipped by it is unreadable.
-    return naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    # A wall-clock hour repeated when DST ends is told apart by file order: the second pass starts
+    # where the times go back by half an hour or more. A time skipped when DST starts is unreadable.
+    early = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    late = naive.dt.replace_time_zone(zone, ambiguous="latest", non_existent="null")
+    went_back = (naive.diff() < pl.duration(minutes=-30)).fill_null(False).cast(pl.Int32).cum_sum() > 0
+    return pl.when(went_back & (early != late)).then(late).otherwise(early).dt.convert_time_zone("UTC")
 
 
 def _parse_iso(expr: pl.Expr, zone: str) -> pl.Expr:
