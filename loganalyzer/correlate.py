@@ -62,7 +62,7 @@ class ClockOffset:
         amount = (f"{int(h)}h{int(m):02d}m{sec:06.3f}s" if h else f"{int(m)}m{sec:06.3f}s" if m else f"{sec:.3f}s")
         what = "corrected" if self.applied else "within tolerance, left as is"
         hint = ""
-        if self.applied and abs(s - round(s / 900) * 900) < 2 and s >= 900:
+        if self.applied and abs(s - round(s / 900) * 900) < 0.5 and s >= 900:
             zone = round(self.seconds / 3600 * 4) / 4
             hint = f" — a whole-zone offset: the {self.source} host probably logs in UTC{zone:+g} (say --tz)"
         return (f"{self.source} is {sign}{amount} from {self.reference} ({self.pairs:,} pairs by {self.method}; "
@@ -177,6 +177,17 @@ def offset_by_id(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str) -> 
     if pairs.height < 3:
         return 0.0, pairs.height
     return _median_seconds(pairs["__b"] - pairs["__a"]), pairs.height
+
+
+def spread_below_median(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str) -> float:
+    """How far the earliest few percent of id pairs fall below their median (b - a): once the
+    median is removed, that is how much earlier than its attempt's start a line may be."""
+    pairs = a.filter(pl.col("rid").is_not_null()).select("rid", pl.col(a_time).alias("__a")).unique("rid").join(
+        b.filter(pl.col("rid").is_not_null()).select("rid", pl.col(b_time).alias("__b")).unique("rid"), on="rid")
+    if pairs.height < 3:
+        return SLACK_S
+    d = (pairs["__b"] - pairs["__a"]).dt.total_microseconds().to_numpy() / 1e6
+    return float(np.median(d) - np.quantile(d, 0.01))
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,14 +311,25 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
         crm_first = crm.filter(pl.col("rid").is_not_null()).group_by("rid").agg(
             pl.col("ts").min().alias("first"))
         by_id = None
-        if have_access and access_ids and crm_first.height:
+        # Pair the events that happen together, on the finest clock: the client's send (ms) and
+        # the upstream's first line of the request, else the proxy's start (to its precision).
+        vac_ids = have_vac and crm_first.height and vac["rid"].is_not_null().any()
+        if vac_ids:
+            sec, n = offset_by_id(vac, "send", crm_first, "first")
+            if n >= 3:
+                vac_off = next((o.seconds for o in offsets if o.source == "vac" and o.applied), 0.0)
+                base = sec - vac_off if have_access else sec
+                # Both clocks are precise to the millisecond here: a skew under a second is real too.
+                by_id = _offset("crm", reference, base, n, "request id, through vac" if have_access else "request id",
+                                min_s=0.05)
+                if by_id.applied and by_id.slack_s:
+                    # Not a zone setting: the median holds the request's latency too. Align on the
+                    # earliest pairs (latency is never negative), so lines stay after their starts.
+                    by_id.seconds -= spread_below_median(vac, "send", crm_first, "first")
+                    by_id.slack_s = 0.01
+        if (by_id is None or by_id.pairs < 3) and have_access and access_ids and crm_first.height:
             sec, n = offset_by_id(access, "start", crm_first, "first")
             by_id = _offset("crm", reference, sec, n, "request id")
-        elif have_vac and crm_first.height and vac["rid"].is_not_null().any():
-            sec, n = offset_by_id(vac, "send", crm_first, "first")
-            vac_off = next((o.seconds for o in offsets if o.source == "vac" and o.applied), 0.0)
-            by_id = _offset("crm", reference, sec - vac_off if have_access else sec, n,
-                            "request id, through vac" if have_access else "request id")
         if by_id is not None and by_id.pairs >= 3:
             offsets.append(by_id)
         elif have_access:  # no ids to pair: the traffic itself, every upstream line against the proxy's starts
@@ -418,13 +440,14 @@ def _from_estimate(source: str, reference: str, est: clock.OffsetEstimate, what:
     return off
 
 
-def _offset(source: str, reference: str, seconds: float, pairs: int, method: str) -> ClockOffset:
+def _offset(source: str, reference: str, seconds: float, pairs: int, method: str,
+            min_s: float = MIN_OFFSET_S) -> ClockOffset:
     """An offset to apply. One within a second or two of a whole quarter-hour is a zone setting, and
     is applied exactly: the rest is network and processing time, which is real and stays."""
     zone = round(seconds / 900) * 900
-    if zone and abs(seconds - zone) < 2.0:
+    if zone and abs(seconds - zone) < 0.5:  # what is left is latency, not a clock set a second off
         seconds = float(zone)
-    off = ClockOffset(source, reference, seconds, pairs, method, applied=abs(seconds) >= MIN_OFFSET_S and pairs >= 3)
+    off = ClockOffset(source, reference, seconds, pairs, method, applied=abs(seconds) >= min_s and pairs >= 3)
     if zone and seconds == zone:  # a zone setting: latency is not in it, lines stay after their starts
         off.slack_s = 0.0
     return off
