@@ -449,7 +449,7 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
     skipped = []
     for path in files:
         codec = check_codec(opts.for_file(opts.encoding, path, None) or "utf-8")
-        raw, _ = _sample(path, codec)
+        raw, head_stats = _sample(path, codec)
         # A container runtime's wrapper: formats are detected on the application's own lines.
         wrapper = containers.detect_wrapper(raw)
         unwrapped = containers.unwrap(raw, wrapper) if wrapper else None
@@ -463,7 +463,10 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
             codec = check_codec(kind_codec)
             sample, _ = _sample(path, codec)
             fmt, rate, problem = _choose(path, sample, compiled, opts)
-        if problem == "empty":
+        if problem == "empty" and head_stats.notes:  # not empty: damaged before its first line
+            notes.extend(head_stats.notes)
+            skipped.append(_stat_row(path, codec, lines=len(sample), unread=len(sample)))
+        elif problem == "empty":
             blank = len(sample) - int(sample.str.strip_chars().eq("").sum()) if len(sample) else 0
             notes.append(f"{path}: empty file" + (f" ({len(sample):,} blank lines)" if len(sample) and not blank
                                                    else ""))

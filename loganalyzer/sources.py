@@ -77,32 +77,95 @@ def _blocks(path: str, stats: ReadStats) -> Iterator[bytes]:
                 yield block
 
 
+#: Compressed input fed to the inflater at a time: what a corrupt block can cost at most.
+_GZ_STEP = 64 << 10
+
+
+def _gzip_header(data: bytes) -> int | None:
+    """The length of the gzip member header at the start of ``data`` (RFC 1952), None if incomplete."""
+    if len(data) < 10 or data[:2] != b"\x1f\x8b" or data[2] != 8:
+        return None
+    flags, pos = data[3], 10
+    if flags & 4:  # FEXTRA
+        if len(data) < pos + 2:
+            return None
+        pos += 2 + int.from_bytes(data[pos:pos + 2], "little")
+    for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flags & bit:
+            end = data.find(b"\0", pos)
+            if end < 0:
+                return None
+            pos = end + 1
+    if flags & 2:  # FHCRC
+        pos += 2
+    return pos if pos <= len(data) else None
+
+
 def _gunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[bytes]:
-    """Inflate gzip members one after another, at most one block of output per step."""
-    d = _zlib.decompressobj(16 + zlib.MAX_WBITS)
-    data = head
-    while True:
-        if not data:
-            data = f.read(_BLOCK)
-            if not data:
+    """Inflate gzip members one after another, at most one block of output per step.
+
+    The deflate stream is inflated raw and its CRC checked here, so that a damaged trailer costs
+    no line (the data is kept, and a note says the check failed), and a corrupt block mid-stream
+    costs only what follows it: input goes in small steps, and everything inflated before the
+    damage has been handed on.
+    """
+    data = head + f.read(_BLOCK)
+    member = 0
+    while data:
+        start = _gzip_header(data)
+        while start is None and len(data) < (1 << 16):
+            more = f.read(_BLOCK)
+            if not more:
                 break
-        try:
-            out = d.decompress(data, _BLOCK)
-        except _zlib.error as exc:
-            stats.notes.append(f"{path}: gzip data is corrupt ({exc}); read what came before")
+            data += more
+            start = _gzip_header(data)
+        if start is None:
+            if member == 0:
+                stats.notes.append(f"{path}: not a readable gzip header; nothing read")
+            else:
+                stats.notes.append(f"{path}: {len(data):,} bytes after gzip member {member} are not gzip; not read")
             return
-        if out:
-            yield out
-        data = d.unconsumed_tail
-        if d.eof:
-            data = d.unused_data + data
+        member += 1
+        d = _zlib.decompressobj(-zlib.MAX_WBITS)
+        crc, size = 0, 0
+        data = data[start:]
+        while not d.eof:
             if not data:
                 data = f.read(_BLOCK)
-            if not data:
+                if not data:
+                    stats.notes.append(f"{path}: gzip file is truncated; read what it holds")
+                    return
+            step, data = data[:_GZ_STEP], data[_GZ_STEP:]
+            try:
+                out = d.decompress(step)
+                while out or d.unconsumed_tail:
+                    if out:
+                        crc, size = zlib.crc32(out, crc), size + len(out)
+                        yield out
+                    if not d.unconsumed_tail:
+                        break
+                    out = d.decompress(d.unconsumed_tail)
+            except _zlib.error as exc:
+                stats.notes.append(f"{path}: gzip data is corrupt after {size:,} bytes ({exc}); "
+                                   "the lines before the damage were read, the rest is unreadable")
                 return
-            d = _zlib.decompressobj(16 + zlib.MAX_WBITS)  # another member follows (cat a.gz b.gz)
-    if not d.eof:
-        stats.notes.append(f"{path}: gzip file is truncated; read what it holds")
+            if d.eof:
+                data = d.unused_data + data
+        while len(data) < 8:
+            more = f.read(_BLOCK)
+            if not more:
+                break
+            data += more
+        if len(data) < 8:
+            stats.notes.append(f"{path}: gzip trailer is missing (truncated); the data read is unchecked")
+            return
+        want_crc, want_size = int.from_bytes(data[:4], "little"), int.from_bytes(data[4:8], "little")
+        if want_crc != crc or want_size != size & 0xFFFFFFFF:
+            stats.notes.append(f"{path}: gzip check failed (CRC or size in the trailer does not match); "
+                               "the lines read may be damaged")
+        data = data[8:]
+        if not data:
+            data = f.read(_BLOCK)
 
 
 def _bunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[bytes]:
