@@ -811,7 +811,8 @@ def _logical_requests(attempts: pl.DataFrame) -> pl.DataFrame:
         return pl.col(name) if name in attempts.columns else pl.lit(None, dtype)
 
     # The client's grouping first (its id, or its retry chain); a proxy-made id names one attempt only.
-    by_client = pl.when(col("c_rid", pl.UInt64).is_null()).then(col("c_logical", pl.String).hash(seed=3))
+    by_client = pl.when(col("c_rid", pl.UInt64).is_null() & col("c_logical", pl.String).is_not_null()).then(
+        col("c_logical", pl.String).hash(seed=3))
     group = pl.coalesce(col("c_rid", pl.UInt64), by_client, pl.col("rid"),
                         pl.col("attempt_id").cast(pl.UInt64) + (1 << 63))
     a = attempts.with_columns(group.alias("__g"))

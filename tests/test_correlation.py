@@ -16,7 +16,7 @@ def test_zone_mistake_is_measured_reported_and_corrected():
     """The 2.x CRM writes Asia/Shanghai wall-clock time without an offset; read as UTC it is 8 h off."""
     a = loganalyzer.analyze([TRAILING])
     crm = next(o for o in a.offsets if o.source == "crm")
-    assert crm.applied and crm.seconds == 8 * 3600 and crm.pairs > 100 and crm.method == "request id"
+    assert crm.applied and crm.seconds == 8 * 3600 and crm.pairs > 100 and crm.method.startswith("request id")
     assert "UTC+8" in crm.describe() and "--tz" in crm.describe()
     # Told the zone, there is nothing left to correct.
     told = loganalyzer.analyze([TRAILING], tz={"crm": "Asia/Shanghai"})
