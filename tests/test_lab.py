@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from tests.conftest import process_alive, process_cmdline
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / "samples" / "lab" / "run.py"
@@ -379,25 +380,6 @@ def test_crm_log_shows_the_crash_without_request_id(lab):
 # --------------------------------------------------------------------------- 3. nothing left running
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def test_no_process_left_running(lab):
@@ -407,10 +389,10 @@ def test_no_process_left_running(lab):
     assert sum(1 for p in started if p["name"] == "crm") == 2  # started, restarted
     for proc in started:
         pid = proc["pid"]
-        if _alive(pid):
-            cmdline = _cmdline(pid)
+        if process_alive(pid):
+            cmdline = process_cmdline(pid)
             assert not any(word in cmdline for word in ("nginx", "java", "vac.py")), (proc, cmdline)
     marker = str(lab.out)
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _alive(int(entry.name)):
-            assert marker not in _cmdline(int(entry.name)), _cmdline(int(entry.name))
+        if entry.name.isdigit() and process_alive(int(entry.name)):
+            assert marker not in process_cmdline(int(entry.name)), process_cmdline(int(entry.name))

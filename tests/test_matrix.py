@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from tests.conftest import process_alive, process_cmdline
 
 REPO = Path(__file__).resolve().parents[1]
 MATRIX = REPO / "samples" / "lab" / "matrix.py"
@@ -250,25 +251,6 @@ def test_crm_writes_nested_ecs_json(cells):
 # --------------------------------------------------------------------------- nothing left running
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def test_no_process_left_running(cells):
@@ -276,10 +258,10 @@ def test_no_process_left_running(cells):
     assert {p["cell"] for p in started} == set(CELLS)
     assert {"nginx", "nginx (child)", "crm", "vac"} <= {p["name"] for p in started}
     for proc in started:
-        if _alive(proc["pid"]):
-            cmdline = _cmdline(proc["pid"])
+        if process_alive(proc["pid"]):
+            cmdline = process_cmdline(proc["pid"])
             assert not any(word in cmdline for word in ("nginx", "java", "vac.py", "clients.py")), (proc, cmdline)
     marker = str(cells.base)
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _alive(int(entry.name)):
-            assert marker not in _cmdline(int(entry.name)), _cmdline(int(entry.name))
+        if entry.name.isdigit() and process_alive(int(entry.name)):
+            assert marker not in process_cmdline(int(entry.name)), process_cmdline(int(entry.name))
