@@ -187,8 +187,12 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> Non
             _say(f"  note: {note}")
     _say("")
     if not s.get("attempts"):
-        _say("No request attempts found: these logs tell of no request (load a client, proxy or "
-                   "upstream log that does).")
+        window = [n for n in a.entries.notes if "leaves no entry" in n]
+        if window:
+            _say(f"No request attempts found: {window[0]}.")
+        else:
+            _say("No request attempts found: these logs tell of no request (load a client, proxy or "
+                 "upstream log that does).")
         return
     _say(f"{s['attempts']:,} attempts ({s['requests']:,} requests) from {_ts(s['time_range']['from'])} "
                f"to {_ts(s['time_range']['to'])}; {s['failed_attempts']:,} attempts failed "

@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow as pa
 
 from loganalyzer import config as config_mod
-from loganalyzer import errors, sources
+from loganalyzer import errors, sources, timewindow
 from loganalyzer import kinds as kinds_mod
 from loganalyzer.parsers import containers, engine, infer, mixed
 from loganalyzer.parsers.formats import KINDS, Compiled, DefinitionError, compile_definition, load_definitions
@@ -349,7 +349,10 @@ def load(
         encoding={**settings.encoding, **enc},
         formats=settings.formats + [str(f) for f in formats],
     )
-    logs = _load(list(paths), opts, since, until)
+    # Window bounds are read (and refused) before any log is.
+    bounds = [timewindow.parse_when(str(b), zone=opts.tz.get("*")) if b is not None and not hasattr(b, "tzinfo")
+              else (timewindow.When(instant=_utc(b)) if b is not None else None) for b in (since, until)]
+    logs = _load(list(paths), opts, *bounds)
     if settings.source:
         logs.notes.insert(0, f"settings read from {settings.source}")
     return logs
@@ -615,14 +618,31 @@ def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], sinc
         stats.append(_stat_row(src.path, src.encoding, src))
         src.result = None  # the frame lives on in by_kind only
     frames = {}
-    for kind, parts in by_kind.items():
-        df = engine.concat_frames(parts)
-        if since is not None:
-            df = df.filter(pl.col("ts") >= _utc(since))
-        if until is not None:
-            df = df.filter(pl.col("ts") <= _utc(until))
+    whole = {kind: engine.concat_frames(parts) for kind, parts in by_kind.items()}
+    firsts = [df["ts"].min() for df in whole.values() if df.height]
+    lasts = [df["ts"].max() for df in whole.values() if df.height]
+    # A time of day is on the logs' own date (the incident's), not today's.
+    day = min(firsts).date() if firsts else None
+    lo = since.resolve(day) if since is not None else None
+    hi = until.resolve(day) if until is not None else None
+    if lo is not None and hi is not None and hi < lo:
+        raise errors.UsageError(f"the window ends ({hi:%Y-%m-%d %H:%M:%S} UTC) before it starts "
+                                f"({lo:%Y-%m-%d %H:%M:%S} UTC)")
+    kept = 0
+    for kind, df in whole.items():
+        if lo is not None:
+            df = df.filter(pl.col("ts") >= lo)
+        if hi is not None:
+            df = df.filter(pl.col("ts") <= hi)
+        kept += df.height
         first = [c for c in COMMON_COLUMNS if c in df.columns]
         frames[kind] = df.select(first + [c for c in df.columns if c not in first])
+    if (lo is not None or hi is not None) and firsts and kept == 0:
+        def fmt(t):
+            return f"{t:%Y-%m-%d %H:%M:%S}" if t is not None else "…"
+
+        notes.append(f"the window {fmt(lo)} to {fmt(hi)} UTC leaves no entry: the logs cover "
+                     f"{fmt(min(firsts))} to {fmt(max(lasts))} UTC (as logged, before clock offsets)")
     if reject_frames:
         rej = pl.concat(reject_frames, how="diagonal_relaxed").select("file", "line", "kind", "text", "reason")
         rejects = to_pandas(rej)
