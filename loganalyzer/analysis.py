@@ -282,6 +282,7 @@ def analyze(
     until: str | None = None,
     redact_secrets: bool = True,
     config: str | Path | None = None,
+    clock_correction: bool = True,
 ) -> Analysis:
     """Load the logs under ``paths``, rebuild every request attempt, and say where each died and why.
 
@@ -294,13 +295,14 @@ def analyze(
         ruleset = diagnose.load_rules(config_mod.read(config).rules + list(rules))
     except diagnose.RuleError as exc:
         raise errors.RulesError(str(exc)) from exc
-    return analyze_logs(logs, ruleset, redact_secrets=redact_secrets)
+    return analyze_logs(logs, ruleset, redact_secrets=redact_secrets, clock_correction=clock_correction)
 
 
-def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = True) -> Analysis:
+def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = True,
+                 clock_correction: bool = True) -> Analysis:
     """:func:`analyze` for logs already loaded."""
     frames = logs.polars
-    corr = correlate.correlate(frames, ruleset.nginx_messages)
+    corr = correlate.correlate(frames, ruleset.nginx_messages, clock_correction)
     notes = [o.describe() for o in corr.offsets if o.applied]
     if corr.attempts.height == 0:
         empty = to_pandas(schema.empty(schema.ATTEMPT))

@@ -257,6 +257,8 @@ def _analyze_options(f):
     f = click.option("--rules", "rules", multiple=True, type=click.Path(dir_okay=False),
                      help="TOML file with more diagnosis rules (repeatable).")(f)
     f = click.option("--no-redact", is_flag=True, help="Show secrets (tokens, passwords, keys) instead of ****.")(f)
+    f = click.option("--no-clock-correction", "no_clock", is_flag=True,
+                     help="Measure and report clock offsets between hosts, but compare times as logged.")(f)
     return _mask_option(f)
 
 
@@ -274,7 +276,7 @@ def _analyze_options(f):
 @click.option("--format", "out_format", type=click.Choice(["text", "json", "ndjson", "ecs"]), default="text",
               show_default=True, help="What stdout gets: the summary (text), the JSON export, the attempts as "
               "NDJSON, or the attempts as ECS documents; with anything but text the summary goes to stderr.")
-def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, json_out, html_out,
+def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock, json_out, html_out,
             md_out, otlp_out, ecs_out, check, out_format) -> int:
     """Rebuild every request from the logs and say where each died (verdict) and why (root cause).
 
@@ -292,7 +294,7 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
     for o in outputs:
         check_writable(o, list(paths))
     a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
-                             **_load_options(as_, tz, encoding, formats, config))
+                             clock_correction=not no_clock, **_load_options(as_, tz, encoding, formats, config))
     print_analysis(a)
     if out_format != "text":
         _write_stdout(a, out_format)
@@ -312,12 +314,12 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
 @click.argument("paths", nargs=-1, required=True)
 @source_options
 @_analyze_options
-def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact) -> None:
+def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock) -> None:
     """Print one request's hop chain: every line of every hop, attempt by attempt, in time order."""
     from loganalyzer import analysis as analysis_mod
 
     a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
-                             **_load_options(as_, tz, encoding, formats, config))
+                             clock_correction=not no_clock, **_load_options(as_, tz, encoding, formats, config))
     lines = a.trace(request_id)
     if lines.empty:
         raise click.ClickException(f"no request {request_id!r} in these logs")

@@ -60,7 +60,8 @@ class ClockOffset:
         h, rem = divmod(s, 3600)
         m, sec = divmod(rem, 60)
         amount = (f"{int(h)}h{int(m):02d}m{sec:06.3f}s" if h else f"{int(m)}m{sec:06.3f}s" if m else f"{sec:.3f}s")
-        what = "corrected" if self.applied else "within tolerance, left as is"
+        what = "corrected" if self.applied else "measured, not applied (clock correction off)" \
+            if self.evidence == "clock correction off" else "within tolerance, left as is"
         hint = ""
         if self.applied and abs(s - round(s / 900) * 900) < 0.5 and s >= 900:
             zone = round(self.seconds / 3600 * 4) / 4
@@ -269,8 +270,11 @@ def match_in_order(left: pl.DataFrame, right: pl.DataFrame, key: str, left_order
 # the whole correlation
 
 
-def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, str, int]]) -> Correlation:
+def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, str, int]],
+              clock_correction: bool = True) -> Correlation:
     """Build attempts from parsed frames (``{"vac": df, "nginx_access": df, ...}``).
+
+    ``clock_correction=False`` measures and reports clock offsets but compares times as logged.
 
     ``nginx_classes``: (class, message regex, status) from the rules, used to pair error lines
     with access lines when the access log has no connection number.
@@ -353,6 +357,11 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
         if pairs.height >= 3:
             sec = _median_seconds(pairs["ts"] - pairs["end"])
             offsets.append(_offset("nginx_error", reference, sec, pairs.height, "connection number"))
+
+    if not clock_correction:
+        for o in offsets:
+            if o.applied:
+                o.applied, o.evidence = False, "clock correction off"
 
     def aligned(df: pl.DataFrame, source: str, cols: list[str]) -> pl.DataFrame:
         off = next((o for o in offsets if o.source == source and o.applied), None)

@@ -42,3 +42,11 @@ def test_causes_survive_a_skew(scenario, seconds, baseline, tmp_path):
     assert got.requests["root_cause"].value_counts().to_dict() == want["root_cause"].value_counts().to_dict()
     crm = next(o for o in got.offsets if o.source == "crm")
     assert crm.applied
+
+
+def test_clock_correction_can_be_turned_off_and_the_offset_is_still_reported():
+    a = analyze(SAMPLES / "trailing-comma" / "logs", clock_correction=False)
+    crm = next(o for o in a.offsets if o.source == "crm")
+    assert not crm.applied and crm.seconds == 8 * 3600 and "not applied" in crm.describe()
+    # Eight hours apart, the upstream's crash lines meet no attempt: the cause is not found.
+    assert (a.requests["root_cause"] == "json_malformed").sum() == 0
