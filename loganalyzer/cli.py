@@ -16,12 +16,14 @@ if TYPE_CHECKING:
     from loganalyzer import ingest
 
 
-#: Human text goes to stderr when stdout carries data (an output named "-").
+#: Human text goes to stderr when stdout carries data (an output named "-"); -q silences it.
 _HUMAN_TO_STDERR = False
+_QUIET = False
 
 
 def _say(message: str = "", **kw) -> None:
-    click.echo(message, err=_HUMAN_TO_STDERR, **kw)
+    if not _QUIET:
+        click.echo(message, err=_HUMAN_TO_STDERR, **kw)
 
 
 def _shown(text: str | None, width: int, masked: bool = True) -> str:
@@ -147,7 +149,15 @@ def cli() -> None:
 @click.option("--samples", default=3, show_default=True, help="Rejected lines to show per file.")
 @_mask_option
 def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples) -> None:
-    """Parse log files and report, per file, its kind, format, line counts and time range."""
+    """Parse log files and report, per file, its kind, format, line counts and time range.
+
+    \b
+    Examples:
+      loganalyzer parse /var/log/nginx
+      loganalyzer parse app.log --as crm=app.log --tz crm=Europe/Berlin
+      loganalyzer parse logs/ --out entries.parquet
+      zcat access.log.2.gz | loganalyzer parse -
+    """
     from loganalyzer import ingest
 
     if out:
@@ -273,18 +283,28 @@ def _analyze_options(f):
               help="Write the requests as OpenTelemetry traces (OTLP/JSON lines) for Jaeger or Tempo.")
 @click.option("--ecs", "ecs_out", type=click.Path(dir_okay=False), help="Write the attempts as ECS NDJSON.")
 @click.option("--check", is_flag=True, help=f"Exit {errors.ExitStatus.FAILURES.value} when any attempt failed.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (the exit status still tells).")
 @click.option("--format", "out_format", type=click.Choice(["text", "json", "ndjson", "ecs"]), default="text",
               show_default=True, help="What stdout gets: the summary (text), the JSON export, the attempts as "
               "NDJSON, or the attempts as ECS documents; with anything but text the summary goes to stderr.")
 def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock, json_out, html_out,
-            md_out, otlp_out, ecs_out, check, out_format) -> int:
+            md_out, otlp_out, ecs_out, check, out_format, quiet) -> int:
     """Rebuild every request from the logs and say where each died (verdict) and why (root cause).
 
-    Exit status: 0 done, 3 unreadable input, 4 no request attempt found, 5 failures found (--check).
+    \b
+    Examples:
+      loganalyzer analyze incident/logs -o report.html --markdown postmortem.md
+      loganalyzer analyze client.log access.log error.log crm.log --since 09:00 --until 10:30
+      loganalyzer analyze logs/ --json - | jq .summary
+      loganalyzer analyze logs/ --check -q || page-oncall
+
+    Exit status: 0 done, 2 bad usage, 3 unreadable input, 4 no request attempt found,
+    5 failures found (--check).
     """
     from loganalyzer import analysis as analysis_mod
 
-    global _HUMAN_TO_STDERR
+    global _HUMAN_TO_STDERR, _QUIET
+    _QUIET = quiet
     outputs = [o for o in (json_out, html_out, md_out, otlp_out, ecs_out) if o]
     if sum(o == "-" for o in outputs) + (out_format != "text") > 1:
         raise click.UsageError("only one output can go to stdout (-)")
@@ -315,7 +335,13 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
 @source_options
 @_analyze_options
 def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock) -> None:
-    """Print one request's hop chain: every line of every hop, attempt by attempt, in time order."""
+    """Print one request's hop chain: every line of every hop, attempt by attempt, in time order.
+
+    \b
+    Examples:
+      loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 incident/logs
+      loganalyzer trace '#227' incident/logs       # an attempt without a request id
+    """
     from loganalyzer import analysis as analysis_mod
 
     a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
@@ -348,7 +374,14 @@ def _status(v) -> str:
 @click.option("--otlp", "otlp_out", type=click.Path(dir_okay=False), help="Write OpenTelemetry traces (OTLP/JSON).")
 @click.option("--ecs", "ecs_out", type=click.Path(dir_okay=False), help="Write the attempts as ECS NDJSON.")
 def report(json_file, html_out, md_out, otlp_out, ecs_out) -> None:
-    """Render the HTML report, the Markdown postmortem or the traces again from a saved --json export."""
+    """Render the HTML report, the Markdown postmortem or the traces again from a saved --json export.
+
+    \b
+    Examples:
+      loganalyzer report analysis.json -o report.html
+      loganalyzer report analysis.json --markdown postmortem.md
+      loganalyzer report analysis.json --otlp traces.jsonl
+    """
     from loganalyzer import reports
 
     if not (html_out or md_out or otlp_out or ecs_out):
