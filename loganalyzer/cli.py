@@ -65,7 +65,9 @@ def _load_options(as_, tz, encoding, formats, config=None) -> dict:
             enc[key] = val
         else:
             enc["*"] = v
-    return {"tz": _pairs(tz, "--tz", "KIND=Area/City or PATH=Area/City"), "as_": as_map,
+    # A bare zone (--tz Europe/Berlin) is for every file whose lines carry no offset.
+    zones = _pairs(tuple(v if "=" in v else f"*={v}" for v in tz), "--tz", "KIND=Area/City or PATH=Area/City")
+    return {"tz": zones, "as_": as_map,
             "encoding": enc, "formats": list(formats), "config": config}
 
 

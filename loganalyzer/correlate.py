@@ -304,7 +304,7 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     if have_vac and have_access:
         if access_ids and vac["rid"].is_not_null().any():
             sec, n = offset_by_id(access, "start", vac, "send")
-            offsets.append(_offset("vac", reference, sec, n, "request id"))
+            offsets.append(_offset("vac", reference, sec, n, "request id", snap_s=0.5 + precision))
         else:
             est = clock.estimate_offset(floors, vac.select(pl.col("send").alias("__t"), "method", "path"),
                                         ref_time="__t", other_time="__t", keys=["method", "path"],
@@ -333,7 +333,7 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
                     by_id.slack_s = 0.01
         if (by_id is None or by_id.pairs < 3) and have_access and access_ids and crm_first.height:
             sec, n = offset_by_id(access, "start", crm_first, "first")
-            by_id = _offset("crm", reference, sec, n, "request id")
+            by_id = _offset("crm", reference, sec, n, "request id", snap_s=0.5 + precision)
         if by_id is not None and by_id.pairs >= 3:
             offsets.append(by_id)
         elif have_access:  # no ids to pair: the traffic itself, every upstream line against the proxy's starts
@@ -356,7 +356,8 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
             by="connection", strategy="nearest", check_sortedness=False).drop_nulls("end")
         if pairs.height >= 3:
             sec = _median_seconds(pairs["ts"] - pairs["end"])
-            offsets.append(_offset("nginx_error", reference, sec, pairs.height, "connection number"))
+            offsets.append(_offset("nginx_error", reference, sec, pairs.height, "connection number",
+                                   snap_s=0.5 + max(precision, 1.0)))
 
     if not clock_correction:
         for o in offsets:
@@ -443,18 +444,20 @@ def _from_estimate(source: str, reference: str, est: clock.OffsetEstimate, what:
     if not est.measured:
         return ClockOffset(source, reference, 0.0, est.pairs, f"{what} (traffic)", applied=False, measured=False,
                            evidence=est.describe())
-    off = _offset(source, reference, est.total_s, max(est.pairs, 3), f"{what}, from the traffic")
+    off = _offset(source, reference, est.total_s, max(est.pairs, 3), f"{what}, from the traffic",
+                  snap_s=max(0.5, 3 * est.uncertainty_s))
     off.evidence = est.describe()
     off.slack_s = min(1.0, max(0.1, 3 * est.uncertainty_s))
     return off
 
 
 def _offset(source: str, reference: str, seconds: float, pairs: int, method: str,
-            min_s: float = MIN_OFFSET_S) -> ClockOffset:
-    """An offset to apply. One within a second or two of a whole quarter-hour is a zone setting, and
+            min_s: float = MIN_OFFSET_S, snap_s: float = 0.5) -> ClockOffset:
+    """An offset to apply. One within its events' precision of a whole quarter-hour is a zone setting, and
     is applied exactly: the rest is network and processing time, which is real and stays."""
     zone = round(seconds / 900) * 900
-    if zone and abs(seconds - zone) < 0.5:  # what is left is latency, not a clock set a second off
+    # What is left within the events' own precision (plus latency) is not a clock set a second off.
+    if zone and abs(seconds - zone) < snap_s:
         seconds = float(zone)
     off = ClockOffset(source, reference, seconds, pairs, method, applied=abs(seconds) >= min_s and pairs >= 3)
     if zone and seconds == zone:  # a zone setting: latency is not in it, lines stay after their starts
