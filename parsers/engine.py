@@ -11,10 +11,12 @@ entry, or a rejected line with its reason.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import TypeVar
 
 import polars as pl
@@ -390,6 +392,21 @@ def _parse_layout(expr: pl.Expr, layout: TimeLayout, zone: str) -> pl.Expr:
     return _localise(parsed, zone)
 
 
+@functools.lru_cache(maxsize=256)
+def _has_dst(zone: str) -> bool:
+    """Whether a zone's offset changed in the last ten years or changes in the next (DST, or a move)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    try:
+        z = ZoneInfo(zone)
+    except (ValueError, KeyError, OSError):
+        return True
+    now = datetime.now(UTC)
+    offsets = {(now + timedelta(days=30 * k)).astimezone(z).utcoffset() for k in range(-120, 13)}
+    return len(offsets) > 1
+
+
 def _localise(naive: pl.Expr, zone: str) -> pl.Expr:
     """Naive wall-clock times in ``zone`` (an IANA name, or a fixed offset ``+0330``) to UTC."""
     m = re.fullmatch(r"([+-])(\d{2})(\d{2})", zone)
@@ -399,6 +416,8 @@ def _localise(naive: pl.Expr, zone: str) -> pl.Expr:
     # A wall-clock hour repeated when DST ends is told apart by file order: the second pass starts
     # where the times go back by half an hour or more. A time skipped when DST starts is unreadable.
     early = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    if not _has_dst(zone):  # UTC and zones without transitions: nothing is ambiguous
+        return early.dt.convert_time_zone("UTC")
     late = naive.dt.replace_time_zone(zone, ambiguous="latest", non_existent="null")
     went_back = (naive.diff() < pl.duration(minutes=-30)).fill_null(False).cast(pl.Int32).cum_sum() > 0
     return pl.when(went_back & (early != late)).then(late).otherwise(early).dt.convert_time_zone("UTC")
