@@ -179,8 +179,8 @@ def client_calls(entries: pl.DataFrame, rules: str | Path | None = None) -> pl.D
     for i in reversed(range(len(r.rules))):
         which = pl.when(pl.col("__text").str.contains(r.rules[i].pattern)).then(pl.lit(i, pl.Int32)).otherwise(which)
     missed = df.join(hit.select("row"), on="row", how="anti")
-    df = pl.concat([hit.with_columns(which.alias("__rule")), missed.with_columns(pl.lit(None, pl.Int32).alias("__rule"))],
-                   how="vertical_relaxed")
+    df = pl.concat([hit.with_columns(which.alias("__rule")),
+                    missed.with_columns(pl.lit(None, pl.Int32).alias("__rule"))], how="vertical_relaxed")
     s_method = _col(df, "method")
     s_status, s_error = _col(df, "status", pl.Int64), _col(df, "error")
     structured = s_method.is_not_null() | s_status.is_not_null() | s_error.is_not_null()
