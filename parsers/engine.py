@@ -960,11 +960,15 @@ def _json_match_rate(df: pl.DataFrame, fmt: Compiled) -> tuple[float, int]:
     return int(ok["_n"].sum()) / df.height, ok.height
 
 
+#: Column names the engine itself uses: a JSON key of that name becomes ``<name>_field``.
+_RESERVED = {"line", "text", "ts", "file", "source", "row", "_n", "_key", "_xesc", "_obj", "line_count"}
+
+
 def _json_column(role: str | None, key: str) -> str:
     if role:
         return role
-    name = re.sub(r"\W", "_", key.lstrip("@_")).strip("_")
-    return name or "field"
+    name = re.sub(r"\W", "_", key.lstrip("@_")).strip("_") or "field"
+    return f"{name}_field" if name in _RESERVED else name
 
 
 def _nginx_json_types(entries: pl.DataFrame, names: list[str]) -> pl.DataFrame:
