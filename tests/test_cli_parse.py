@@ -58,7 +58,7 @@ def test_bad_options_and_inputs_are_one_line_errors(tmp_path):
     cases = [
         (["parse", junk], "matches no known format"),
         (["parse", tmp_path / "missing.log"], "no such file or directory"),
-        (["parse", junk, "--tz", "nonsense"], "expected KIND=Area/City"),
+        (["parse", junk, "--tz", "nonsense"], "unknown time zone 'nonsense'"),
         (["parse", junk, "--as", "crm"], "expected KIND[:FORMAT]=PATH"),
         (["parse", DATA / "lnav" / "logfile_access_log.0", "--out", tmp_path / "x.xlsx"], "unknown file type .xlsx"),
     ]
