@@ -139,10 +139,19 @@ class RuleSet:
 
 
 def _regex(where: str, key: str, value: str) -> None:
+    """A rule's regex must compile in the engine that runs it (polars' Rust regex: no look-around,
+    no backreferences), and in Python's (which reads its group names): checked at load, before
+    any log is read."""
     try:
         re.compile(value)
     except re.error as exc:
         raise RuleError(f"{where}: bad {key} regex: {exc}") from None
+    try:
+        pl.select(pl.lit("", pl.String).str.contains(value))
+    except pl.exceptions.PolarsError as exc:
+        lines = [x.strip() for x in str(exc).splitlines()]
+        reason = next((x[len("error:"):].strip() for x in lines if x.startswith("error:")), "not supported")
+        raise RuleError(f"{where}: {key} regex {value!r} cannot run in the engine: {reason}") from None
 
 
 def _known_keys(where: str, table: dict[str, Any], known: set[str]) -> None:

@@ -195,10 +195,28 @@ def load_definitions(user_files: list[str | Path] = ()) -> list[FormatDef]:
 def compile_definition(d: FormatDef) -> Compiled:
     """Compile one definition; errors name the definition and where it came from."""
     try:
-        return _compile(d)
+        compiled = _compile(d)
     except (nginx.LogFormatError, logback.PatternError, pylogging.FormatStringError,
             timefmt.TimeFormatError) as exc:
         raise DefinitionError(f"{d.origin}: format {d.name!r}: {exc}") from None
+    for what, regex in [("pattern", compiled.regex)] + [(f"derive from {c}", r) for c, r in compiled.derives]:
+        if regex is not None:
+            _engine_accepts(d, what, regex)
+    return compiled
+
+
+def _engine_accepts(d: FormatDef, what: str, regex: str) -> None:
+    """The engine (polars' Rust regex) must run the regex: no look-around, no backreferences.
+    Checked when the definition is compiled, before any log is read."""
+    import polars as pl
+
+    try:
+        pl.select(pl.lit("", pl.String).str.contains(regex))
+    except pl.exceptions.PolarsError as exc:
+        lines = [x.strip() for x in str(exc).splitlines()]
+        reason = next((x[len("error:"):].strip() for x in lines if x.startswith("error:")), "not supported")
+        raise DefinitionError(f"{d.origin}: format {d.name!r}: {what}: the regex cannot run in the engine: "
+                              f"{reason}") from None
 
 
 def _compile(d: FormatDef) -> Compiled:

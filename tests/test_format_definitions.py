@@ -58,3 +58,12 @@ def test_definition_errors_name_the_file_and_the_problem(tmp_path, body, message
     with pytest.raises(formats.DefinitionError) as exc:
         [formats.compile_definition(d) for d in formats.load_definitions([f])]
     assert message in str(exc.value) and str(f) in str(exc.value)
+
+
+def test_a_regex_the_engine_cannot_run_is_refused_when_the_definition_compiles(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text("name = 'bad'\nkind = 'app'\nsyntax = 'regex'\npattern = '^(?P<time>\\\\S+) (?P<message>(?!x).*)$'\n")
+    d = formats.load_definitions([f])
+    bad = next(x for x in d if x.name == "bad")
+    with pytest.raises(formats.DefinitionError, match="cannot run in the engine: look-around"):
+        formats.compile_definition(bad)

@@ -117,3 +117,12 @@ def test_user_verdict_gloss_replaces_the_builtin(tmp_path):
     rules = diagnose.load_rules([f])
     assert rules.verdicts["proxy"].gloss == "the gateway answered" and rules.verdicts["proxy"].colour == "#123456"
     assert len(rules.verdicts) == len(diagnose.load_rules().verdicts)
+
+
+def test_a_rule_regex_the_engine_cannot_run_is_refused_at_load(tmp_path):
+    from loganalyzer import diagnose
+
+    f = tmp_path / "r.toml"
+    f.write_text("[[rule]]\ncause = 'x'\nwhen = [{ source = 'crm', text = '(?<=foo)bar' }]\n")
+    with pytest.raises(diagnose.RuleError, match="cannot run in the engine: look-around"):
+        diagnose.load_rules([f])
