@@ -306,7 +306,7 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     notes = [o.describe() for o in corr.offsets if o.applied]
     if corr.attempts.height == 0:
         empty = to_pandas(schema.empty(schema.ATTEMPT))
-        return Analysis(logs, empty, pd.DataFrame(columns=["attempt_id", "role", "kind", "file", "line", "ts"]),
+        return Analysis(logs, empty, to_pandas(schema.empty(schema.EVIDENCE)),
                         {"attempts": 0, "requests": 0, "failed_attempts": 0, "by_verdict": {}, "by_cause": {}},
                         corr.offsets, ruleset, redact_secrets,
                         notes + ["no request attempts found: load a client (vac) log or a proxy access log"])
@@ -398,5 +398,5 @@ def _evidence(ev: pl.DataFrame, cause_lines: pl.DataFrame, attempts: pl.DataFram
     shift = {o.source: o.seconds for o in offsets if o.applied}
     offset = pl.col("kind").replace_strict(shift, default=0.0, return_dtype=pl.Float64)
     aligned = (pl.col("line_ts") - pl.duration(microseconds=(offset * 1e6).round().cast(pl.Int64))).alias("ts")
-    return out.select("attempt_id", "role", "kind", "file", "line", aligned, "level", "link", "confidence", "text")
+    return schema.conform(out.with_columns(aligned), schema.EVIDENCE)
 

@@ -32,7 +32,6 @@ MAX_SPAN_S = 600.0
 #: Offsets smaller than this are left alone: they are within the logs' own time precision.
 MIN_OFFSET_S = 1.0
 _REQUEST_IN_TEXT = re.compile(r"\b(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) (/[^\s?,;:)\]]*)")
-_CONNECT_ERRORS = r"(?i)refused|reset|unreachable|no route|name or service|nodename|gaierror|resolution|newconnection"
 
 
 @dataclass
@@ -169,26 +168,26 @@ def _median_seconds(delta: pl.Series) -> float:
     return float(np.median(delta.dt.total_microseconds().to_numpy()) / 1e6)
 
 
-def offset_by_id(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str) -> tuple[float, int]:
-    """Median of b - a over request ids that occur once on each side (no retries to confuse)."""
+def _id_differences(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str) -> np.ndarray:
+    """Seconds of b - a over request ids that occur once on each side (no retries to confuse)."""
     ones_a = a.filter(pl.col("rid").is_not_null()).filter(pl.len().over("rid") == 1)
     ones_b = b.filter(pl.col("rid").is_not_null()).filter(pl.len().over("rid") == 1)
     pairs = ones_a.select("rid", pl.col(a_time).alias("__a")).join(
         ones_b.select("rid", pl.col(b_time).alias("__b")), on="rid")
-    if pairs.height < 3:
-        return 0.0, pairs.height
-    return _median_seconds(pairs["__b"] - pairs["__a"]), pairs.height
+    return (pairs["__b"] - pairs["__a"]).dt.total_microseconds().to_numpy() / 1e6
+
+
+def offset_by_id(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str) -> tuple[float, int]:
+    """Median of b - a over request ids that occur once on each side, and the number of pairs."""
+    d = _id_differences(a, a_time, b, b_time)
+    return (float(np.median(d)), len(d)) if len(d) >= 3 else (0.0, len(d))
 
 
 def spread_below_median(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str) -> float:
     """How far the earliest few percent of id pairs fall below their median (b - a): once the
     median is removed, that is how much earlier than its attempt's start a line may be."""
-    pairs = a.filter(pl.col("rid").is_not_null()).select("rid", pl.col(a_time).alias("__a")).unique("rid").join(
-        b.filter(pl.col("rid").is_not_null()).select("rid", pl.col(b_time).alias("__b")).unique("rid"), on="rid")
-    if pairs.height < 3:
-        return SLACK_S
-    d = (pairs["__b"] - pairs["__a"]).dt.total_microseconds().to_numpy() / 1e6
-    return float(np.median(d) - np.quantile(d, 0.01))
+    d = _id_differences(a, a_time, b, b_time)
+    return float(np.median(d) - np.quantile(d, 0.01)) if len(d) >= 3 else SLACK_S
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,9 +429,7 @@ def upstream_attempts(crm: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     attempts = groups.with_columns(
         pl.lit("upstream only").alias("link"), pl.lit(None, pl.Int64).alias("c_attempt"),
         pl.col("ts").alias("u_start"), pl.col("__end").alias("u_end"))
-    for c, dtype in _PAIRED_COLUMNS.items():
-        if c not in attempts.columns:
-            attempts = attempts.with_columns(pl.lit(None, dtype).alias(c))
+    attempts = _with_paired_columns(attempts)
     links = attempts.select("attempt_id", "row").explode("row").select(
         "attempt_id", pl.lit("crm").alias("kind"), pl.col("row").cast(pl.UInt32),
         pl.lit("request_id").alias("link"), pl.lit(1.0).alias("confidence"))
@@ -476,6 +473,14 @@ _PAIRED_COLUMNS: dict[str, pl.DataType] = {
     "p_client_addr": pl.String, "p_user_agent": pl.String, "c_elapsed_ms": pl.Float64, "c_last_seen": _NS,
     "c_done": _NS, "c_logical": pl.String, "c_error_class": pl.String, "c_reached": pl.Boolean,
 }
+
+
+def _with_paired_columns(attempts: pl.DataFrame) -> pl.DataFrame:
+    """Either side may be missing: its columns are typed nulls, never untyped ones."""
+    missing = [pl.lit(None, t).alias(c) for c, t in _PAIRED_COLUMNS.items() if c not in attempts.columns]
+    untyped = [pl.col(c).cast(t) for c, t in _PAIRED_COLUMNS.items()
+               if c in attempts.columns and attempts.schema[c] == pl.Null]
+    return attempts.with_columns(missing + untyped) if missing or untyped else attempts
 
 
 def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: bool, window: float,
@@ -527,12 +532,7 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
             attempts = aa
     else:
         attempts = parts[0]
-    # Either side may be missing: its columns are typed nulls, never untyped ones.
-    for c, dtype in _PAIRED_COLUMNS.items():
-        if c not in attempts.columns:
-            attempts = attempts.with_columns(pl.lit(None, dtype).alias(c))
-        elif attempts.schema[c] == pl.Null:
-            attempts = attempts.with_columns(pl.col(c).cast(dtype))
+    attempts = _with_paired_columns(attempts)
     attempts = attempts.with_columns(
         pl.coalesce("c_request_id", "p_request_id").alias("request_id"),
         pl.coalesce("c_rid", "p_rid").alias("rid"),
@@ -563,8 +563,7 @@ def _pair_without_ids(v: pl.DataFrame, a: pl.DataFrame, window: float, times: tu
     A client that timed out saw no status; the proxy logged 499 for it. A client that could not
     connect is not looked for at all.
     """
-    reached = pl.col("reached").fill_null(True) if "reached" in v.columns else \
-        ~pl.col("client_error").fill_null("").str.contains(_CONNECT_ERRORS)
+    reached = pl.col("reached").fill_null(True)
     key = pl.coalesce(pl.col("status_client"),
                       pl.when(pl.col("client_error").str.contains("(?i)time")).then(pl.lit(499)))
     left = v.filter(reached).with_columns(key.cast(pl.Int64).alias("__status"))

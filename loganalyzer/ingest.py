@@ -350,12 +350,19 @@ def load(
         formats=settings.formats + [str(f) for f in formats],
     )
     # Window bounds are read (and refused) before any log is.
-    bounds = [timewindow.parse_when(str(b), zone=opts.tz.get("*")) if b is not None and not hasattr(b, "tzinfo")
-              else (timewindow.When(instant=_utc(b)) if b is not None else None) for b in (since, until)]
-    logs = _load(list(paths), opts, *bounds)
+    logs = _load(list(paths), opts, _bound(since, opts), _bound(until, opts))
     if settings.source:
         logs.notes.insert(0, f"settings read from {settings.source}")
     return logs
+
+
+def _bound(value, opts: Options) -> timewindow.When | None:
+    """A window bound: text as people type it (see :mod:`loganalyzer.timewindow`), or a time."""
+    if value is None:
+        return None
+    if hasattr(value, "tzinfo"):
+        return timewindow.When(instant=_utc(value))
+    return timewindow.parse_when(str(value), zone=opts.tz.get("*"))
 
 
 def _split_as(value: str) -> tuple[str, str | None]:
@@ -534,8 +541,7 @@ def _parse_mixed(src: _Source, chunks, compiled: list[Compiled], opts: Options, 
                else mixed.parse_stream(chunks, compiled, zones or None))
     out = []
     for fmt, result in results:
-        decision = kinds_mod.classify(result.entries.head(DETECT_SAMPLE), fmt.kind) \
-            if fmt.kind not in ("nginx_access", "nginx_error") else kinds_mod.classify(pl.DataFrame(), fmt.kind)
+        decision = kinds_mod.classify(result.entries.head(DETECT_SAMPLE), fmt.kind)
         part = _Source(src.path, decision.kind, fmt, src.rate, src.encoding, src.sample, decision, src.wrapper, True,
                        zones.get(decision.kind), src.zone_source if zones.get(decision.kind) else "")
         part.read, part.result = src.read, result

@@ -28,20 +28,18 @@ def check_writable(path: str | Path, inputs: list[str | Path] = ()) -> None:
         raise errors.UsageError(f"cannot write {p}: no such directory {folder}")
     if not os.access(folder, os.W_OK):
         raise errors.UsageError(f"cannot write {p}: the directory {folder} is not writable")
-    if p.exists():
-        target = p.resolve()
-        for i in inputs:
-            ip = Path(i)
-            candidates = [ip] if not ip.is_dir() else []
-            if ip.is_dir() and target.is_relative_to(ip.resolve()):
-                # A report inside a log directory is fine unless the walk reads it as a log.
-                from loganalyzer.ingest import NOT_LOGS, _suffix
+    if not p.exists():
+        return
+    target = p.resolve()
+    for i in map(Path, inputs):
+        if i.is_dir():
+            # A report inside a log directory is fine unless the walk reads it as a log.
+            from loganalyzer.ingest import NOT_LOGS, _suffix
 
-                if _suffix(target) not in NOT_LOGS:
-                    raise errors.UsageError(f"refusing to overwrite {p}: it is one of the logs being read (in {ip})")
-                continue
-            if any(c.exists() and c.resolve() == target for c in candidates):
-                raise errors.UsageError(f"refusing to overwrite {p}: it is one of the logs being read")
+            if target.is_relative_to(i.resolve()) and _suffix(target) not in NOT_LOGS:
+                raise errors.UsageError(f"refusing to overwrite {p}: it is one of the logs being read (in {i})")
+        elif i.exists() and i.resolve() == target:
+            raise errors.UsageError(f"refusing to overwrite {p}: it is one of the logs being read")
 
 
 @contextlib.contextmanager

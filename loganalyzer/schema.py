@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from loganalyzer.parsers import formats
+
 #: Bumped when a column of the export changes meaning or type; readers check it.
 EXPORT_VERSION = "2"
 #: Export versions this release reads back (``report``, ``trace --from``).
@@ -23,8 +25,8 @@ READABLE_EXPORT_VERSIONS = ("1", "2")
 
 UTC_NS = pl.Datetime("ns", "UTC")
 
-#: The source kinds: the hops of a request, each with what its lines are about.
-KINDS = ("vac", "nginx_access", "nginx_error", "crm", "other")
+#: The source kinds (declared with the formats that read them), each with what its lines are about.
+KINDS = formats.KINDS
 KIND_ROLES = {
     "vac": "client: makes outbound calls",
     "nginx_access": "proxy: one line per request it answered",

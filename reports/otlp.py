@@ -36,6 +36,8 @@ _PLACE_DEFAULTS = {"client": "client", "proxy": "proxy", "upstream_crash": "upst
                    "upstream_rejected": "upstream", "unknown": "none", "ok": "none"}
 _EXCEPTION = re.compile(
     r"^(?:Caused by: )?((?:[a-zA-Z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)\b[\w$]*)(?::\s?(.*))?$", re.M)
+#: The hop whose span an evidence line belongs to, by the kind of log it came from.
+_HOP_OF_SOURCE = {"vac": "client", "nginx_access": "proxy", "nginx_error": "proxy", "crm": "upstream"}
 _W3C_TRACE = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -148,8 +150,7 @@ def trace_of(request: list[Mapping[str, Any]], places: Mapping[str, str], servic
         events = {"client": [], "proxy": [], "upstream": []}
         for ev in r.get("evidence") or []:
             t = _nanos(ev.get("ts")) or _nanos(r.get("ts")) or 0
-            hop = {"vac": "client", "nginx_access": "proxy", "nginx_error": "proxy", "crm": "upstream"}.get(
-                ev.get("source"), "proxy")
+            hop = _HOP_OF_SOURCE.get(ev.get("source"), "proxy")
             is_exc = hop == "upstream" and ev.get("role") == "cause" and _EXCEPTION.search(ev.get("text") or "")
             events[hop].append(_exception_event(ev, t) if is_exc else _line_event(ev, t))
         parent = root_id
