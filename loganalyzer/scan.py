@@ -28,14 +28,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from loganalyzer import analysis, correlate, cursors, diagnose, errors, history, redact, schema
 from loganalyzer import config as config_mod
-from loganalyzer import summary as summary_mod
-from loganalyzer.ingest import Logs, load, order_rotated
+from loganalyzer import cursors, errors, history, schema
+from loganalyzer.rotation import order_rotated
+
+if TYPE_CHECKING:  # the parsing and diagnosis stack is imported when a run has lines to read
+    from loganalyzer import correlate, diagnose
+    from loganalyzer.ingest import Logs
 
 #: Scan settings and their defaults (``[scan]``); durations are seconds or "90s", "5m", "1h", "2d".
 SCAN_DEFAULTS: dict[str, Any] = {"history": "loganalyzer.db", "window": "1h", "overlap": "5m", "hold": "2m"}
@@ -264,6 +267,8 @@ def analyze_window(logs: Logs, ruleset: diagnose.RuleSet, offsets: list[correlat
                    redact_secrets: bool = True) -> WindowResult:
     """Correlate and diagnose ``logs`` (one window and its overlap): every attempt, with the
     evidence of the failed ones. ``offsets``: the run's clock offsets (None: measure them here)."""
+    from loganalyzer import analysis
+
     a = analysis.analyze_logs(logs, ruleset, redact_secrets, offsets=offsets, extras=False)
     req = pl.from_pandas(a.requests)
     req = schema.conform(req, schema.ATTEMPT) if req.height else schema.empty(schema.ATTEMPT)
@@ -409,6 +414,8 @@ def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None,
     """Run the scan ``cfg`` describes (see the module's docstring). ``complete``: the logs are
     finished, commit every attempt (nothing is held for a next run). ``now``: the wall clock, in
     seconds (tests pass their own)."""
+    from loganalyzer import diagnose
+
     started = datetime.now(UTC)
     wall = time.time() if now is None else now
     try:
@@ -450,10 +457,9 @@ def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: 
     staged = [p for p in pieces if p.staged]
     horizon_prev = _parse_ts(previous.get("horizon"))
     lines = {"read": sum(p.new_lines for p in pieces), "parsed": 0, "rejected": 0, "unread": 0}
-    empty = ScanResult(cfg.file, cfg.history, None, started, datetime.now(UTC), pieces, schema.empty(schema.ATTEMPT),
-                       _failures_frame(schema.empty(schema.ATTEMPT)), _hourly(schema.empty(schema.ATTEMPT)), [], [],
-                       lines, notes)
-    if not staged:
+    if not staged:  # read nothing, so import nothing of the parsing stack: this run takes a moment
+        empty = ScanResult(cfg.file, cfg.history, None, started, datetime.now(UTC), pieces,
+                           schema.empty(schema.ATTEMPT), pl.DataFrame(), pl.DataFrame(), [], [], lines, notes)
         empty.breaches = _silent(cfg, db, pieces, wall)
         empty.notes.append("nothing new since the last run")
         empty.nights = history.nights(db, limit=30)
@@ -533,6 +539,8 @@ def _parse_ts(value: str | None) -> datetime | None:
 
 
 def _load(cfg: ScanConfig, staged: list[cursors.Piece], by_source: dict[str, Source]) -> Logs:
+    from loganalyzer.ingest import load
+
     as_, tz, enc = {}, {}, {}
     for p in staged:
         src = by_source.get(p.cursor.source)
@@ -586,6 +594,8 @@ def _newest(frames: dict[str, pl.DataFrame], shift: dict[str, float]) -> datetim
 def _measure_offsets(frames: dict[str, pl.DataFrame], ruleset: diagnose.RuleSet, cfg: ScanConfig
                      ) -> tuple[dict[str, float], list[correlate.ClockOffset]]:
     """Clock offsets for the whole run: on every entry, or on the busiest window of a large run."""
+    from loganalyzer import correlate
+
     total = sum(df.height for df in frames.values())
     sample = frames
     if total > MEASURE_ALL_BELOW:
@@ -600,6 +610,8 @@ def _measure_offsets(frames: dict[str, pl.DataFrame], ruleset: diagnose.RuleSet,
 
 
 def _window_logs(logs: Logs, frames: dict[str, pl.DataFrame]) -> Logs:
+    from loganalyzer.ingest import Logs
+
     return Logs(frames, logs.rejects.head(0), logs.stats, [])
 
 
@@ -645,6 +657,9 @@ def _carry(staged: list[cursors.Piece], frames: dict[str, pl.DataFrame], shift: 
 
 
 def _failures_frame(attempts: pl.DataFrame, redact_secrets: bool = True) -> pl.DataFrame:
+    from loganalyzer import analysis, redact
+    from loganalyzer import summary as summary_mod
+
     f = attempts.filter(pl.col("verdict") != "ok")
     if redact_secrets:  # paths and the client's error text come from the logs too
         f = f.with_columns(redact.mask(pl.col(c)).alias(c) for c in ("path", "client_error", "verdict_reason"))
@@ -657,6 +672,8 @@ def _failures_frame(attempts: pl.DataFrame, redact_secrets: bool = True) -> pl.D
 
 def _map_evidence(evidence: pl.DataFrame, staged: list[cursors.Piece]) -> pl.DataFrame:
     """Evidence cited by the real file, its identity and its real line number (the staged copy goes)."""
+    from loganalyzer import analysis
+
     table = pl.DataFrame({"file": [p.staged for p in staged], "__path": [p.path for p in staged],
                           "identity": [p.cursor.identity for p in staged],
                           "__base": [p.first_line - 1 for p in staged]},
@@ -669,6 +686,9 @@ def _map_evidence(evidence: pl.DataFrame, staged: list[cursors.Piece]) -> pl.Dat
 
 def _hourly(attempts: pl.DataFrame) -> pl.DataFrame:
     """Per hour and endpoint: attempts, requests, failures, latency percentiles, longest failure run."""
+    from loganalyzer import analysis
+    from loganalyzer import summary as summary_mod
+
     a = attempts.with_columns(
         pl.col("ts").dt.truncate("1h").alias("__h"),
         summary_mod.endpoint(pl.col("method"), pl.col("path")).alias("endpoint"),
@@ -696,6 +716,8 @@ def _hourly(attempts: pl.DataFrame) -> pl.DataFrame:
 
 def _insert_run(db, cfg: ScanConfig, r: ScanResult, pieces: list[cursors.Piece], logs: Logs,
                 carried: dict[str, int]) -> int:
+    from loganalyzer import redact
+
     s = r.summary()
     cur = db.execute(
         "INSERT INTO runs (started, finished, config_file, config_hash, data_from, data_to, files_read, bytes_read, "
@@ -729,6 +751,9 @@ def _int(v) -> int | None:
 
 def _insert_results(db, run_id: int, attempts: pl.DataFrame, failures: pl.DataFrame, evidence: pl.DataFrame,
                     hourly: pl.DataFrame) -> None:
+    from loganalyzer import analysis
+    from loganalyzer import summary as summary_mod
+
     db.executemany(
         "INSERT INTO hourly (run_id, hour, endpoint, attempts, requests, failed, request_time_p50, request_time_p95, "
         "request_time_p99, upstream_time_p50, upstream_time_p95, upstream_time_p99, longest_failure_run) "
@@ -786,6 +811,8 @@ def _breach(rule: str, subject: str | None, value: float | None, threshold: floa
 
 
 def _thresholds(cfg: ScanConfig, db, run_id: int, r: ScanResult, wall: float) -> list[dict[str, Any]]:
+    from loganalyzer import summary as summary_mod
+
     th = cfg.thresholds
     out: list[dict[str, Any]] = []
     a = r.attempts

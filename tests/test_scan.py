@@ -292,3 +292,12 @@ def test_scan_killed_at_random_points_keeps_a_consistent_history(tmp_path, cli_r
             assert got in ({"attempts": 0, "failed": 0}, want)  # all of a run or none of it
     cli_run("scan", "-q", cwd=tmp_path)
     assert totals(tmp_path / "history.db") == want
+
+
+def test_the_example_settings_for_the_samples(tmp_path):
+    cfg = scan.load_config(SAMPLES / "scan.toml")
+    cfg.history = str(tmp_path / "history.db")
+    r = scan.scan(cfg)
+    assert r.summary()["attempts"] == truth("trailing-comma").height
+    assert {b["rule"] for b in r.breaches} == {"success_rate", "new_cause", "consecutive_failures"}
+    assert scan.scan(cfg).nothing_new
