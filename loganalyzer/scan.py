@@ -52,10 +52,12 @@ THRESHOLD_DEFAULTS: dict[str, Any] = {
     "new_causes": True,  # a cause never seen on the baseline nights
     "p95_ratio": 2.0,  # p95 of $request_time above the baseline's by this factor
     "silent_hours": 24.0,  # a source whose files have not grown for this long
+    "token_expiry_days": 7.0,  # a client credential the client logs as expiring within this many days
 }
 OUTPUT_KEYS = ("json", "html", "prom")
 #: What a breach can be: the thresholds above, a new cause, a silent source.
-BREACH_RULES = ("success_rate", "failure_rate", "p95_latency", "consecutive_failures", "new_cause", "silent_source")
+BREACH_RULES = ("success_rate", "failure_rate", "p95_latency", "consecutive_failures", "new_cause", "silent_source",
+                "token_expiry")
 SOURCE_KEYS = ("name", "kind", "paths", "format", "zone", "encoding")
 #: Entries above which the clocks are measured on the busiest window rather than on everything.
 MEASURE_ALL_BELOW = 400_000
@@ -516,7 +518,8 @@ def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: 
         run_id = _insert_run(db, cfg, result, pieces, logs, carried)
         result.run_id = run_id
         _insert_results(db, run_id, attempts, failures, mapped, hourly)
-        result.breaches = _thresholds(cfg, db, run_id, result, wall) + _silent(cfg, db, pieces, wall)
+        result.breaches = (_thresholds(cfg, db, run_id, result, wall) + _silent(cfg, db, pieces, wall)
+                           + _expiring(frames.get("vac"), cfg.thresholds["token_expiry_days"], wall))
         db.executemany("INSERT INTO breaches (run_id, rule, subject, value, threshold, new, message) "
                        "VALUES (?,?,?,?,?,?,?)", [(run_id, b["rule"], b["subject"], b["value"], b["threshold"],
                                                    int(b["new"]), b["message"]) for b in result.breaches])
@@ -870,6 +873,41 @@ def _thresholds(cfg: ScanConfig, db, run_id: int, r: ScanResult, wall: float) ->
             name = cause + (f" ({detail})" if detail else "")
             out.append(_breach("new_cause", name, float(k), None,
                                f"new tonight: {name}, {k} failed attempt(s) from {_iso(first)}", new=True))
+    return out
+
+
+def expiry_patterns() -> list[tuple[str, str]]:
+    """(name, regex) of the lines in which a client says when its credentials expire (rules data)."""
+    import tomllib
+    from importlib import resources
+
+    data = tomllib.loads(resources.files("loganalyzer").joinpath("rules/expiry.toml").read_text(encoding="utf-8"))
+    return [(e["name"], e["pattern"]) for e in data.get("expiry", [])]
+
+
+def _expiring(client: pl.DataFrame | None, days: float, wall: float) -> list[dict[str, Any]]:
+    """A credential the client's lines say expires within ``days`` of now (or has expired)."""
+    if client is None or client.height == 0 or not days or "message" not in client.columns:
+        return []
+    found: dict[str, datetime] = {}
+    for name, pattern in expiry_patterns():
+        groups = client.select(pl.col("message").str.extract_groups(pattern).alias("g")).unnest("g")
+        if "when" in groups.columns:
+            t = groups["when"].drop_nulls().str.replace(" ", "T").str.to_datetime(time_zone="UTC", strict=False)
+        else:
+            t = pl.from_epoch(groups["epoch"].drop_nulls().cast(pl.Int64), time_unit="s").dt.replace_time_zone("UTC")
+        t = t.drop_nulls()
+        if len(t):
+            latest = t.max()
+            found[name] = max(found.get(name, latest), latest)
+    now = datetime.fromtimestamp(wall, UTC)
+    out = []
+    for name, when in sorted(found.items()):
+        left = (when - now).total_seconds() / 86400
+        if left < days:
+            what = "expired" if left < 0 else "expires"
+            out.append(_breach("token_expiry", name, round(left, 3), float(days),
+                               f"the client's {name} {what} {_iso(when)} ({left:.1f} days from now)"))
     return out
 
 

@@ -6,7 +6,7 @@ import gzip
 import shutil
 import sqlite3
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -301,3 +301,17 @@ def test_the_example_settings_for_the_samples(tmp_path):
     assert r.summary()["attempts"] == truth("trailing-comma").height
     assert {b["rule"] for b in r.breaches} == {"success_rate", "new_cause", "consecutive_failures"}
     assert scan.scan(cfg).nothing_new
+
+
+def test_a_client_token_expiring_soon_is_a_breach(tmp_path):
+    cfg = setup(tmp_path)
+    for f in (SAMPLES / "healthy" / "logs").iterdir():
+        shutil.copy(f, tmp_path / "logs" / f.name)
+    with (tmp_path / "logs" / "vac.log").open("a") as f:
+        f.write("2026-11-26 01:30:00,000 INFO [vac.auth] access token refreshed; token expires at 2026-11-28T06:00:00Z\n")
+    now = datetime(2026, 11, 26, 2, 0, tzinfo=UTC).timestamp()
+    r = scan.scan(cfg, now=now)
+    expiry = [b for b in r.breaches if b["rule"] == "token_expiry"]
+    assert len(expiry) == 1 and expiry[0]["subject"] == "token" and 2.1 < expiry[0]["value"] < 2.2
+    assert "expires 2026-11-28T06:00:00Z" in expiry[0]["message"]
+    assert not [b for b in r.breaches if b["rule"] != "token_expiry"]  # healthy otherwise
