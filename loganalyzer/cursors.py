@@ -58,6 +58,7 @@ class Piece:
     status: str  # new, grown, unchanged, rotated, truncated, gone
     staged: str | None = None  # the file holding the text to parse (carry + new bytes)
     carried_lines: int = 0  # of which lines carried over from the last run
+    more: bool = False  # the file has more to read than this batch took
     notes: list[str] = field(default_factory=list)
 
 
@@ -86,12 +87,19 @@ def match(path: str, st: os.stat_result, first: bytes, cursors: list[Cursor], cl
     return (same or sorted(found, key=lambda c: -c.offset))[0]
 
 
-def _new_bytes(path: str, start: int, complete: bool) -> Iterator[bytes]:
-    """The file's decompressed bytes from ``start``; without ``complete``, only up to the last line end."""
+def _new_bytes(path: str, start: int, complete: bool, limit: int | None, more: list[bool]) -> Iterator[bytes]:
+    """The file's decompressed bytes from ``start``; without ``complete``, only up to the last line end.
+
+    With ``limit``, it stops at the first line end after ``limit`` bytes and sets ``more[0]``.
+    """
     stats = sources.ReadStats("utf-8")
     pos = 0
     pending = b""
+    given = 0
     for block in sources.decompressed(path, stats):
+        if limit is not None and given >= limit:
+            more[0] = True
+            return
         if pos + len(block) <= start:
             pos += len(block)
             continue
@@ -99,9 +107,17 @@ def _new_bytes(path: str, start: int, complete: bool) -> Iterator[bytes]:
             block = block[start - pos:]
         pos = max(pos, start) + len(block)
         data = pending + block
+        if limit is not None and given + len(data) > limit:
+            # Stop at the first line end past the limit: a batch is whole lines.
+            nl = data.find(b"\n", max(0, limit - given))
+            if nl >= 0:
+                yield data[: nl + 1]
+                more[0] = True
+                return
         cut = data.rfind(b"\n") + 1
         if cut:
             yield data[:cut]
+            given += cut
             pending = data[cut:]
         else:
             pending = data
@@ -110,12 +126,16 @@ def _new_bytes(path: str, start: int, complete: bool) -> Iterator[bytes]:
 
 
 def advance(files: Iterable[tuple[str, str]], cursors: list[Cursor], stage: Path, now: float,
-            complete: bool = False) -> tuple[list[Piece], list[Cursor]]:
+            complete: bool = False, limit: int | None = None) -> tuple[list[Piece], list[Cursor]]:
     """Read what is new in ``files`` (``(source, path)`` pairs, rotated sets oldest first).
 
     Each file with something to parse gets a staged copy in ``stage``: its carried-over lines,
     then its new bytes. Returns the pieces, and the cursors of files no longer found (marked gone;
     their carried lines are staged too, so nothing they held is lost).
+
+    ``limit``: read at most about this many new bytes of each file (a batch); a piece with more
+    to read says so (``Piece.more``). A file already carrying half a batch reads nothing new: it
+    is ahead of the others in time, and waits for them.
     """
     stage.mkdir(parents=True, exist_ok=True)
     claimed: set[int] = set()
@@ -150,24 +170,29 @@ def advance(files: Iterable[tuple[str, str]], cursors: list[Cursor], stage: Path
         start = cur.offset
         got = 0
         lines = 0
+        more = [False]
         with staged.open("wb") as out:
             out.write(cur.carry)
-            for data in _new_bytes(path, start, complete):
-                out.write(data)
-                got += len(data)
-                lines += data.count(b"\n")
+            if limit is not None and len(cur.carry) >= limit // 2:
+                more[0] = True
+            else:
+                for data in _new_bytes(path, start, complete, limit, more):
+                    out.write(data)
+                    got += len(data)
+                    lines += data.count(b"\n")
         first_line = cur.carry_line if cur.carry else cur.lines + 1
         if got:
             cur.last_growth = now
-        cur = replace(cur, size=st.st_size, offset=start + got, lines=cur.lines + lines,
+        # The size on disk marks the file as read to its end; a file with more to read keeps the old one.
+        cur = replace(cur, size=cur.size if more[0] else st.st_size, offset=start + got, lines=cur.lines + lines,
                       head_len=max(cur.head_len, len(first)), identity=_digest(first[: max(cur.head_len, len(first))]))
         if status == "grown" and not got:
             status = "unchanged"
         pieces.append(Piece(path, cur, start, start + got, first_line, lines, status,
-                            str(staged) if (got or cur.carry) else None, cur.carry.count(b"\n")))
+                            str(staged) if (got or cur.carry) else None, cur.carry.count(b"\n"), more[0]))
     gone = []
     for i, c in enumerate(cursors):
-        if i in claimed or c.gone:
+        if i in claimed or (c.gone and not c.carry):
             continue
         g = replace(c, gone=True)
         if c.carry:  # the file went, its last lines did not

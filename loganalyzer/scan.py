@@ -41,7 +41,8 @@ if TYPE_CHECKING:  # the parsing and diagnosis stack is imported when a run has 
     from loganalyzer.ingest import Logs
 
 #: Scan settings and their defaults (``[scan]``); durations are seconds or "90s", "5m", "1h", "2d".
-SCAN_DEFAULTS: dict[str, Any] = {"history": "loganalyzer.db", "window": "1h", "overlap": "5m", "hold": "2m"}
+SCAN_DEFAULTS: dict[str, Any] = {"history": "loganalyzer.db", "window": "1h", "overlap": "5m", "hold": "2m",
+                                 "batch": "256MB"}
 #: Thresholds and their defaults (``[thresholds]``).
 THRESHOLD_DEFAULTS: dict[str, Any] = {
     "success_rate": 0.95,  # a night whose attempts succeed less often than this
@@ -73,6 +74,16 @@ def duration(value: Any, what: str) -> float:
     return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
+def size(value: Any, what: str) -> int:
+    """Bytes from ``1048576``, ``"64KB"``, ``"256MB"`` or ``"1GB"``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?)i?B?\s*", str(value), re.I)
+    if not m or float(m.group(1)) <= 0:
+        raise errors.ConfigError(f"{what}: expected a size such as 64KB, 256MB or 1GB, got {value!r}")
+    return int(float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()])
+
+
 @dataclass
 class Source:
     """A configured source: a name, its kind (detected when not given), the globs of its files."""
@@ -97,6 +108,7 @@ class ScanConfig:
     hold_s: float
     thresholds: dict[str, Any]
     outputs: dict[str, str]
+    batch_bytes: int = 256 << 20
 
     @property
     def file(self) -> str | None:
@@ -157,7 +169,8 @@ class ScanConfig:
             raise errors.ConfigError(f"{where}: scan.window must be longer than 0")
         return cls(settings, srcs, settings.here(str(sc["history"])), window,
                    duration(sc["overlap"], f"{where}: scan.overlap"), duration(sc["hold"], f"{where}: scan.hold"),
-                   th, {k: settings.here(str(v)) for k, v in settings.outputs.items()})
+                   th, {k: settings.here(str(v)) for k, v in settings.outputs.items()},
+                   size(sc["batch"], f"{where}: scan.batch"))
 
 
 def load_config(path: str | Path | None = None, start: str | Path | None = None,
@@ -452,45 +465,145 @@ def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: 
     if not files and not any(c.carry for c in known):
         globs = ", ".join(p for s in cfg.sources for p in s.paths)
         raise errors.InputError(f"no log file matches the configured sources ({globs})")
-    pieces, gone = cursors.advance(files, known, stage, wall, complete)
-    grew = any(p.new_lines for p in pieces)
-    if not grew:
-        complete = True  # nothing arrived since the last run: what it held back is final now
-    staged = [p for p in pieces if p.staged]
     horizon_prev = _parse_ts(previous.get("horizon"))
-    lines = {"read": sum(p.new_lines for p in pieces), "parsed": 0, "rejected": 0, "unread": 0}
-    if not staged:  # read nothing, so import nothing of the parsing stack: this run takes a moment
-        empty = ScanResult(cfg.file, cfg.history, None, started, datetime.now(UTC), pieces,
-                           schema.empty(schema.ATTEMPT), pl.DataFrame(), pl.DataFrame(), [], [], lines, notes)
-        empty.breaches = _silent(cfg, db, pieces, wall)
-        empty.notes.append("nothing new since the last run")
-        empty.nights = history.nights(db, limit=30)
-        empty.totals = history.totals(db)
-        return empty
+    night = _Night(horizon_prev)
+    limit = cfg.batch_bytes
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        run_id = db.execute("INSERT INTO runs (started, finished) VALUES (?, ?)",
+                            (_iso(started), _iso(started))).lastrowid
+        first = True
+        while True:
+            shutil.rmtree(stage, ignore_errors=True)
+            pieces, gone = cursors.advance(files, known, stage, wall, complete, limit)
+            if first and not any(p.new_lines for p in pieces):
+                complete = True  # nothing arrived since the last run: what it held back is final now
+            if first and not any(p.staged for p in pieces):
+                # Read nothing, so import nothing of the parsing stack: this run takes a moment.
+                db.execute("ROLLBACK")
+                empty = ScanResult(cfg.file, cfg.history, None, started, datetime.now(UTC), pieces,
+                                   schema.empty(schema.ATTEMPT), pl.DataFrame(), pl.DataFrame(), [], [],
+                                   {"read": 0, "parsed": 0, "rejected": 0, "unread": 0}, notes)
+                empty.breaches = _silent(cfg, db, pieces, wall)
+                empty.notes.append("nothing new since the last run")
+                empty.nights = history.nights(db, limit=30)
+                empty.totals = history.totals(db)
+                return empty
+            first = False
+            more = any(p.more for p in pieces)
+            _batch(cfg, db, run_id, night, pieces, by_source, ruleset, complete and not more, more, wall,
+                   redact_secrets)
+            known = [p.cursor for p in pieces] + gone
+            if not more:
+                break
+            # A batch in which no file could read on (each held half a batch of carried lines): grow it.
+            limit = limit * 2 if limit and not any(p.new_lines for p in pieces) else limit
+        result = night.result(cfg, run_id, started, redact_secrets)
+        result.notes = notes + result.notes
+        _finish_run(db, cfg, run_id, result, night)
+        result.breaches = (_thresholds(cfg, db, run_id, result, wall) + _silent(cfg, db, night.last_pieces, wall)
+                           + night.expiring + [])
+        db.executemany("INSERT INTO breaches (run_id, rule, subject, value, threshold, new, message) "
+                       "VALUES (?,?,?,?,?,?,?)", [(run_id, b["rule"], b["subject"], b["value"], b["threshold"],
+                                                   int(b["new"]), b["message"]) for b in result.breaches])
+        history.save_cursors(db, known)
+        _sources_seen(db, night.last_pieces, run_id)
+        history.set_state(db, {"horizon": _iso(night.horizon) if night.horizon is not None else None,
+                               "last_success": wall})
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    result.nights = history.nights(db, limit=30)
+    result.totals = history.totals(db)
+    result.finished = datetime.now(UTC)
+    return result
 
+
+#: The columns of a night's attempts kept in memory across batches (for the hours and thresholds).
+_KEPT = ["ts", "method", "path", "attempt", "verdict", "root_cause", "root_cause_detail", "status_client",
+         "status_proxy", "status_upstream", "request_time", "upstream_response_time"]
+
+
+class _Night:
+    """What the batches of one run add up to."""
+
+    def __init__(self, horizon_prev: datetime | None):
+        self.horizon_prev = horizon_prev
+        self.horizon: datetime | None = horizon_prev
+        self.attempts: list[pl.DataFrame] = []
+        self.failures: list[pl.DataFrame] = []
+        self.evidence: list[pl.DataFrame] = []
+        self.lines = {"read": 0, "parsed": 0, "rejected": 0, "unread": 0}
+        self.offsets: list = []
+        self.notes: list[str] = []
+        self.files: dict[str, dict[str, Any]] = {}
+        self.held = 0
+        self.expiring: list[dict[str, Any]] = []
+        self.last_pieces: list[cursors.Piece] = []
+        self.batches = 0
+
+    def result(self, cfg: ScanConfig, run_id: int, started: datetime, redact_secrets: bool) -> ScanResult:
+        attempts = pl.concat(self.attempts, how="vertical_relaxed").sort("ts", nulls_last=True) if self.attempts \
+            else schema.empty(schema.ATTEMPT).select(_KEPT)
+        failures = pl.concat(self.failures, how="vertical_relaxed") if self.failures else \
+            _failures_frame(schema.empty(schema.ATTEMPT), redact_secrets)
+        evidence = pl.concat(self.evidence, how="vertical_relaxed") if self.evidence else None
+        pieces = [cursors.Piece(f["path"], f["cursor"], f["start"], f["end"], f["first_line"], f["lines"],
+                                f["status"]) for f in self.files.values()]
+        r = ScanResult(cfg.file, cfg.history, run_id, started, datetime.now(UTC), pieces, attempts, failures,
+                       _hourly(attempts), [], self.offsets, self.lines, self.notes, self.horizon_prev,
+                       self.horizon, self.held, evidence=evidence)
+        if self.batches > 1:
+            r.notes.append(f"read in {self.batches} batches of at most {cfg.batch_bytes:,} bytes per file")
+        return r
+
+
+def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, pieces: list[cursors.Piece],
+           by_source: dict[str, Source], ruleset: diagnose.RuleSet, complete: bool, more: bool, wall: float,
+           redact_secrets: bool) -> None:
+    """Read, correlate, diagnose and store one batch of the run; what it carries goes to the next."""
+    night.batches += 1
+    night.last_pieces = pieces
+    for p in pieces:
+        f = night.files.setdefault(p.path, {"path": p.path, "start": p.start, "first_line": p.first_line,
+                                            "lines": 0, "status": p.status})
+        f.update(cursor=p.cursor, end=p.end, lines=f["lines"] + p.new_lines)
+        if f["status"] == "unchanged":
+            f["status"] = p.status
+    staged = [p for p in pieces if p.staged]
+    for p in pieces:
+        p.cursor.carry, p.cursor.carry_line = b"", 0
+    night.lines["read"] += sum(p.new_lines for p in pieces)
+    if not staged:
+        return
     logs = _load(cfg, staged, by_source)
-    notes.extend(logs.notes)
+    night.notes.extend(n for n in logs.notes if n not in night.notes)
     frames = {k: df for k, df in logs.polars.items() if df.height}
     carried = {p.staged: p.carried_lines for p in staged}
-    lines.update(_line_counts(logs, carried))
+    for k, v in _line_counts(logs, carried).items():
+        night.lines[k] += v
     parts: list[WindowResult] = []
+    horizon_prev = night.horizon
     horizon = None
-    offsets: list[correlate.ClockOffset] = []
     shift: dict[str, float] = {}
     if frames:
         raw_lo = min(df["ts"].min() for df in frames.values())
         raw_hi = max(df["ts"].max() for df in frames.values())
-        if (raw_hi - raw_lo).total_seconds() <= cfg.window_s:
+        if (raw_hi - raw_lo).total_seconds() <= cfg.window_s and not night.offsets:
             # One window holds it all: the clocks are measured on it, as analyze does.
             whole = analyze_window(logs, ruleset, None, redact_secrets)
-            offsets, shift = whole.offsets, shift_of(whole.offsets)
-            horizon = _horizon(_newest(frames, shift), cfg, complete, wall)
+            night.offsets, shift = whole.offsets, shift_of(whole.offsets)
+            horizon = _batch_horizon(frames, shift, pieces, cfg, complete, more, wall)
             parts.append(whole.keep(horizon_prev, horizon, nulls=True))
         else:
-            shift, offsets = _measure_offsets(frames, ruleset, cfg)
+            if not night.offsets:  # measured on the first batch, used by every window of the run
+                shift, night.offsets = _measure_offsets(frames, ruleset, cfg)
+            shift = shift_of(night.offsets)
             hi = _newest(frames, shift)
             lo = min(df.select(aligned_ts(k, shift).min()).item() for k, df in frames.items())
-            horizon = _horizon(hi, cfg, complete, wall)
+            horizon = _batch_horizon(frames, shift, pieces, cfg, complete, more, wall)
             over = timedelta(seconds=cfg.overlap_s)
             for n, (a, b) in enumerate(windows(lo, hi, cfg.window_s)):
                 keep_from = max(a, horizon_prev) if horizon_prev is not None else a
@@ -499,42 +612,50 @@ def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: 
                     continue
                 part = _window_logs(logs, select(frames, shift, a - over, b + over))
                 if part.polars:
-                    parts.append(analyze_window(part, ruleset, offsets, redact_secrets)
-                                 .keep(keep_from, keep_until, nulls=n == 0))
-    attempts, evidence = _merge(parts)
-    held = 0
-    for p in pieces:
-        p.cursor.carry, p.cursor.carry_line = b"", 0
+                    parts.append(analyze_window(part, ruleset, night.offsets, redact_secrets)
+                                 .keep(keep_from, keep_until, nulls=n == 0 and horizon_prev is None))
+    attempts, evidence = _merge(parts, base=sum(a.height for a in night.attempts))
     if horizon is not None:
-        notes.append(f"requests after {_iso(horizon)} may still be in flight: they are read again next run")
         held = _carry(staged, frames, shift, horizon - timedelta(seconds=cfg.overlap_s))
+        if not more:
+            night.held = held
+            night.notes.append(f"requests after {_iso(horizon)} may still be in flight: they are read again "
+                               "next run")
+    night.horizon = horizon
     failures = _failures_frame(attempts, redact_secrets)
     mapped = _map_evidence(evidence, staged)
-    hourly = _hourly(attempts)
-    result = ScanResult(cfg.file, cfg.history, None, started, datetime.now(UTC), pieces, attempts, failures, hourly,
-                        [], offsets, lines, notes, horizon_prev, horizon, held, evidence=mapped)
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        run_id = _insert_run(db, cfg, result, pieces, logs, carried)
-        result.run_id = run_id
-        _insert_results(db, run_id, attempts, failures, mapped, hourly)
-        result.breaches = (_thresholds(cfg, db, run_id, result, wall) + _silent(cfg, db, pieces, wall)
-                           + _expiring(frames.get("vac"), cfg.thresholds["token_expiry_days"], wall))
-        db.executemany("INSERT INTO breaches (run_id, rule, subject, value, threshold, new, message) "
-                       "VALUES (?,?,?,?,?,?,?)", [(run_id, b["rule"], b["subject"], b["value"], b["threshold"],
-                                                   int(b["new"]), b["message"]) for b in result.breaches])
-        history.save_cursors(db, [p.cursor for p in pieces] + gone)
-        _sources_seen(db, pieces, run_id)
-        history.set_state(db, {"horizon": _iso(horizon) if horizon is not None else None,
-                               "last_success": wall})
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    result.nights = history.nights(db, limit=30)
-    result.totals = history.totals(db)
-    result.finished = datetime.now(UTC)
-    return result
+    _insert_failures(db, run_id, failures, mapped)
+    night.attempts.append(attempts.select(_KEPT))
+    night.failures.append(failures)
+    night.evidence.append(mapped)
+    night.expiring = _merge_expiry(night.expiring, _expiring(frames.get("vac"), cfg.thresholds["token_expiry_days"],
+                                                             wall))
+
+
+def _merge_expiry(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by = {b["subject"]: b for b in old}
+    for b in new:
+        if b["subject"] not in by or b["value"] > by[b["subject"]]["value"]:
+            by[b["subject"]] = b
+    return list(by.values())
+
+
+def _batch_horizon(frames: dict[str, pl.DataFrame], shift: dict[str, float], pieces: list[cursors.Piece],
+                   cfg: ScanConfig, complete: bool, more: bool, wall: float) -> datetime | None:
+    """Where a batch's committed attempts end. The last batch: see :func:`_horizon`. Before it, the
+    files with more to read limit it: their next lines are later than their newest here, others' may not be."""
+    if not more:
+        return _horizon(_newest(frames, shift), cfg, complete, wall)
+    waiting = {p.staged for p in pieces if p.more and p.staged}
+    newest = []
+    for kind, df in frames.items():
+        part = df.filter(pl.col("file").cast(pl.String).is_in(list(waiting)))
+        if part.height:
+            newest.append(part.group_by(pl.col("file").cast(pl.String)).agg(aligned_ts(kind, shift).max())
+                          .to_series(1).min())
+    if not newest:
+        return _horizon(_newest(frames, shift), cfg, False, float("-inf"))
+    return min(newest) - timedelta(seconds=cfg.hold_s)
 
 
 def _parse_ts(value: str | None) -> datetime | None:
@@ -618,10 +739,9 @@ def _window_logs(logs: Logs, frames: dict[str, pl.DataFrame]) -> Logs:
     return Logs(frames, logs.rejects.head(0), logs.stats, [])
 
 
-def _merge(parts: list[WindowResult]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One attempts table (ids renumbered across windows) and the evidence of its failures."""
+def _merge(parts: list[WindowResult], base: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One attempts table (ids renumbered across windows, from ``base + 1``) and the evidence of its failures."""
     attempts, evidence = [], []
-    base = 0
     for p in parts:
         if p.attempts.height == 0:
             continue
@@ -717,32 +837,42 @@ def _hourly(attempts: pl.DataFrame) -> pl.DataFrame:
         pl.col(list(q)).cast(pl.Float64))
 
 
-def _insert_run(db, cfg: ScanConfig, r: ScanResult, pieces: list[cursors.Piece], logs: Logs,
-                carried: dict[str, int]) -> int:
-    from loganalyzer import redact
+def _finish_run(db, cfg: ScanConfig, run_id: int, r: ScanResult, night: _Night) -> None:
+    """The run's row, the files it read, and its hours, once every batch is in."""
+    from loganalyzer import analysis, redact
+    from loganalyzer import summary as summary_mod
 
     s = r.summary()
-    cur = db.execute(
-        "INSERT INTO runs (started, finished, config_file, config_hash, data_from, data_to, files_read, bytes_read, "
-        "lines_read, lines_parsed, lines_rejected, lines_unread, attempts, requests, failed_attempts, clock_offsets, "
-        "notes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (_iso(r.started), _iso(datetime.now(UTC)), cfg.file, cfg.hash, _iso(r.committed_from), _iso(r.committed_to),
-         sum(1 for p in pieces if p.new_lines), sum(p.end - p.start for p in pieces), r.lines["read"],
-         r.lines["parsed"], r.lines["rejected"], r.lines["unread"], s["attempts"], s["requests"], s["failed_attempts"],
+    db.execute(
+        "UPDATE runs SET finished=?, config_file=?, config_hash=?, data_from=?, data_to=?, files_read=?, bytes_read=?, "
+        "lines_read=?, lines_parsed=?, lines_rejected=?, lines_unread=?, attempts=?, requests=?, failed_attempts=?, "
+        "clock_offsets=?, notes=? WHERE run_id=?",
+        (_iso(datetime.now(UTC)), cfg.file, cfg.hash, _iso(r.committed_from), _iso(r.committed_to),
+         sum(1 for f in night.files.values() if f["lines"]), sum(f["end"] - f["start"] for f in night.files.values()),
+         r.lines["read"], r.lines["parsed"], r.lines["rejected"], r.lines["unread"], s["attempts"], s["requests"],
+         s["failed_attempts"],
          json.dumps([{"source": o.source, "reference": o.reference, "seconds": o.seconds, "pairs": o.pairs,
                       "method": o.method, "applied": o.applied} for o in r.offsets]),
-         json.dumps(redact.mask_text("\n".join(r.notes)).split("\n") if r.notes else [])))
-    run_id = cur.lastrowid
-    st = {row["file"]: row for row in logs.stats.to_dict("records")}
-    rows = []
-    for p in pieces:
-        s_ = st.get(p.staged, {})
-        rows.append((run_id, p.path, p.cursor.identity, p.cursor.source, p.status, p.start, p.end, p.first_line,
-                     p.new_lines, _int(s_.get("parsed")), _int(s_.get("rejected")), _int(s_.get("unread"))))
+         json.dumps(redact.mask_text("\n".join(r.notes)).split("\n") if r.notes else []), run_id))
     db.executemany("INSERT INTO files_read (run_id, path, identity, source, status, start_offset, end_offset, "
-                   "first_line, lines, lines_parsed, lines_rejected, lines_unread) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                   rows)
-    return run_id
+                   "first_line, lines) VALUES (?,?,?,?,?,?,?,?,?)",
+                   [(run_id, f["path"], f["cursor"].identity, f["cursor"].source, f["status"], f["start"], f["end"],
+                     f["first_line"], f["lines"]) for f in night.files.values()])
+    db.executemany(
+        "INSERT INTO hourly (run_id, hour, endpoint, attempts, requests, failed, request_time_p50, request_time_p95, "
+        "request_time_p99, upstream_time_p50, upstream_time_p95, upstream_time_p99, longest_failure_run) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [(run_id, *row) for row in r.hourly.iter_rows()])
+    a = r.attempts
+    if a.height:
+        a = a.with_columns(analysis.iso(pl.col("ts").dt.truncate("1h")).alias("hour"),
+                           summary_mod.endpoint(pl.col("method"), pl.col("path")).alias("endpoint"))
+        counts = []
+        for dim in ("verdict", "root_cause", "status_client", "status_proxy", "status_upstream"):
+            rows = a.filter(pl.col("verdict") != "ok") if dim == "root_cause" else a
+            c = rows.group_by("hour", "endpoint", pl.col(dim).cast(pl.String).alias("value")).len()
+            counts += [(run_id, h, e, dim, v, n) for h, e, v, n in c.iter_rows()]
+        db.executemany("INSERT INTO hourly_counts (run_id, hour, endpoint, dimension, value, n) VALUES (?,?,?,?,?,?)",
+                       counts)
 
 
 def _int(v) -> int | None:
@@ -752,27 +882,8 @@ def _int(v) -> int | None:
         return None
 
 
-def _insert_results(db, run_id: int, attempts: pl.DataFrame, failures: pl.DataFrame, evidence: pl.DataFrame,
-                    hourly: pl.DataFrame) -> None:
-    from loganalyzer import analysis
-    from loganalyzer import summary as summary_mod
-
-    db.executemany(
-        "INSERT INTO hourly (run_id, hour, endpoint, attempts, requests, failed, request_time_p50, request_time_p95, "
-        "request_time_p99, upstream_time_p50, upstream_time_p95, upstream_time_p99, longest_failure_run) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [(run_id, *row) for row in hourly.iter_rows()])
-    if attempts.height:
-        a = attempts.with_columns(analysis.iso(pl.col("ts").dt.truncate("1h")).alias("hour"),
-                                  summary_mod.endpoint(pl.col("method"), pl.col("path")).alias("endpoint"))
-        counts = []
-        for dim in ("verdict", "root_cause", "status_client", "status_proxy", "status_upstream"):
-            c = a.group_by("hour", "endpoint", pl.col(dim).cast(pl.String).alias("value")).len()
-            if dim == "root_cause":
-                c = a.filter(pl.col("verdict") != "ok").group_by(
-                    "hour", "endpoint", pl.col(dim).cast(pl.String).alias("value")).len()
-            counts += [(run_id, h, e, dim, v, n) for h, e, v, n in c.iter_rows()]
-        db.executemany("INSERT INTO hourly_counts (run_id, hour, endpoint, dimension, value, n) VALUES (?,?,?,?,?,?)",
-                       counts)
+def _insert_failures(db, run_id: int, failures: pl.DataFrame, evidence: pl.DataFrame) -> None:
+    """A batch's failed attempts, their evidence, and the signatures they add to."""
     ids = {}
     for row in failures.iter_rows(named=True):
         aid = row.pop("attempt_id")
