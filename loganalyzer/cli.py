@@ -504,8 +504,10 @@ def init(folder) -> None:
               help="Write a Prometheus textfile (atomically) for node_exporter's textfile collector.")
 @click.option("--complete", is_flag=True, help="The logs are finished: commit every attempt, hold nothing back.")
 @click.option("--no-redact", is_flag=True, help="Keep secrets in the stored evidence (masked by default).")
+@click.option("--rebuild", is_flag=True,
+              help="A history that cannot be opened is moved aside and built again from the logs on disk.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing when no threshold is breached.")
-def scan(config, json_out, html_out, prom_out, complete, no_redact, quiet) -> int:
+def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, quiet) -> int:
     """Read what is new in the configured logs, keep the night in the history, check the thresholds.
 
     \b
@@ -535,7 +537,12 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, quiet) -> in
 
     for o in outputs.values():
         check_writable(o, [])
-    result = scan_mod.scan(cfg, complete=complete, redact_secrets=not no_redact)
+    from loganalyzer import history
+
+    try:
+        result = scan_mod.scan(cfg, complete=complete, redact_secrets=not no_redact, rebuild=rebuild)
+    except history.HistoryError as exc:
+        raise history.HistoryError(f"{exc} (or say --rebuild)") from exc
     _QUIET = quiet and not result.breaches
     print_scan(result)
     export = result.to_dict()

@@ -87,6 +87,19 @@ def match(path: str, st: os.stat_result, first: bytes, cursors: list[Cursor], cl
     return (same or sorted(found, key=lambda c: -c.offset))[0]
 
 
+def _gzip_holds(path: str, length: int) -> bool:
+    """Whether a gzip file's trailer says it holds ``length`` bytes (modulo 2**32): a log compressed
+    by rotation after it was read to its end need not be inflated to learn there is nothing new."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"\x1f\x8b":
+                return False
+            f.seek(-4, os.SEEK_END)
+            return int.from_bytes(f.read(4), "little") == length % (1 << 32)
+    except OSError:
+        return False
+
+
 def _new_bytes(path: str, start: int, complete: bool, limit: int | None, more: list[bool]) -> Iterator[bytes]:
     """The file's decompressed bytes from ``start``; without ``complete``, only up to the last line end.
 
@@ -154,8 +167,8 @@ def advance(files: Iterable[tuple[str, str]], cursors: list[Cursor], stage: Path
             claimed.add(cursors.index(old))
             status = "grown" if old.path == path else "rotated"
             cur = replace(old, path=path, device=st.st_dev, inode=st.st_ino, gone=False)
-            if st.st_size == old.size and (old.device, old.inode) == (st.st_dev, st.st_ino) and not complete \
-                    and not old.carry:
+            same = st.st_size == old.size and (old.device, old.inode) == (st.st_dev, st.st_ino)
+            if (same or _gzip_holds(path, old.offset)) and not complete and not old.carry:
                 pieces.append(Piece(path, cur, cur.offset, cur.offset, cur.carry_line, 0, "unchanged"))
                 continue
         else:

@@ -72,6 +72,22 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return db
 
 
+def set_aside(path: str | Path) -> Path | None:
+    """Move a history (and its WAL files) aside as ``<name>.damaged-<time>``, so the next scan
+    rebuilds it from the logs still on disk. Returns where it went (None when there was none)."""
+    import time
+
+    p = Path(path)
+    if not p.exists():
+        return None
+    target = p.with_name(f"{p.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(f"{p}{suffix}")
+        if src.exists():
+            src.rename(Path(f"{target}{suffix}"))
+    return target
+
+
 def migrate(db: sqlite3.Connection, version: int) -> None:
     """Apply the migrations after ``version``, each in its own transaction with its version number."""
     for n, script in enumerate(schema.HISTORY_MIGRATIONS[version:], start=version + 1):

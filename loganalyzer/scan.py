@@ -425,10 +425,11 @@ def files_of(source: Source) -> list[str]:
 
 
 def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None,
-         redact_secrets: bool = True) -> ScanResult:
+         redact_secrets: bool = True, rebuild: bool = False) -> ScanResult:
     """Run the scan ``cfg`` describes (see the module's docstring). ``complete``: the logs are
     finished, commit every attempt (nothing is held for a next run). ``now``: the wall clock, in
-    seconds (tests pass their own)."""
+    seconds (tests pass their own). ``rebuild``: a history that cannot be opened is moved aside
+    (:func:`loganalyzer.history.set_aside`) and a new one is built from the logs on disk."""
     from loganalyzer import diagnose
 
     started = datetime.now(UTC)
@@ -438,7 +439,13 @@ def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None,
     except diagnose.RuleError as exc:
         raise errors.RulesError(str(exc)) from exc
     with history.lock(cfg.history):
-        db = history.connect(cfg.history)
+        try:
+            db = history.connect(cfg.history)
+        except history.HistoryError:
+            if not rebuild:
+                raise
+            history.set_aside(cfg.history)
+            db = history.connect(cfg.history)
         stage = Path(f"{cfg.history}.stage")
         shutil.rmtree(stage, ignore_errors=True)  # a killed run's leftovers
         try:
@@ -1037,7 +1044,7 @@ def _silent(cfg: ScanConfig, db, pieces: list[cursors.Piece], wall: float) -> li
         if seen and wall - seen > hours * 3600:
             out.append(_breach("silent_source", src.name, round((wall - seen) / 3600, 2), float(hours),
                                f"{src.name}: its files have not grown for {(wall - seen) / 3600:.1f} h"))
-        elif seen is None and not any(p.cursor.source == src.name for p in pieces):
+        elif seen is None and not any(p.cursor.source == src.name for p in pieces) and not files_of(src):
             out.append(_breach("silent_source", src.name, None, float(hours),
                                f"{src.name}: no file matches {', '.join(src.paths)}"))
     return out

@@ -332,3 +332,47 @@ def test_reading_in_small_batches_gives_the_same_night(tmp_path):
     assert b.attempts.select(cols).sort(cols, nulls_last=True).equals(a.attempts.select(cols).sort(cols, nulls_last=True))
     assert totals(batched / "history.db") == totals(whole / "history.db")
     assert b.lines == a.lines
+
+
+def test_exit_statuses_of_the_scan(tmp_path, cli_run):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "loganalyzer.toml").write_text('[scan]\nhistory = "history.db"\n[[sources]]\nkind = "nginx_error"\n'
+                                               'paths = ["logs/error.log*"]\n')
+    # 4: lines read, but none tells of a request
+    (tmp_path / "logs" / "error.log").write_text(
+        "2026/11/26 04:14:19 [notice] 20076#20076: using the \"epoll\" event method\n"
+        "2026/11/26 04:14:19 [notice] 20076#20076: nginx/1.22.1\n")
+    p = cli_run("scan", cwd=tmp_path)
+    assert p.returncode == ExitStatus.NOTHING_TO_ANALYSE, p.stdout + p.stderr
+    # 6: another scan holds the lock
+    with history.lock(tmp_path / "history.db"):
+        p = cli_run("scan", cwd=tmp_path)
+    assert p.returncode == ExitStatus.LOCKED and "another scan is running" in p.stderr
+    # 3: a damaged history, then --rebuild moves it aside and scans again
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp_path / 'history.db'}{suffix}").unlink(missing_ok=True)
+    (tmp_path / "history.db").write_bytes(b"garbage" * 1000)
+    p = cli_run("scan", cwd=tmp_path)
+    assert p.returncode == ExitStatus.INPUT and "--rebuild" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    p = cli_run("scan", "--rebuild", cwd=tmp_path)
+    assert p.returncode == ExitStatus.NOTHING_TO_ANALYSE, p.stderr  # rebuilt: the same lines read again
+    assert list(tmp_path.glob("history.db.damaged-*"))
+
+
+def test_failure_rate_against_a_baseline_of_nights(tmp_path):
+    cfg = setup(tmp_path, "")
+    cfg.thresholds.update(success_rate=0.0, new_causes=False, consecutive_failures=0)
+    logs = tmp_path / "logs"
+    # three healthy nights, then the incident: its failure rate is far above mean + 3 sigma
+    for night in range(4):
+        for f in logs.iterdir():
+            f.unlink()
+        sample = "healthy" if night < 3 else "trailing-comma"
+        for f in (SAMPLES / sample / "logs").iterdir():
+            shutil.copy(f, logs / f.name)
+        # a new start each night: the files begin anew (the day's rotation)
+        (logs / "vac.log").write_bytes(f"2026-11-2{night} 00:00:00,000 INFO [vac] night {night}\n".encode()
+                                       + (logs / "vac.log").read_bytes())
+        r = scan.scan(cfg)
+        rules = {b["rule"] for b in r.breaches}
+        assert ("failure_rate" in rules) == (night == 3), (night, r.breaches)
