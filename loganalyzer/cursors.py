@@ -100,7 +100,7 @@ def _gzip_holds(path: str, length: int) -> bool:
         return False
 
 
-def _new_bytes(path: str, start: int, complete: bool, limit: int | None, more: list[bool]) -> Iterator[bytes]:
+def new_bytes(path: str, start: int, complete: bool, limit: int | None, more: list[bool]) -> Iterator[bytes]:
     """The file's decompressed bytes from ``start``; without ``complete``, only up to the last line end.
 
     With ``limit``, it stops at the first line end after ``limit`` bytes and sets ``more[0]``.
@@ -138,22 +138,30 @@ def _new_bytes(path: str, start: int, complete: bool, limit: int | None, more: l
         yield pending + b"\n"
 
 
-def advance(files: Iterable[tuple[str, str]], cursors: list[Cursor], stage: Path, now: float,
-            complete: bool = False, limit: int | None = None) -> tuple[list[Piece], list[Cursor]]:
-    """Read what is new in ``files`` (``(source, path)`` pairs, rotated sets oldest first).
+@dataclass
+class Plan:
+    """What a run will read of one file: from where, after which carried lines."""
 
-    Each file with something to parse gets a staged copy in ``stage``: its carried-over lines,
-    then its new bytes. Returns the pieces, and the cursors of files no longer found (marked gone;
-    their carried lines are staged too, so nothing they held is lost).
+    source: str
+    path: str
+    cursor: Cursor  # as it was left
+    status: str
+    start: int
+    first_line: int
+    size: int  # on disk now
+    unchanged: bool = False
 
-    ``limit``: read at most about this many new bytes of each file (a batch); a piece with more
-    to read says so (``Piece.more``). A file already carrying half a batch reads nothing new: it
-    is ahead of the others in time, and waits for them.
+
+def plan(files: Iterable[tuple[str, str]], known: list[Cursor], now: float, complete: bool = False
+         ) -> tuple[list[Plan], list[Cursor]]:
+    """Which bytes of ``files`` (``(source, path)`` pairs, rotated sets oldest first) are new.
+
+    Returns a plan per file and the cursors of files no longer found: marked gone, they keep their
+    carried lines (a plan of their own reads those, so nothing they held is lost).
     """
-    stage.mkdir(parents=True, exist_ok=True)
     claimed: set[int] = set()
-    pieces: list[Piece] = []
-    for n, (source, path) in enumerate(files):
+    plans: list[Plan] = []
+    for source, path in files:
         try:
             st = os.stat(path)
             first = head(path)
@@ -161,60 +169,84 @@ def advance(files: Iterable[tuple[str, str]], cursors: list[Cursor], stage: Path
             continue  # vanished between listing and reading: the next run sees where it went
         if not first:
             continue  # empty: nothing to know it by yet
-        old = match(path, st, first, cursors, claimed)
+        old = match(path, st, first, known, claimed)
         status = "new"
         if old is not None:
-            claimed.add(cursors.index(old))
+            claimed.add(known.index(old))
             status = "grown" if old.path == path else "rotated"
             cur = replace(old, path=path, device=st.st_dev, inode=st.st_ino, gone=False)
             same = st.st_size == old.size and (old.device, old.inode) == (st.st_dev, st.st_ino)
             if (same or _gzip_holds(path, old.offset)) and not complete and not old.carry:
-                pieces.append(Piece(path, cur, cur.offset, cur.offset, cur.carry_line, 0, "unchanged"))
+                plans.append(Plan(source, path, cur, "unchanged", cur.offset, cur.lines + 1, st.st_size, True))
                 continue
         else:
-            same_inode = next((c for i, c in enumerate(cursors) if i not in claimed
+            same_inode = next((c for i, c in enumerate(known) if i not in claimed
                                and (c.device, c.inode) == (st.st_dev, st.st_ino) and c.path == path), None)
             if same_inode is not None:  # the same file, its start rewritten: truncated and written again
-                claimed.add(cursors.index(same_inode))
+                claimed.add(known.index(same_inode))
                 status = "truncated"
             cur = Cursor(_digest(first), len(first), path, st.st_dev, st.st_ino, st.st_size, 0, 0, source,
                          last_growth=now)
-        staged = stage / f"{n:05d}-{Path(path).name}"
-        start = cur.offset
-        got = 0
-        lines = 0
-        more = [False]
-        with staged.open("wb") as out:
-            out.write(cur.carry)
-            if limit is not None and len(cur.carry) >= limit // 2:
-                more[0] = True
-            else:
-                for data in _new_bytes(path, start, complete, limit, more):
-                    out.write(data)
-                    got += len(data)
-                    lines += data.count(b"\n")
-        first_line = cur.carry_line if cur.carry else cur.lines + 1
-        if got:
-            cur.last_growth = now
-        # The size on disk marks the file as read to its end; a file with more to read keeps the old one.
-        cur = replace(cur, size=cur.size if more[0] else st.st_size, offset=start + got, lines=cur.lines + lines,
-                      head_len=max(cur.head_len, len(first)), identity=_digest(first[: max(cur.head_len, len(first))]))
-        if status == "grown" and not got:
-            status = "unchanged"
-        pieces.append(Piece(path, cur, start, start + got, first_line, lines, status,
-                            str(staged) if (got or cur.carry) else None, cur.carry.count(b"\n"), more[0]))
+        if len(first) > cur.head_len:
+            cur = replace(cur, head_len=len(first), identity=_digest(first))
+        plans.append(Plan(source, path, cur, status, cur.offset, cur.carry_line if cur.carry else cur.lines + 1,
+                          st.st_size))
     gone = []
-    for i, c in enumerate(cursors):
+    for i, c in enumerate(known):
         if i in claimed or (c.gone and not c.carry):
             continue
         g = replace(c, gone=True)
         if c.carry:  # the file went, its last lines did not
-            staged = stage / f"gone-{i:05d}-{Path(c.path).name}"
-            staged.write_bytes(c.carry)
-            pieces.append(Piece(c.path, g, c.offset, c.offset, c.carry_line, 0, "gone", str(staged),
-                                c.carry.count(b"\n")))
+            plans.append(Plan(c.source, c.path, g, "gone", c.offset, c.carry_line, c.size))
         else:
             gone.append(g)
+    return plans, gone
+
+
+def settle(p: Plan, got: int, lines: int, more: bool, now: float) -> Cursor:
+    """The cursor after reading ``got`` bytes (``lines`` lines) of what ``p`` planned."""
+    cur = p.cursor
+    if p.status == "gone":
+        return cur
+    # The size on disk marks the file as read to its end; a file with more to read keeps the old one.
+    return replace(cur, size=cur.size if more else p.size, offset=p.start + got, lines=cur.lines + lines,
+                   last_growth=now if got else cur.last_growth)
+
+
+def advance(files: Iterable[tuple[str, str]], known: list[Cursor], stage: Path, now: float,
+            complete: bool = False, limit: int | None = None) -> tuple[list[Piece], list[Cursor]]:
+    """Read what is new in ``files`` into staged copies in ``stage`` (:func:`plan`, then the bytes).
+
+    Each file with something to parse gets a staged copy: its carried-over lines, then its new
+    bytes. ``limit``: read at most about this many new bytes of each file (a batch); a piece with
+    more to read says so. A file already carrying half a batch reads nothing new: it is ahead of
+    the others in time, and waits for them.
+    """
+    stage.mkdir(parents=True, exist_ok=True)
+    plans, gone = plan(files, known, now, complete)
+    pieces = []
+    for n, p in enumerate(plans):
+        cur = p.cursor
+        if p.unchanged:
+            pieces.append(Piece(p.path, cur, cur.offset, cur.offset, cur.lines + 1, 0, "unchanged"))
+            continue
+        staged = stage / f"{n:05d}-{Path(p.path).name}"
+        more = [False]
+        got = lines = 0
+        with staged.open("wb") as out:
+            out.write(cur.carry)
+            if p.status == "gone":
+                pass
+            elif limit is not None and len(cur.carry) >= limit // 2:
+                more[0] = True
+            else:
+                for data in new_bytes(p.path, p.start, complete, limit, more):
+                    out.write(data)
+                    got += len(data)
+                    lines += data.count(b"\n")
+        status = "unchanged" if p.status == "grown" and not got else p.status
+        pieces.append(Piece(p.path, settle(p, got, lines, more[0], now), p.start, p.start + got, p.first_line, lines,
+                            status, str(staged) if (got or cur.carry) else None, cur.carry.count(b"\n"), more[0]))
     return pieces, gone
 
 

@@ -293,30 +293,6 @@ def analyze_window(logs: Logs, ruleset: diagnose.RuleSet, offsets: list[correlat
     return WindowResult(req, ev.join(failed, on="attempt_id", how="semi"), a.offsets)
 
 
-def windows(lo: datetime, hi: datetime, width_s: float) -> list[tuple[datetime, datetime]]:
-    """Consecutive ``[start, end)`` windows covering ``[lo, hi]``, aligned on ``width_s``."""
-    step = timedelta(seconds=width_s)
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    start = epoch + step * math.floor((lo - epoch) / step)
-    out = []
-    while start <= hi:
-        out.append((start, start + step))
-        start += step
-    return out
-
-
-def select(frames: dict[str, pl.DataFrame], shift: dict[str, float], lo: datetime, hi: datetime
-           ) -> dict[str, pl.DataFrame]:
-    """The entries whose time on the reference clock falls in ``[lo, hi]``."""
-    out = {}
-    for kind, df in frames.items():
-        t = aligned_ts(kind, shift)
-        part = df.filter((t >= lo) & (t <= hi))
-        if part.height:
-            out[kind] = part
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # the run
 
@@ -425,11 +401,13 @@ def files_of(source: Source) -> list[str]:
 
 
 def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None,
-         redact_secrets: bool = True, rebuild: bool = False) -> ScanResult:
+         redact_secrets: bool = True, rebuild: bool = False, executor=None) -> ScanResult:
     """Run the scan ``cfg`` describes (see the module's docstring). ``complete``: the logs are
     finished, commit every attempt (nothing is held for a next run). ``now``: the wall clock, in
     seconds (tests pass their own). ``rebuild``: a history that cannot be opened is moved aside
-    (:func:`loganalyzer.history.set_aside`) and a new one is built from the logs on disk."""
+    (:func:`loganalyzer.history.set_aside`) and a new one is built from the logs on disk.
+    ``executor``: where the units of work run (:class:`InProcess` by default; see
+    :mod:`loganalyzer.cluster` for a Dask cluster); the results are the same."""
     from loganalyzer import diagnose
 
     started = datetime.now(UTC)
@@ -449,14 +427,14 @@ def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None,
         stage = Path(f"{cfg.history}.stage")
         shutil.rmtree(stage, ignore_errors=True)  # a killed run's leftovers
         try:
-            return _run(cfg, db, stage, ruleset, complete, wall, started, redact_secrets)
+            return _run(cfg, db, stage, ruleset, complete, wall, started, redact_secrets, executor)
         finally:
             db.close()
             shutil.rmtree(stage, ignore_errors=True)
 
 
 def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: bool, wall: float,
-         started: datetime, redact_secrets: bool) -> ScanResult:
+         started: datetime, redact_secrets: bool, executor) -> ScanResult:
     files: list[tuple[str, str]] = []
     seen_paths: set[str] = set()
     by_source: dict[str, Source] = {}
@@ -481,13 +459,15 @@ def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: 
                             (_iso(started), _iso(started))).lastrowid
         first = True
         while True:
-            shutil.rmtree(stage, ignore_errors=True)
-            pieces, gone = cursors.advance(files, known, stage, wall, complete, limit)
-            if first and not any(p.new_lines for p in pieces):
+            plans, gone = cursors.plan(files, known, wall, complete)
+            todo = [p for p in plans if not p.unchanged]
+            if first and not any(p.status not in ("unchanged", "gone") for p in todo):
                 complete = True  # nothing arrived since the last run: what it held back is final now
-            if first and not any(p.staged for p in pieces):
+            if first and not todo:
                 # Read nothing, so import nothing of the parsing stack: this run takes a moment.
                 db.execute("ROLLBACK")
+                pieces = [cursors.Piece(p.path, p.cursor, p.start, p.start, p.first_line, 0, "unchanged")
+                          for p in plans]
                 empty = ScanResult(cfg.file, cfg.history, None, started, datetime.now(UTC), pieces,
                                    schema.empty(schema.ATTEMPT), pl.DataFrame(), pl.DataFrame(), [], [],
                                    {"read": 0, "parsed": 0, "rejected": 0, "unread": 0}, notes)
@@ -497,19 +477,18 @@ def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: 
                 empty.totals = history.totals(db)
                 return empty
             first = False
-            more = any(p.more for p in pieces)
-            _batch(cfg, db, run_id, night, pieces, by_source, ruleset, complete and not more, more, wall,
-                   redact_secrets)
-            known = [p.cursor for p in pieces] + gone
+            settled, more, read_any = _batch(cfg, db, run_id, night, plans, by_source, complete, wall,
+                                             redact_secrets, executor or InProcess(), limit)
+            known = settled + gone
             if not more:
                 break
             # A batch in which no file could read on (each held half a batch of carried lines): grow it.
-            limit = limit * 2 if limit and not any(p.new_lines for p in pieces) else limit
+            limit = limit * 2 if limit and not read_any else limit
         result = night.result(cfg, run_id, started, redact_secrets)
         result.notes = notes + result.notes
         _finish_run(db, cfg, run_id, result, night)
         result.breaches = (_thresholds(cfg, db, run_id, result, wall) + _silent(cfg, db, night.last_pieces, wall)
-                           + night.expiring + [])
+                           + _expiry_breaches(night.expiry, cfg.thresholds["token_expiry_days"], wall))
         db.executemany("INSERT INTO breaches (run_id, rule, subject, value, threshold, new, message) "
                        "VALUES (?,?,?,?,?,?,?)", [(run_id, b["rule"], b["subject"], b["value"], b["threshold"],
                                                    int(b["new"]), b["message"]) for b in result.breaches])
@@ -543,11 +522,11 @@ class _Night:
         self.failures: list[pl.DataFrame] = []
         self.evidence: list[pl.DataFrame] = []
         self.lines = {"read": 0, "parsed": 0, "rejected": 0, "unread": 0}
-        self.offsets: list = []
+        self.offsets: list | None = None  # measured on the first batch, used by every window of the run
+        self.expiry: dict[str, datetime] = {}
         self.notes: list[str] = []
         self.files: dict[str, dict[str, Any]] = {}
         self.held = 0
-        self.expiring: list[dict[str, Any]] = []
         self.last_pieces: list[cursors.Piece] = []
         self.batches = 0
 
@@ -560,153 +539,182 @@ class _Night:
         pieces = [cursors.Piece(f["path"], f["cursor"], f["start"], f["end"], f["first_line"], f["lines"],
                                 f["status"]) for f in self.files.values()]
         r = ScanResult(cfg.file, cfg.history, run_id, started, datetime.now(UTC), pieces, attempts, failures,
-                       _hourly(attempts), [], self.offsets, self.lines, self.notes, self.horizon_prev,
+                       _hourly(attempts), [], self.offsets or [], self.lines, self.notes, self.horizon_prev,
                        self.horizon, self.held, evidence=evidence)
         if self.batches > 1:
             r.notes.append(f"read in {self.batches} batches of at most {cfg.batch_bytes:,} bytes per file")
         return r
 
 
-def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, pieces: list[cursors.Piece],
-           by_source: dict[str, Source], ruleset: diagnose.RuleSet, complete: bool, more: bool, wall: float,
-           redact_secrets: bool) -> None:
-    """Read, correlate, diagnose and store one batch of the run; what it carries goes to the next."""
+class InProcess:
+    """Runs the scan's units of work here, one after another (the default executor)."""
+
+    class Done:
+        def __init__(self, value):
+            self.value = value
+
+    @staticmethod
+    def _resolve(v):
+        if isinstance(v, InProcess.Done):
+            return v.value
+        if isinstance(v, list):
+            return [InProcess._resolve(x) for x in v]
+        return v
+
+    def submit(self, fn, *args):
+        return InProcess.Done(fn(*[self._resolve(a) for a in args]))
+
+    def gather(self, futures: list) -> list:
+        return [f.value for f in futures]
+
+
+#: Bytes of each range read on the client to decide its kind and zone and to measure the clocks.
+HEAD_BYTES = 4 << 20
+
+
+def _decide(cfg: ScanConfig, specs: list, by_source: dict[str, Source], ruleset, night: _Night, stage: Path) -> list:
+    """Kind and zone of each range from the heads of all of them, read together (an nginx error log
+    takes the offset of the access log beside it); and, on a run's first batch, the clock offsets."""
+    from dataclasses import replace as _replace
+
+    from loganalyzer import correlate, scanwork
+    from loganalyzer.ingest import load
+
+    stage.mkdir(parents=True, exist_ok=True)
+    heads = {}
+    for spec in specs:
+        data, _, _, _ = scanwork.read_bytes(_replace(spec, limit=HEAD_BYTES))
+        path = stage / spec.name
+        path.write_bytes(data)
+        heads[spec.name] = str(path)
+    as_, tz, enc = {}, {}, {}
+    for spec in specs:
+        if spec.kind:
+            as_[heads[spec.name]] = spec.kind
+        if spec.zone:
+            tz[heads[spec.name]] = spec.zone
+        if spec.encoding:
+            enc[heads[spec.name]] = spec.encoding
+    logs = load(list(heads.values()), as_=as_, tz=tz, encoding=enc, config=cfg.file)
+    rows = {r["file"]: r for r in logs.stats.to_dict("records")}
+    out = []
+    for spec in specs:
+        row = rows.get(heads[spec.name], {})
+        kind = spec.kind or (row.get("kind") if isinstance(row.get("kind"), str) else None)
+        zone = spec.zone or (row.get("zone") if str(row.get("zone_source", "")).startswith("inferred") else None)
+        out.append(_replace(spec, kind=kind, zone=zone))
+    if night.offsets is None:
+        frames = {k: df for k, df in logs.polars.items() if df.height}
+        night.offsets = correlate.correlate(frames, ruleset.nginx_messages).offsets if frames else []
+    for f in heads.values():
+        Path(f).unlink(missing_ok=True)
+    return out
+
+
+def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_source: dict[str, Source],
+           complete: bool, wall: float, redact_secrets: bool, ex, limit: int | None) -> tuple[list, bool, bool]:
+    """Read, correlate, diagnose and store one batch of the run. Returns the files' cursors after
+    it, whether any file has more to read, and whether any new bytes were read."""
+    from loganalyzer import diagnose, scanwork
+
     night.batches += 1
-    night.last_pieces = pieces
-    for p in pieces:
-        f = night.files.setdefault(p.path, {"path": p.path, "start": p.start, "first_line": p.first_line,
-                                            "lines": 0, "status": p.status})
-        f.update(cursor=p.cursor, end=p.end, lines=f["lines"] + p.new_lines)
-        if f["status"] == "unchanged":
-            f["status"] = p.status
-    staged = [p for p in pieces if p.staged]
-    for p in pieces:
-        p.cursor.carry, p.cursor.carry_line = b"", 0
-    night.lines["read"] += sum(p.new_lines for p in pieces)
-    if not staged:
-        return
-    logs = _load(cfg, staged, by_source)
-    night.notes.extend(n for n in logs.notes if n not in night.notes)
-    frames = {k: df for k, df in logs.polars.items() if df.height}
-    carried = {p.staged: p.carried_lines for p in staged}
-    for k, v in _line_counts(logs, carried).items():
-        night.lines[k] += v
-    parts: list[WindowResult] = []
+    ruleset = diagnose.load_rules(cfg.settings.rules)
+    live = [p for p in plans if not p.unchanged]
+    specs = []
+    for n, p in enumerate(live):
+        src = by_source.get(p.cursor.source)
+        specs.append(scanwork.RangeSpec(
+            f"{night.batches:04d}-{n:05d}-{Path(p.path).name}", p.path, p.start, limit,
+            complete, p.cursor.carry if p.status != "gone" or p.cursor.carry else b"", p.first_line,
+            p.cursor.carry.count(b"\n"), src.kind if src else None, src.zone if src else None,
+            src.encoding if src else None, cfg.file))
+    specs = _decide(cfg, specs, by_source, ruleset, night, Path(f"{cfg.history}.stage"))
+    shift = shift_of(night.offsets)
+    patterns = expiry_patterns()
+    futures = [ex.submit(scanwork.parse_range, spec, shift, patterns) for spec in specs]
+    stats = ex.gather([ex.submit(scanwork.range_stats, f) for f in futures])
+    more = any(st.more for st in stats)
+    final = complete and not more
+    for k in ("parsed", "rejected", "unread"):
+        night.lines[k] += sum(getattr(st, k) for st in stats)
+    night.lines["read"] += sum(st.new_lines for st in stats)
+    for st in stats:
+        night.notes.extend(n for n in st.notes if n not in night.notes)
+        for name, when in st.expiry.items():
+            night.expiry[name] = max(night.expiry.get(name, when), when)
     horizon_prev = night.horizon
+    timed = [st for st in stats if st.lo is not None]
     horizon = None
-    shift: dict[str, float] = {}
-    if frames:
-        raw_lo = min(df["ts"].min() for df in frames.values())
-        raw_hi = max(df["ts"].max() for df in frames.values())
-        if (raw_hi - raw_lo).total_seconds() <= cfg.window_s and not night.offsets:
-            # One window holds it all: the clocks are measured on it, as analyze does.
-            whole = analyze_window(logs, ruleset, None, redact_secrets)
-            night.offsets, shift = whole.offsets, shift_of(whole.offsets)
-            horizon = _batch_horizon(frames, shift, pieces, cfg, complete, more, wall)
-            parts.append(whole.keep(horizon_prev, horizon, nulls=True))
+    results = []
+    if timed:
+        newest = max(st.hi for st in timed)
+        if more:  # the files with more to read limit the batch: their next lines are later than these
+            waiting = [st.hi for st in timed if st.more]
+            horizon = (min(waiting) if waiting else newest) - timedelta(seconds=cfg.hold_s)
         else:
-            if not night.offsets:  # measured on the first batch, used by every window of the run
-                shift, night.offsets = _measure_offsets(frames, ruleset, cfg)
-            shift = shift_of(night.offsets)
-            hi = _newest(frames, shift)
-            lo = min(df.select(aligned_ts(k, shift).min()).item() for k, df in frames.items())
-            horizon = _batch_horizon(frames, shift, pieces, cfg, complete, more, wall)
-            over = timedelta(seconds=cfg.overlap_s)
-            for n, (a, b) in enumerate(windows(lo, hi, cfg.window_s)):
-                keep_from = max(a, horizon_prev) if horizon_prev is not None else a
-                keep_until = min(b, horizon) if horizon is not None else b
-                if keep_from >= keep_until:
-                    continue
-                part = _window_logs(logs, select(frames, shift, a - over, b + over))
-                if part.polars:
-                    parts.append(analyze_window(part, ruleset, night.offsets, redact_secrets)
-                                 .keep(keep_from, keep_until, nulls=n == 0 and horizon_prev is None))
-    attempts, evidence = _merge(parts, base=sum(a.height for a in night.attempts))
+            horizon = _horizon(newest, cfg, final, wall)
+        over = cfg.overlap_s
+        lo, hi = min(st.lo for st in timed), newest
+        rules_files = list(cfg.settings.rules)
+        first_window = True
+        for w in scanwork.window_ids(lo, hi, cfg.window_s, 0.0):
+            a, b = scanwork.window_bounds(w, cfg.window_s)
+            keep_from = max(a, horizon_prev) if horizon_prev is not None else a
+            keep_until = min(b, horizon) if horizon is not None else b
+            if keep_from >= keep_until:
+                continue
+            pad = timedelta(seconds=over)
+            parts = [ex.submit(scanwork.partition, f, w, cfg.window_s, over)
+                     for f, st in zip(futures, stats, strict=True)
+                     if st.lo is not None and st.lo - pad <= b and st.hi + pad >= a]
+            if parts:
+                results.append(ex.submit(scanwork.window, parts, rules_files, night.offsets, keep_from, keep_until,
+                                         first_window and horizon_prev is None, redact_secrets))
+                first_window = False
+    windows_done = ex.gather(results)
+    attempts, evidence = _merge(windows_done, base=sum(a.height for a in night.attempts))
+    carries = [(b"", 0)] * len(specs)
     if horizon is not None:
-        held = _carry(staged, frames, shift, horizon - timedelta(seconds=cfg.overlap_s))
+        cut = horizon - timedelta(seconds=cfg.overlap_s)
+        carries = ex.gather([ex.submit(scanwork.carry_of, f, cut) for f in futures])
         if not more:
-            night.held = held
+            night.held = sum(c[0].count(b"\n") for c in carries)
             night.notes.append(f"requests after {_iso(horizon)} may still be in flight: they are read again "
                                "next run")
     night.horizon = horizon
+    settled = []
+    by_path = {p.path: p for p in plans}
+    done = {}
+    for spec, st, (carry, first) in zip(specs, stats, carries, strict=True):
+        p = by_path[spec.path]
+        cur = cursors.settle(p, st.got, st.new_lines, st.more, wall)
+        cur.carry, cur.carry_line = carry, (spec.first_line + first - 1) if first else 0
+        done[spec.path] = cur
+        f = night.files.setdefault(p.path, {"path": p.path, "start": p.start, "first_line": p.first_line,
+                                            "lines": 0, "status": p.status})
+        f.update(cursor=cur, end=p.start + st.got, lines=f["lines"] + st.new_lines)
+        if f["status"] == "unchanged" or (f["status"] == "grown" and not st.got and p.status == "grown"):
+            f["status"] = "unchanged" if not st.got and p.status == "grown" else p.status
+    for p in plans:
+        cur = done.get(p.path, p.cursor)
+        if p.unchanged:
+            night.files.setdefault(p.path, {"path": p.path, "start": p.start, "first_line": p.first_line,
+                                            "lines": 0, "status": "unchanged", "end": p.start, "cursor": cur})
+        settled.append(cur)
+    night.last_pieces = [cursors.Piece(f["path"], f["cursor"], f["start"], f["end"], f["first_line"], f["lines"],
+                                       f["status"]) for f in night.files.values()]
     failures = _failures_frame(attempts, redact_secrets)
-    mapped = _map_evidence(evidence, staged)
+    table = [(s.name, s.path, done[s.path].identity, s.first_line - 1) for s in specs]
+    mapped = _map_evidence(evidence, table)
     _insert_failures(db, run_id, failures, mapped)
     night.attempts.append(attempts.select(_KEPT))
     night.failures.append(failures)
     night.evidence.append(mapped)
-    night.expiring = _merge_expiry(night.expiring, _expiring(frames.get("vac"), cfg.thresholds["token_expiry_days"],
-                                                             wall))
-
-
-def _merge_expiry(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    by = {b["subject"]: b for b in old}
-    for b in new:
-        if b["subject"] not in by or b["value"] > by[b["subject"]]["value"]:
-            by[b["subject"]] = b
-    return list(by.values())
-
-
-def _batch_horizon(frames: dict[str, pl.DataFrame], shift: dict[str, float], pieces: list[cursors.Piece],
-                   cfg: ScanConfig, complete: bool, more: bool, wall: float) -> datetime | None:
-    """Where a batch's committed attempts end. The last batch: see :func:`_horizon`. Before it, the
-    files with more to read limit it: their next lines are later than their newest here, others' may not be."""
-    if not more:
-        return _horizon(_newest(frames, shift), cfg, complete, wall)
-    waiting = {p.staged for p in pieces if p.more and p.staged}
-    newest = []
-    for kind, df in frames.items():
-        part = df.filter(pl.col("file").cast(pl.String).is_in(list(waiting)))
-        if part.height:
-            newest.append(part.group_by(pl.col("file").cast(pl.String)).agg(aligned_ts(kind, shift).max())
-                          .to_series(1).min())
-    if not newest:
-        return _horizon(_newest(frames, shift), cfg, False, float("-inf"))
-    return min(newest) - timedelta(seconds=cfg.hold_s)
+    return settled, more, any(st.got for st in stats)
 
 
 def _parse_ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def _load(cfg: ScanConfig, staged: list[cursors.Piece], by_source: dict[str, Source]) -> Logs:
-    from loganalyzer.ingest import load
-
-    as_, tz, enc = {}, {}, {}
-    for p in staged:
-        src = by_source.get(p.cursor.source)
-        kind = src.kind if src else None
-        fmt = (src.format if src else None) or p.cursor.fmt
-        if kind:
-            as_[p.staged] = f"{kind}:{fmt}" if fmt else kind
-        if src and src.zone:
-            tz[p.staged] = src.zone
-        if src and src.encoding:
-            enc[p.staged] = src.encoding
-    logs = load([p.staged for p in staged], as_=as_, tz=tz, encoding=enc, config=cfg.file)
-    formats = dict(zip(logs.stats["file"], logs.stats["format"], strict=True))
-    for p in staged:  # read every later piece of the file with the format found now
-        fmt = formats.get(p.staged)
-        if isinstance(fmt, str) and not fmt.startswith("inferred"):
-            p.cursor.fmt = fmt
-    return logs
-
-
-def _line_counts(logs: Logs, carried: dict[str, int]) -> dict[str, int]:
-    """Lines parsed, rejected and unread among the new lines (carried ones were counted last run)."""
-    parsed = rejected = unread = 0
-    for df in logs.polars.values():
-        if df.height:
-            skip = pl.col("file").cast(pl.String).replace_strict(carried, default=0, return_dtype=pl.Int64)
-            parsed += int(df.select((pl.col("line") > skip).sum()).item())
-    rej = logs.rejects
-    if len(rej):
-        r = pl.from_pandas(rej[["file", "line"]])
-        skip = pl.col("file").cast(pl.String).replace_strict(carried, default=0, return_dtype=pl.Int64)
-        rejected = int(r.select((pl.col("line") > skip).sum()).item())
-    st = logs.stats
-    unread = int(st["unread"].fillna(0).sum()) if "unread" in st else 0
-    return {"parsed": parsed, "rejected": rejected, "unread": unread}
 
 
 def _horizon(newest: datetime, cfg: ScanConfig, complete: bool, wall: float) -> datetime | None:
@@ -716,34 +724,6 @@ def _horizon(newest: datetime, cfg: ScanConfig, complete: bool, wall: float) -> 
     if complete or wall - newest.timestamp() > cfg.hold_s:
         return None
     return newest - timedelta(seconds=cfg.hold_s)
-
-
-def _newest(frames: dict[str, pl.DataFrame], shift: dict[str, float]) -> datetime:
-    return max(df.select(aligned_ts(k, shift).max()).item() for k, df in frames.items())
-
-
-def _measure_offsets(frames: dict[str, pl.DataFrame], ruleset: diagnose.RuleSet, cfg: ScanConfig
-                     ) -> tuple[dict[str, float], list[correlate.ClockOffset]]:
-    """Clock offsets for the whole run: on every entry, or on the busiest window of a large run."""
-    from loganalyzer import correlate
-
-    total = sum(df.height for df in frames.values())
-    sample = frames
-    if total > MEASURE_ALL_BELOW:
-        ref = frames.get("nginx_access", frames.get("vac", next(iter(frames.values()))))
-        busiest = ref.group_by(pl.col("ts").dt.truncate(f"{int(cfg.window_s)}s").alias("w")).len() \
-            .sort("len", descending=True).row(0)[0]
-        pad = timedelta(seconds=cfg.window_s + cfg.overlap_s)
-        sample = {k: df.filter((pl.col("ts") >= busiest - pad) & (pl.col("ts") <= busiest + 2 * pad))
-                  for k, df in frames.items()}
-    offsets = correlate.correlate({k: v for k, v in sample.items() if v.height}, ruleset.nginx_messages).offsets
-    return shift_of(offsets), offsets
-
-
-def _window_logs(logs: Logs, frames: dict[str, pl.DataFrame]) -> Logs:
-    from loganalyzer.ingest import Logs
-
-    return Logs(frames, logs.rejects.head(0), logs.stats, [])
 
 
 def _merge(parts: list[WindowResult], base: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -764,28 +744,6 @@ def _merge(parts: list[WindowResult], base: int = 0) -> tuple[pl.DataFrame, pl.D
     return a, e
 
 
-def _carry(staged: list[cursors.Piece], frames: dict[str, pl.DataFrame], shift: dict[str, float],
-           cut: datetime) -> int:
-    """Give each piece its lines from the first entry at or after ``cut`` (reference clock) to carry
-    over to the next run. Returns how many entries are carried."""
-    firsts: dict[str, int] = {}
-    carried = 0
-    for kind, df in frames.items():
-        late = df.filter(aligned_ts(kind, shift) >= cut)
-        carried += late.height
-        if late.height:
-            for file, line in late.group_by(pl.col("file").cast(pl.String)).agg(pl.col("line").min()).iter_rows():
-                firsts[file] = min(line, firsts.get(file, line))
-    for p in staged:
-        first = firsts.get(p.staged)
-        if first is None:
-            continue
-        total = p.carried_lines + p.new_lines
-        p.cursor.carry = cursors.last_lines(p.staged, total - first + 1)
-        p.cursor.carry_line = p.first_line + first - 1
-    return carried
-
-
 def _failures_frame(attempts: pl.DataFrame, redact_secrets: bool = True) -> pl.DataFrame:
     from loganalyzer import analysis, redact
     from loganalyzer import summary as summary_mod
@@ -800,14 +758,13 @@ def _failures_frame(attempts: pl.DataFrame, redact_secrets: bool = True) -> pl.D
         "status_upstream", "client_error", "request_time", "upstream_response_time")
 
 
-def _map_evidence(evidence: pl.DataFrame, staged: list[cursors.Piece]) -> pl.DataFrame:
-    """Evidence cited by the real file, its identity and its real line number (the staged copy goes)."""
+def _map_evidence(evidence: pl.DataFrame, ranges: list[tuple[str, str, str, int]]) -> pl.DataFrame:
+    """Evidence cited by the real file, its identity and its real line number. ``ranges``: (name
+    in the entries, path, identity, line number before the range's first line)."""
     from loganalyzer import analysis
 
-    table = pl.DataFrame({"file": [p.staged for p in staged], "__path": [p.path for p in staged],
-                          "identity": [p.cursor.identity for p in staged],
-                          "__base": [p.first_line - 1 for p in staged]},
-                         schema={"file": pl.String, "__path": pl.String, "identity": pl.String, "__base": pl.Int64})
+    table = pl.DataFrame(ranges, schema={"file": pl.String, "__path": pl.String, "identity": pl.String,
+                                         "__base": pl.Int64}, orient="row")
     return evidence.join(table, on="file", how="left").with_columns(
         pl.coalesce(pl.col("__path"), pl.col("file")).alias("file"),
         (pl.col("line") + pl.col("__base").fill_null(0)).alias("line"),
@@ -880,13 +837,6 @@ def _finish_run(db, cfg: ScanConfig, run_id: int, r: ScanResult, night: _Night) 
             counts += [(run_id, h, e, dim, v, n) for h, e, v, n in c.iter_rows()]
         db.executemany("INSERT INTO hourly_counts (run_id, hour, endpoint, dimension, value, n) VALUES (?,?,?,?,?,?)",
                        counts)
-
-
-def _int(v) -> int | None:
-    try:
-        return None if v is None or v != v else int(v)
-    except (TypeError, ValueError):
-        return None
 
 
 def _insert_failures(db, run_id: int, failures: pl.DataFrame, evidence: pl.DataFrame) -> None:
@@ -1003,21 +953,10 @@ def expiry_patterns() -> list[tuple[str, str]]:
     return [(e["name"], e["pattern"]) for e in data.get("expiry", [])]
 
 
-def _expiring(client: pl.DataFrame | None, days: float, wall: float) -> list[dict[str, Any]]:
+def _expiry_breaches(found: dict[str, datetime], days: float, wall: float) -> list[dict[str, Any]]:
     """A credential the client's lines say expires within ``days`` of now (or has expired)."""
-    if client is None or client.height == 0 or not days or "message" not in client.columns:
+    if not days:
         return []
-    found: dict[str, datetime] = {}
-    for name, pattern in expiry_patterns():
-        groups = client.select(pl.col("message").str.extract_groups(pattern).alias("g")).unnest("g")
-        if "when" in groups.columns:
-            t = groups["when"].drop_nulls().str.replace(" ", "T").str.to_datetime(time_zone="UTC", strict=False)
-        else:
-            t = pl.from_epoch(groups["epoch"].drop_nulls().cast(pl.Int64), time_unit="s").dt.replace_time_zone("UTC")
-        t = t.drop_nulls()
-        if len(t):
-            latest = t.max()
-            found[name] = max(found.get(name, latest), latest)
     now = datetime.fromtimestamp(wall, UTC)
     out = []
     for name, when in sorted(found.items()):

@@ -118,7 +118,7 @@ def test_a_file_compressed_after_it_was_read_to_its_end_is_not_inflated(tmp_path
     (tmp_path / "a.log.1.gz").write_bytes(gzip.compress(f.read_bytes()))
     f.unlink()
     inflated = []
-    real = cursors._new_bytes
-    monkeypatch.setattr(cursors, "_new_bytes", lambda *a, **k: inflated.append(a) or real(*a, **k))
+    real = cursors.new_bytes
+    monkeypatch.setattr(cursors, "new_bytes", lambda *a, **k: inflated.append(a) or real(*a, **k))
     again, gone, text = run([tmp_path / "a.log.1.gz"], [pieces[0].cursor], tmp_path)
     assert [p.status for p in again] == ["unchanged"] and not again[0].staged and not inflated and gone == []
