@@ -506,8 +506,12 @@ def init(folder) -> None:
 @click.option("--no-redact", is_flag=True, help="Keep secrets in the stored evidence (masked by default).")
 @click.option("--rebuild", is_flag=True,
               help="A history that cannot be opened is moved aside and built again from the logs on disk.")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on the Dask cluster at tcp://HOST:8786 (the dask extra).")
+@click.option("--workers", type=click.IntRange(min=1), help="Run on a local Dask cluster of N processes.")
+@click.option("-v", "--verbose", is_flag=True, help="Say more: the Dask dashboard's address, the notes.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing when no threshold is breached.")
-def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, quiet) -> int:
+def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, scheduler, workers, verbose,
+         quiet) -> int:
     """Read what is new in the configured logs, keep the night in the history, check the thresholds.
 
     \b
@@ -517,7 +521,7 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, qui
       loganalyzer scan --json - | jq .breaches
 
     Exit status: 0 done, 2 bad settings, 3 unreadable logs or history, 4 no request attempt found,
-    5 a threshold breached, 6 another scan is running.
+    5 a threshold breached, 6 another scan is running, 7 the Dask cluster was lost.
     """
     from loganalyzer import scan as scan_mod
 
@@ -539,8 +543,16 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, qui
         check_writable(o, [])
     from loganalyzer import history
 
+    if scheduler and workers:
+        raise click.UsageError("say --scheduler or --workers, not both")
+
+    def on_cluster(link: str | None) -> None:
+        if verbose:
+            click.echo(f"Dask dashboard: {link}", err=True)
+
     try:
-        result = scan_mod.scan(cfg, complete=complete, redact_secrets=not no_redact, rebuild=rebuild)
+        result = scan_mod.scan(cfg, complete=complete, redact_secrets=not no_redact, rebuild=rebuild,
+                               scheduler=scheduler, workers=workers, on_cluster=on_cluster)
     except history.HistoryError as exc:
         raise history.HistoryError(f"{exc} (or say --rebuild)") from exc
     _QUIET = quiet and not result.breaches

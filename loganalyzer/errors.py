@@ -15,6 +15,7 @@ code   name                        meaning
 4      NOTHING_TO_ANALYSE          no request attempts, or a time window that left none
 5      FAILURES                    failed attempts found (``analyze --check``) or a threshold breached
 6      LOCKED                      another scan holds the lock
+7      CLUSTER                     the Dask cluster was lost, or cannot run this release
 130    INTERRUPTED                 interrupted (Ctrl-C)
 =====  ==========================  ==================================================================
 """
@@ -32,6 +33,7 @@ class ExitStatus(IntEnum):
     NOTHING_TO_ANALYSE = 4
     FAILURES = 5
     LOCKED = 6
+    CLUSTER = 7
     INTERRUPTED = 130
 
 
@@ -81,3 +83,9 @@ class Locked(LoganalyzerError):
     """Another run holds the lock."""
 
     exit_status = ExitStatus.LOCKED
+
+
+class ClusterError(LoganalyzerError):
+    """The Dask cluster a scan runs on was lost, or its workers cannot run this release."""
+
+    exit_status = ExitStatus.CLUSTER

@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the parsing and diagnosis stack is imported when a run has 
 
 #: Scan settings and their defaults (``[scan]``); durations are seconds or "90s", "5m", "1h", "2d".
 SCAN_DEFAULTS: dict[str, Any] = {"history": "loganalyzer.db", "window": "1h", "overlap": "5m", "hold": "2m",
-                                 "batch": "256MB"}
+                                 "batch": "256MB", "scheduler": "", "workers": 0}
 #: Thresholds and their defaults (``[thresholds]``).
 THRESHOLD_DEFAULTS: dict[str, Any] = {
     "success_rate": 0.95,  # a night whose attempts succeed less often than this
@@ -84,6 +84,12 @@ def size(value: Any, what: str) -> int:
     return int(float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()])
 
 
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise errors.ConfigError(f"{what}: expected a number of processes (0: none), got {value!r}")
+    return value
+
+
 @dataclass
 class Source:
     """A configured source: a name, its kind (detected when not given), the globs of its files."""
@@ -109,6 +115,8 @@ class ScanConfig:
     thresholds: dict[str, Any]
     outputs: dict[str, str]
     batch_bytes: int = 256 << 20
+    scheduler: str | None = None  # a Dask scheduler's address
+    workers: int = 0  # or a local Dask cluster of this many processes
 
     @property
     def file(self) -> str | None:
@@ -170,7 +178,8 @@ class ScanConfig:
         return cls(settings, srcs, settings.here(str(sc["history"])), window,
                    duration(sc["overlap"], f"{where}: scan.overlap"), duration(sc["hold"], f"{where}: scan.hold"),
                    th, {k: settings.here(str(v)) for k, v in settings.outputs.items()},
-                   size(sc["batch"], f"{where}: scan.batch"))
+                   size(sc["batch"], f"{where}: scan.batch"), str(sc["scheduler"]) or None,
+                   _count(sc["workers"], f"{where}: scan.workers"))
 
 
 def load_config(path: str | Path | None = None, start: str | Path | None = None,
@@ -400,14 +409,27 @@ def files_of(source: Source) -> list[str]:
     return [str(p) for p in order_rotated(Path(p) for p in found)]
 
 
-def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None,
-         redact_secrets: bool = True, rebuild: bool = False, executor=None) -> ScanResult:
+def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None, redact_secrets: bool = True,
+         rebuild: bool = False, executor=None, scheduler: str | None = None, workers: int | None = None,
+         on_cluster=None) -> ScanResult:
     """Run the scan ``cfg`` describes (see the module's docstring). ``complete``: the logs are
     finished, commit every attempt (nothing is held for a next run). ``now``: the wall clock, in
     seconds (tests pass their own). ``rebuild``: a history that cannot be opened is moved aside
     (:func:`loganalyzer.history.set_aside`) and a new one is built from the logs on disk.
-    ``executor``: where the units of work run (:class:`InProcess` by default; see
-    :mod:`loganalyzer.cluster` for a Dask cluster); the results are the same."""
+    ``executor``: where the units of work run (:class:`InProcess` by default); or ``scheduler``
+    (a Dask scheduler's address) or ``workers`` (a local Dask cluster of that many processes), the
+    settings' own when not given (:mod:`loganalyzer.cluster`; ``on_cluster`` is told the dashboard's
+    address). The results are the same wherever the work runs."""
+    scheduler = scheduler or cfg.scheduler
+    workers = workers or cfg.workers
+    if executor is None and (scheduler or workers):
+        from loganalyzer import cluster
+
+        with cluster.executor(scheduler, workers) as ex:
+            if on_cluster is not None:
+                on_cluster(cluster.dashboard(ex))
+            return scan(cfg, complete=complete, now=now, redact_secrets=redact_secrets, rebuild=rebuild,
+                        executor=ex)
     from loganalyzer import diagnose
 
     started = datetime.now(UTC)

@@ -60,6 +60,16 @@ def totals(db_path: Path) -> dict[str, int]:
         db.close()
 
 
+def rotate_and_append(logs: Path, parts: dict[str, tuple[bytes, bytes]]) -> None:
+    """logrotate with compress: x.log -> x.log.1 -> x.log.2.gz; night 2's lines go to a new x.log."""
+    for name, (_, second) in parts.items():
+        (logs / name).rename(logs / f"{name}.1")
+        with open(logs / f"{name}.1", "rb") as src, gzip.open(logs / f"{name}.2.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        (logs / f"{name}.1").unlink()
+        (logs / name).write_bytes(second)
+
+
 def middle(sample: str) -> datetime:
     t = truth(sample)["sent_utc"].str.to_datetime(time_zone="UTC")
     return t.min() + (t.max() - t.min()) / 2
@@ -77,12 +87,7 @@ def test_two_nights_with_rotation_and_gzip_count_every_attempt_once(tmp_path, sa
     r1 = scan.scan(cfg, now=at.timestamp() + 1)
     assert r1.held_until_next_run > 0
     # Night 2: logrotate with compress: access.log -> access.log.1 -> access.log.2.gz; new lines go to a new file.
-    for name, (_, second) in parts.items():
-        (logs / name).rename(logs / f"{name}.1")
-        with open(logs / f"{name}.1", "rb") as src, gzip.open(logs / f"{name}.2.gz", "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        (logs / f"{name}.1").unlink()
-        (logs / name).write_bytes(second)
+    rotate_and_append(logs, parts)
     r2 = scan.scan(cfg)
     assert {p.status for p in r2.pieces} >= {"rotated", "new"}
     got = totals(tmp_path / "history.db")

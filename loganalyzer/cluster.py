@@ -1,0 +1,102 @@
+"""Running the nightly scan's units of work on a Dask cluster (``pip install 'loganalyzer[dask]'``).
+
+The client plans (which bytes of which file, formats, zones, clocks), sends the units of work of
+:mod:`loganalyzer.scanwork` to the cluster, merges the windows' results and writes the history:
+one writer, one transaction per run, as in one process. Workers read the byte ranges themselves,
+so the logs' paths must be on a filesystem they share (or be URLs they can open). A worker that
+dies has its tasks run again elsewhere (each is a pure function of its inputs); a scheduler lost
+before the commit leaves the history as it was (:class:`loganalyzer.errors.ClusterError`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from loganalyzer import __version__, errors
+
+
+class DaskExecutor:
+    """Submits units of work to a ``distributed.Client``; futures stay on the workers until gathered."""
+
+    def __init__(self, client: Any):
+        self.client = client
+        self.tasks = 0
+
+    def submit(self, fn, *args):
+        self.tasks += 1
+        return self.client.submit(fn, *args, pure=False)
+
+    def gather(self, futures: list) -> list:
+        from distributed.comm.core import CommClosedError
+
+        try:
+            return self.client.gather(futures)
+        except (CommClosedError, OSError, TimeoutError) as exc:
+            raise errors.ClusterError(f"lost the Dask cluster during the scan ({type(exc).__name__}: {exc}); "
+                                      "the history was left as it was") from exc
+        except Exception as exc:
+            if type(exc).__name__ in ("CancelledError", "FutureCancelledError"):
+                raise errors.ClusterError("the Dask cluster cancelled the scan's tasks (its scheduler went away?); "
+                                          "the history was left as it was") from exc
+            raise
+
+
+def check_workers(client: Any) -> None:
+    """Every worker must import this release of loganalyzer: the units of work are its functions."""
+
+    def version() -> str | None:  # sent by value: it runs even where loganalyzer is missing
+        try:
+            import loganalyzer
+
+            return loganalyzer.__version__
+        except ImportError:
+            return None
+
+    got = client.run(version)
+    if not got:
+        raise errors.ClusterError("the Dask cluster has no workers")
+    wrong = {w: v for w, v in got.items() if v != __version__}
+    if wrong:
+        w, v = next(iter(wrong.items()))
+        have = f"loganalyzer {v}" if v else "no loganalyzer"
+        raise errors.ClusterError(f"{len(wrong)} of {len(got)} Dask workers cannot run this scan: {w} has {have}; "
+                                  f"install loganalyzer {__version__} on every worker")
+
+
+@contextmanager
+def executor(scheduler: str | None = None, workers: int | None = None) -> Iterator[DaskExecutor]:
+    """A Dask executor on the cluster at ``scheduler`` (``tcp://host:8786``), or on a local
+    cluster of ``workers`` processes started here and stopped afterwards."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise errors.UsageError("a scan on a Dask cluster needs dask and distributed: "
+                                "pip install 'loganalyzer[dask]'") from exc
+    cluster = None
+    try:
+        if workers:
+            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                               dashboard_address=":0", silence_logs=logging.ERROR)
+            client = distributed.Client(cluster)
+        else:
+            client = distributed.Client(scheduler, timeout="15s")
+    except (OSError, TimeoutError) as exc:
+        raise errors.ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+    try:
+        check_workers(client)
+        yield DaskExecutor(client)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def dashboard(ex: DaskExecutor) -> str | None:
+    """The Dask dashboard's address, when the cluster serves one."""
+    try:
+        return ex.client.dashboard_link
+    except Exception:  # noqa: BLE001 - a cluster without a dashboard
+        return None
