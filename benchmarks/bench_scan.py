@@ -2,6 +2,7 @@
 
     python benchmarks/bench_scan.py                       # nights of 100 MB and 200 MB
     python benchmarks/bench_scan.py --sizes 1G,2G,5G      # the figures the issue asks for
+    python benchmarks/bench_scan.py --workers 1,2         # also on local Dask clusters of 1 and 2 processes
 
 Each night is the lab's mixed-faults incident (all four kinds: access with ids, error, Spring Boot,
 client) repeated in time: copy k of every log has its timestamps moved k periods later and its
@@ -11,6 +12,11 @@ the logs rotate as logrotate's ``compress`` + ``delaycompress`` leave them (``x.
 process (``loganalyzer scan``); then the same directory is scanned again unchanged, which must
 read nothing. Printed per night: input size, lines, wall, CPU (user + system) over wall (both
 cores busy is 2.0), lines/s, peak RSS; then the time per GB, to show whether time grows linearly.
+
+With ``--workers``, the same nights are scanned again on a local Dask cluster of each size; from
+Dask's task stream it prints, per night, the tasks run, the median compute time per task kind,
+the sum of compute time, the overhead (wall less compute over workers: planning on the client,
+the history's writes, scheduling) and the bytes between the client and the cluster (Dask's estimate).
 """
 
 from __future__ import annotations
@@ -132,29 +138,85 @@ def scan_once(folder: Path) -> dict:
             "lines": night["run"]["lines"]["read"], "attempts": night["summary"]["attempts"], "exit": code}
 
 
+def dask_child(folder: Path, workers: int) -> None:
+    """In a child process: one scan on a local cluster, with Dask's task stream summarised as JSON."""
+    import statistics
+
+    import distributed
+
+    from loganalyzer import cluster, scan
+
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  silence_logs=50) as c, distributed.Client(c) as client:
+        cfg = scan.load_config(folder / "loganalyzer.toml")
+        ex = cluster.DaskExecutor(client)
+        start = time.perf_counter()
+        with distributed.get_task_stream(client) as ts:
+            r = scan.scan(cfg, executor=ex)
+        wall = time.perf_counter() - start
+    from distributed.utils import key_split
+
+    compute: dict[str, list[float]] = {}
+    for t in ts.data:
+        for ss in t["startstops"]:
+            if ss["action"] == "compute":
+                compute.setdefault(key_split(t["key"]), []).append(ss["stop"] - ss["start"])
+    busy = sum(sum(v) for v in compute.values())
+    print(json.dumps({"wall_s": wall, "tasks": sum(len(v) for v in compute.values()), "compute_s": busy,
+                      "overhead_s": wall - busy / workers,
+                      "moved_mb": (ex.bytes_sent + ex.bytes_received) / 2**20,
+                      "median_task_s": {k: statistics.median(v) for k, v in compute.items()},
+                      "attempts": r.summary()["attempts"], "lines": r.lines["read"]}))
+
+
+def scan_on_dask(folder: Path, workers: int) -> dict:
+    p = subprocess.run([sys.executable, __file__, "--dask-child", str(folder), str(workers)], capture_output=True,
+                       text=True)
+    if p.returncode:
+        raise SystemExit(f"the scan on {workers} Dask workers failed: {p.stderr.strip()[-500:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def make_nights(folder: Path, templates: dict[str, Template], size: int, nights: int, each) -> list:
+    """Write ``nights`` nights into ``folder`` (rotating between them), calling ``each(night, written)``."""
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "logs").mkdir(parents=True)
+    (folder / "loganalyzer.toml").write_text(CONFIG)
+    copy = 0
+    out = []
+    for night in range(1, nights + 1):
+        if night > 1:
+            rotate(folder / "logs")
+        copies, written = write_night(folder / "logs", templates, copy, size)
+        copy += copies
+        out.append(each(night, written))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) == 4 and sys.argv[1] == "--dask-child":
+        dask_child(Path(sys.argv[2]), int(sys.argv[3]))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="100M,200M", help="night sizes, e.g. 1G,2G,5G (default 100M,200M)")
     ap.add_argument("--nights", type=int, default=2, help="nights per size (default 2)")
+    ap.add_argument("--workers", default="", help="also scan on local Dask clusters of these sizes, e.g. 1,2")
     ap.add_argument("--json", type=Path, default=OUT / "bench_scan.json", help="where the figures go")
     args = ap.parse_args(argv)
     templates = {name: Template(SAMPLE / name) for name in STAMPS}
     rows = []
+    dask_rows = []
     for size in [parse_size(s) for s in args.sizes.split(",")]:
         folder = OUT / f"night-{size >> 20}M"
-        shutil.rmtree(folder, ignore_errors=True)
-        (folder / "logs").mkdir(parents=True)
-        (folder / "loganalyzer.toml").write_text(CONFIG)
-        copy = 0
-        for night in range(1, args.nights + 1):
-            if night > 1:
-                rotate(folder / "logs")
-            copies, written = write_night(folder / "logs", templates, copy, size)
-            copy += copies
-            r = scan_once(folder)
-            rows.append({"size_mb": size >> 20, "night": night, "input_mb": written / 2**20, **r})
+        got = make_nights(folder, templates, size, args.nights, lambda night, written, folder=folder: {
+            "night": night, "input_mb": written / 2**20, **scan_once(folder)})
+        rows += [{"size_mb": size >> 20, **g} for g in got]
         rerun = scan_once(folder)
         rows.append({"size_mb": size >> 20, "night": "unchanged", "input_mb": 0.0, **rerun})
+        for w in [int(x) for x in args.workers.split(",") if x]:
+            got = make_nights(folder, templates, size, args.nights, lambda night, written, folder=folder, w=w: {
+                "night": night, "input_mb": written / 2**20, **scan_on_dask(folder, w)})
+            dask_rows += [{"size_mb": size >> 20, "workers": w, **g} for g in got]
     print(f"{'night size':>10} {'night':>9} {'input MB':>9} {'lines':>10} {'attempts':>9} {'wall s':>8} "
           f"{'CPU/wall':>8} {'lines/s':>10} {'peak RSS MB':>11} {'s per GB':>8}")
     for r in rows:
@@ -162,8 +224,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['size_mb']:>8} M {r['night']!s:>9} {r['input_mb']:>9.0f} {r['lines']:>10,} {r['attempts']:>9,} "
               f"{r['wall_s']:>8.2f} {r['cpu_s'] / r['wall_s']:>8.2f} {r['lines'] / r['wall_s']:>10,.0f} "
               f"{r['rss_mb']:>11,.0f} {per_gb:>8.1f}")
+    if dask_rows:
+        print(f"\n{'night size':>10} {'workers':>7} {'night':>5} {'wall s':>8} {'tasks':>6} {'compute s':>9} "
+              f"{'overhead s':>10} {'client MB':>9}  median s per task")
+        for r in dask_rows:
+            med = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["median_task_s"].items()))
+            print(f"{r['size_mb']:>8} M {r['workers']:>7} {r['night']:>5} {r['wall_s']:>8.2f} {r['tasks']:>6} "
+                  f"{r['compute_s']:>9.2f} {r['overhead_s']:>10.2f} {r['moved_mb']:>9.2f}  {med}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(rows, indent=1))
+    args.json.write_text(json.dumps({"in_process": rows, "dask": dask_rows}, indent=1, default=str))
     print(f"\nwrote {args.json}")
     return 0
 

@@ -24,16 +24,25 @@ class DaskExecutor:
     def __init__(self, client: Any):
         self.client = client
         self.tasks = 0
+        self.bytes_sent = 0  # what the client put into tasks (plans, carried lines), by Dask's estimate
+        self.bytes_received = 0  # what came back (stats, windows' results, carried lines)
 
     def submit(self, fn, *args):
+        from dask.sizeof import sizeof
+        from distributed import Future
+
         self.tasks += 1
+        self.bytes_sent += sum(sizeof(a) for a in args if not isinstance(a, (Future, list)))
         return self.client.submit(fn, *args, pure=False)
 
     def gather(self, futures: list) -> list:
+        from dask.sizeof import sizeof
         from distributed.comm.core import CommClosedError
 
         try:
-            return self.client.gather(futures)
+            got = self.client.gather(futures)
+            self.bytes_received += sum(sizeof(g) for g in got)
+            return got
         except (CommClosedError, OSError, TimeoutError) as exc:
             raise errors.ClusterError(f"lost the Dask cluster during the scan ({type(exc).__name__}: {exc}); "
                                       "the history was left as it was") from exc
