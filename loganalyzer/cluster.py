@@ -21,9 +21,11 @@ from loganalyzer import __version__, errors
 class DaskExecutor:
     """Submits units of work to a ``distributed.Client``; futures stay on the workers until gathered."""
 
-    def __init__(self, client: Any):
+    def __init__(self, client: Any, progress: bool = False):
         self.client = client
+        self.progress = progress  # show tasks done of all on stderr while waiting (a terminal)
         self.tasks = 0
+        self.done = 0
         self.bytes_sent = 0  # what the client put into tasks (plans, carried lines), by Dask's estimate
         self.bytes_received = 0  # what came back (stats, windows' results, carried lines)
 
@@ -40,7 +42,10 @@ class DaskExecutor:
         from distributed.comm.core import CommClosedError
 
         try:
+            if self.progress:
+                self._show(futures)
             got = self.client.gather(futures)
+            self.done += len(futures)
             self.bytes_received += sum(sizeof(g) for g in got)
             return got
         except (CommClosedError, OSError, TimeoutError) as exc:
@@ -51,6 +56,24 @@ class DaskExecutor:
                 raise errors.ClusterError("the Dask cluster cancelled the scan's tasks (its scheduler went away?); "
                                           "the history was left as it was") from exc
             raise
+
+
+    def _show(self, futures: list) -> None:
+        import sys
+
+        from distributed import wait
+
+        while True:
+            finished = sum(f.done() for f in futures)
+            sys.stderr.write(f"\rDask: {self.done + finished:,} of {self.tasks:,} tasks done")
+            sys.stderr.flush()
+            if finished == len(futures):
+                sys.stderr.write("\r\x1b[K")
+                return
+            try:
+                wait(futures, timeout=0.5)
+            except TimeoutError:
+                pass
 
 
 def check_workers(client: Any) -> None:
@@ -95,8 +118,10 @@ def executor(scheduler: str | None = None, workers: int | None = None) -> Iterat
     except (OSError, TimeoutError) as exc:
         raise errors.ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
     try:
+        import sys
+
         check_workers(client)
-        yield DaskExecutor(client)
+        yield DaskExecutor(client, progress=sys.stderr.isatty())
     finally:
         client.close()
         if cluster is not None:
