@@ -25,7 +25,7 @@ import math
 import re
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the parsing and diagnosis stack is imported when a run has 
 
 #: Scan settings and their defaults (``[scan]``); durations are seconds or "90s", "5m", "1h", "2d".
 SCAN_DEFAULTS: dict[str, Any] = {"history": "loganalyzer.db", "window": "1h", "overlap": "5m", "hold": "2m",
-                                 "batch": "256MB", "scheduler": "", "workers": 0}
+                                 "batch": "64MB", "scheduler": "", "workers": 0}
 #: Thresholds and their defaults (``[thresholds]``).
 THRESHOLD_DEFAULTS: dict[str, Any] = {
     "success_rate": 0.95,  # a night whose attempts succeed less often than this
@@ -114,7 +114,7 @@ class ScanConfig:
     hold_s: float
     thresholds: dict[str, Any]
     outputs: dict[str, str]
-    batch_bytes: int = 256 << 20
+    batch_bytes: int = 64 << 20
     scheduler: str | None = None  # a Dask scheduler's address
     workers: int = 0  # or a local Dask cluster of this many processes
 
@@ -208,6 +208,9 @@ history = "loganalyzer.db"   # SQLite file: runs, hourly counts, failures with t
 window = "1h"                # correlate and diagnose this much time at once (bounds memory)
 overlap = "5m"               # what each window also sees of its neighbours: the longest request
 hold = "2m"                  # the newest requests may still be in flight: kept for the next run
+batch = "64MB"               # read at most this much of each file at once (bounds memory)
+# workers = 2                # run on a local Dask cluster of this many processes (the dask extra)
+# scheduler = "tcp://scheduler:8786"   # or on an existing Dask cluster
 
 # One table per source. kind: vac (the client), nginx_access, nginx_error, crm (the upstream);
 # left out, it is detected. format, zone and encoding are optional too.
@@ -551,6 +554,7 @@ class _Night:
         self.held = 0
         self.last_pieces: list[cursors.Piece] = []
         self.batches = 0
+        self.decided: dict[str, tuple[str | None, str | None]] = {}  # path -> kind, zone
 
     def result(self, cfg: ScanConfig, run_id: int, started: datetime, redact_secrets: bool) -> ScanResult:
         attempts = pl.concat(self.attempts, how="vertical_relaxed").sort("ts", nulls_last=True) if self.attempts \
@@ -650,7 +654,12 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
             complete, p.cursor.carry if p.status != "gone" or p.cursor.carry else b"", p.first_line,
             p.cursor.carry.count(b"\n"), src.kind if src else None, src.zone if src else None,
             src.encoding if src else None, cfg.file))
-    specs = _decide(cfg, specs, by_source, ruleset, night, Path(f"{cfg.history}.stage"))
+    # Kinds and zones are decided once per file and run, on its first batch.
+    fresh = [sp for sp in specs if sp.path not in night.decided]
+    if fresh:
+        for sp in _decide(cfg, fresh, by_source, ruleset, night, Path(f"{cfg.history}.stage")):
+            night.decided[sp.path] = (sp.kind, sp.zone)
+    specs = [replace(sp, kind=night.decided[sp.path][0], zone=night.decided[sp.path][1]) for sp in specs]
     shift = shift_of(night.offsets)
     patterns = expiry_patterns()
     futures = [ex.submit(scanwork.parse_range, spec, shift, patterns) for spec in specs]
