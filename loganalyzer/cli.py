@@ -557,6 +557,9 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
         raise history.HistoryError(f"{exc} (or say --rebuild)") from exc
     _QUIET = quiet and not result.breaches
     print_scan(result)
+    if verbose:
+        for note in result.notes:
+            click.echo(f"note: {_shown(note, 300)}", err=True)
     export = result.to_dict()
     if outputs.get("json"):
         result.write_json(outputs["json"] if outputs["json"] != "-" else sys.stdout)
