@@ -607,6 +607,12 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
     else:
         attempts = parts[0]
     attempts = _with_paired_columns(attempts)
+    # A send no client line tells of happened between the lane's line before (c_opened) and the
+    # answer: where the proxy saw the request, its start (within those bounds) is the better time.
+    unsent = (pl.col("c_opened") < pl.col("c_send")).fill_null(False) & pl.col("p_start").is_not_null()
+    attempts = attempts.with_columns(pl.when(unsent).then(
+        pl.min_horizontal(pl.max_horizontal("p_start", "c_opened"), "c_send")).otherwise(pl.col("c_send"))
+        .cast(_NS).alias("c_send"))
     attempts = attempts.with_columns(
         pl.coalesce("c_request_id", "p_request_id").alias("request_id"),
         pl.coalesce("c_rid", "p_rid").alias("rid"),
@@ -642,7 +648,18 @@ def _pair_without_ids(v: pl.DataFrame, a: pl.DataFrame, window: float, times: tu
                       pl.when(pl.col("client_error").str.contains("(?i)time")).then(pl.lit(499)))
     left = v.filter(reached).with_columns(key.cast(pl.Int64).alias("__status"))
     right = a.with_columns(pl.col("status_proxy").cast(pl.Int64).alias("__status"))
-    pairs = match_nearest(left, right, ["method", "path", "__status"], *times, window + 0.5)
+    keys = ["method", "path", "__status"]
+    if times == ("done", "end") or "opened" not in left.columns:
+        pairs = match_nearest(left, right, keys, *times, window + 0.5)
+    else:
+        # A client that logs a call only once answered (urllib3 on a kept-alive connection, httpx)
+        # gives no send time (``opened`` is then the lane's line before, earlier than ``send``): a
+        # slow request's answer comes long after the proxy's start, and would meet the start of
+        # the next attempt. Its answer meets the proxy's end; logged sends meet starts.
+        unsent = (pl.col("opened") < pl.col("send")).fill_null(False)
+        pairs = match_nearest(left.filter(~unsent), right, keys, *times, window + 0.5)
+        rest = right.join(pairs.select("right_id"), on="right_id", how="anti")
+        pairs = pl.concat([pairs, match_nearest(left.filter(unsent), rest, keys, "done", "end", window + 0.5)])
     # Confidence: how many proxy lines of that method, path and status fall in the same second.
     second = pl.col(times[1]).dt.truncate("1s").alias("__second")
     crowd = right.group_by(["method", "path", "__status", second]).len()

@@ -83,3 +83,24 @@ def test_an_attempt_logged_once_answered_opens_after_the_lane_line_before_it():
     # The first attempt went out after "Creating ticket …", the retries after their announcements.
     assert ms == [0, 20, 79, 237]
     assert (a["opened"] <= a["send"]).all()
+
+
+def test_slow_answers_logged_only_once_answered_pair_with_their_own_access_lines():
+    """urllib3 on a kept-alive connection logs no send: each 504 (nginx gave up after 2 s) is
+    logged when it came back, 2 s after the proxy's start, right at the next retry's start. The
+    answers pair with the proxy's ends, and each attempt's time is the proxy's start, inside
+    what the client's lines allow."""
+    import csv
+
+    from loganalyzer import analyze
+    from tests.conftest import SAMPLES
+
+    cell = SAMPLES / "matrix" / "requests-json-ecs-lab"
+    r = analyze(cell / "logs").requests
+    slow = r[r["status_client"] == 504].sort_values("ts")
+    assert len(slow) == 3 and (slow["link"] == "time+method+path+status").all()
+    with open(cell / "truth.csv", newline="", encoding="utf-8") as fh:
+        sent = sorted(datetime.fromisoformat(t["sent_utc"]) for t in csv.DictReader(fh) if t["client_status"] == "504")
+    for found, want in zip(slow["ts"], sent, strict=True):
+        assert abs((found.to_pydatetime() - want).total_seconds()) < 0.6
+    assert slow["logical_id"].nunique() == 1
