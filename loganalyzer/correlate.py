@@ -29,6 +29,9 @@ _NS = pl.Datetime("ns", "UTC")
 SLACK_S = 0.25
 #: The longest an attempt's interval is searched back for a line logged during it.
 MAX_SPAN_S = 600.0
+#: How long before its answer a request no line tells the sending of may have gone out, when
+#: nothing times it: the lane's line before, if no further back than this.
+UNSENT_REACH_S = 3.0
 #: Offsets smaller than this are left alone: they are within the logs' own time precision.
 MIN_OFFSET_S = 1.0
 _REQUEST_IN_TEXT = re.compile(r"\b(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) (/[^\s?,;:)\]]*)")
@@ -608,11 +611,17 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
         attempts = parts[0]
     attempts = _with_paired_columns(attempts)
     # A send no client line tells of happened between the lane's line before (c_opened) and the
-    # answer: where the proxy saw the request, its start (within those bounds) is the better time.
-    unsent = (pl.col("c_opened") < pl.col("c_send")).fill_null(False) & pl.col("p_start").is_not_null()
-    attempts = attempts.with_columns(pl.when(unsent).then(
-        pl.min_horizontal(pl.max_horizontal("p_start", "c_opened"), "c_send")).otherwise(pl.col("c_send"))
-        .cast(_NS).alias("c_send"))
+    # answer: where the proxy timed the request, its start (within those bounds) is the better
+    # time; where it did not ($request_time not logged), the lane's line before is, as a
+    # sequential client sends right after it (a retry after its announcement), unless that line
+    # is too long before to be the request's own.
+    unsent = (pl.col("c_opened") < pl.col("c_send")).fill_null(False)
+    timed = pl.col("p_start").is_not_null() & (pl.col("p_request_time").fill_null(0) > 0)
+    reach = pl.duration(microseconds=int(UNSENT_REACH_S * 1e6))
+    attempts = attempts.with_columns(
+        pl.when(unsent & timed).then(pl.min_horizontal(pl.max_horizontal("p_start", "c_opened"), "c_send"))
+        .when(unsent).then(pl.max_horizontal("c_opened", pl.col("c_send") - reach))
+        .otherwise(pl.col("c_send")).cast(_NS).alias("c_send"))
     attempts = attempts.with_columns(
         pl.coalesce("c_request_id", "p_request_id").alias("request_id"),
         pl.coalesce("c_rid", "p_rid").alias("rid"),
