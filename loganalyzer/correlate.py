@@ -11,7 +11,9 @@ it was made and a confidence, so that ambiguous matches show as such.
 
 All joins on time are sorted merges (``join_asof``) or joins on keys with small groups; nothing
 compares every row with every other. Clock offsets between hosts are estimated from pairs linked by
-request id (or, failing ids, by searching whole-zone offsets) and removed before matching on time.
+request id (or, failing ids, from the traffic: :mod:`loganalyzer.clock`) and removed before matching
+on time; the nginx error log, on its access log's clock, is off by a whole zone at most
+(:func:`error_log_offset`).
 """
 
 from __future__ import annotations
@@ -165,10 +167,6 @@ def crm_table(df: pl.DataFrame) -> pl.DataFrame:
 
 # --------------------------------------------------------------------------------------------
 # clock offsets
-
-
-def _median_seconds(delta: pl.Series) -> float:
-    return float(np.median(delta.dt.total_microseconds().to_numpy()) / 1e6)
 
 
 def _id_differences(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str) -> np.ndarray:
