@@ -167,11 +167,17 @@ def client_calls(entries: pl.DataFrame, rules: str | Path | None = None) -> pl.D
     ``url`` (as written: absolute or a path), ``scheme``, ``host``, ``port``, ``path`` (no query),
     ``status`` (i64), ``error_class``, ``error_text``, ``elapsed_ms``, ``request_id``,
     ``attempt`` (an attempt number the line carries), ``rule`` (the wording that matched, or
-    ``fields`` for a line known by its structured fields only).
+    ``fields`` for a line known by its structured fields only), ``after`` (the time of the line
+    before it in its lane, its file and thread: any line, about a call or not).
     """
     r = load_rules(str(rules) if rules else None)
     df = entries if "row" in entries.columns else entries.with_row_index("row")
     df = df.with_columns(pl.col("row").cast(pl.UInt32), _text(df).alias("__text"))
+    # The lane's line before each one (any line, not only call lines): a request whose sending
+    # no line tells of (httpx writes one line, after the answer) went out after it.
+    lane = [c for c in ("file", "thread") if c in df.columns]
+    before = pl.col("ts").cast(_NS).shift(1)
+    df = df.sort("row").with_columns((before.over(lane) if lane else before).alias("__after"))
     # One pass of all wordings at once (one automaton) finds the lines any of them matches; only
     # those are told apart rule by rule. Most lines of a client's log match none.
     hit = df.filter(pl.col("__text").str.contains(_any_rule(r)).fill_null(False))
@@ -246,6 +252,7 @@ def client_calls(entries: pl.DataFrame, rules: str | Path | None = None) -> pl.D
         pl.coalesce(pl.col("__elapsed_ms").cast(pl.Float64, strict=False), _col(c, "elapsed_ms", pl.Float64))
         .alias("elapsed_ms"),
         _col(c, "request_id"), _col(c, "attempt", pl.Int64), pl.col("__rule_name").alias("rule"),
+        pl.col("__after").alias("after"),
     )
     # A structured error alone (a JSON log's exc_info of any exception) is about a call only if
     # something else says so: a method, a status, a URL, a request id, or a transport error class.
@@ -260,7 +267,7 @@ def _empty_calls() -> pl.DataFrame:
               "retry_left": pl.Int64, "method": pl.String, "url": pl.String, "scheme": pl.String,
               "host": pl.String, "port": pl.Int64, "path": pl.String, "status": pl.Int64,
               "error_class": pl.String, "error_text": pl.String, "elapsed_ms": pl.Float64,
-              "request_id": pl.String, "attempt": pl.Int64, "rule": pl.String}
+              "request_id": pl.String, "attempt": pl.Int64, "rule": pl.String, "after": _NS}
     return pl.DataFrame(schema=schema)
 
 
@@ -324,6 +331,9 @@ def _aggregate(c: pl.DataFrame, by: list[str], unreached: list[str]) -> pl.DataF
     aggs = [
         pl.col("request_id").drop_nulls().first(),
         pl.coalesce(sent, pl.col("ts").min()).alias("send"),
+        # When no line tells of the sending, the request went out after the lane's line before
+        # the attempt's first: the earliest it can have started.
+        pl.coalesce(sent, pl.col("after").sort_by("row").first(), pl.col("ts").min()).alias("opened"),
         pl.col("ts").max().alias("last_seen"),
         pl.coalesce(heard, pl.col("ts").max()).alias("done"),
         pl.col("method").drop_nulls().first(),
@@ -375,10 +385,11 @@ def client_attempts(calls: pl.DataFrame, backoff_s: float = 3.0, attach_s: float
 
     Returns one row per attempt, sorted by ``send``, with the columns of
     ``correlate.vac_table`` — ``rid`` (u64 hash of the id, null without one), ``request_id``,
-    ``attempt`` (i64, 1-based within the logical request), ``send``, ``last_seen``, ``done``
-    (datetime[ns, UTC]), ``method``, ``path``, ``status_client`` (i64), ``client_error`` (the
-    error text), ``elapsed_ms``, ``row`` (list[u32] of entry rows), ``file``, ``line`` (first
-    line) — and ``url``, ``scheme``, ``host``, ``port`` (i64), ``error_class``, ``reached``
+    ``attempt`` (i64, 1-based within the logical request), ``send``, ``opened`` (the earliest
+    the request can have gone out: its send line, else the lane's line before the attempt's
+    first), ``last_seen``, ``done`` (datetime[ns, UTC]), ``method``, ``path``, ``status_client``
+    (i64), ``client_error`` (the error text), ``elapsed_ms``, ``row`` (list[u32] of entry rows),
+    ``file``, ``line`` (first line) — and ``url``, ``scheme``, ``host``, ``port`` (i64), ``error_class``, ``reached``
     (false: a connection failure that cannot have reached any server; true: answered; null:
     unknown), ``retried`` (the attempt announced another), ``retry_left``, ``thread``,
     ``logical`` (the request id, else ``"<file>:<line>"`` of the logical request's first line)
@@ -401,19 +412,21 @@ def client_attempts(calls: pl.DataFrame, backoff_s: float = 3.0, attach_s: float
     a = a.with_columns(
         pl.when(pl.col("request_id").is_not_null()).then(pl.col("request_id").hash(seed=7)).alias("rid"),
         pl.col("send").cast(_NS), pl.col("last_seen").cast(_NS), pl.col("done").cast(_NS),
+        pl.min_horizontal("opened", "send").cast(_NS).alias("opened"),
         pl.len().over("logical").cast(pl.Int64).alias("attempts"),
     ).sort(["send", "__first"])
     return a.select(ATTEMPT_COLUMNS)
 
 
 #: The columns of ``client_attempts``, in order.
-ATTEMPT_COLUMNS = ["rid", "request_id", "attempt", "send", "last_seen", "done", "method", "path", "status_client",
-                   "client_error", "elapsed_ms", "row", "file", "line", "url", "scheme", "host", "port",
-                   "error_class", "reached", "retried", "retry_left", "thread", "logical", "attempts"]
+ATTEMPT_COLUMNS = ["rid", "request_id", "attempt", "send", "opened", "last_seen", "done", "method", "path",
+                   "status_client", "client_error", "elapsed_ms", "row", "file", "line", "url", "scheme", "host",
+                   "port", "error_class", "reached", "retried", "retry_left", "thread", "logical", "attempts"]
 
 
 def _empty_attempts() -> pl.DataFrame:
-    schema = {"rid": pl.UInt64, "request_id": pl.String, "attempt": pl.Int64, "send": _NS, "last_seen": _NS,
+    schema = {"rid": pl.UInt64, "request_id": pl.String, "attempt": pl.Int64, "send": _NS, "opened": _NS,
+              "last_seen": _NS,
               "done": _NS, "method": pl.String, "path": pl.String, "status_client": pl.Int64,
               "client_error": pl.String, "elapsed_ms": pl.Float64, "row": pl.List(pl.UInt32), "file": pl.String,
               "line": pl.Int64, "url": pl.String, "scheme": pl.String, "host": pl.String, "port": pl.Int64,

@@ -11,7 +11,9 @@ it was made and a confidence, so that ambiguous matches show as such.
 
 All joins on time are sorted merges (``join_asof``) or joins on keys with small groups; nothing
 compares every row with every other. Clock offsets between hosts are estimated from pairs linked by
-request id (or, failing ids, by searching whole-zone offsets) and removed before matching on time.
+request id (or, failing ids, from the traffic: :mod:`loganalyzer.clock`) and removed before matching
+on time; the nginx error log, on its access log's clock, is off by a whole zone at most
+(:func:`error_log_offset`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ _NS = pl.Datetime("ns", "UTC")
 SLACK_S = 0.25
 #: The longest an attempt's interval is searched back for a line logged during it.
 MAX_SPAN_S = 600.0
+#: How long before its answer a request no line tells the sending of may have gone out, when
+#: nothing times it: the lane's line before, if no further back than this.
+UNSENT_REACH_S = 3.0
 #: Offsets smaller than this are left alone: they are within the logs' own time precision.
 MIN_OFFSET_S = 1.0
 _REQUEST_IN_TEXT = re.compile(r"\b(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) (/[^\s?,;:)\]]*)")
@@ -162,10 +167,6 @@ def crm_table(df: pl.DataFrame) -> pl.DataFrame:
 
 # --------------------------------------------------------------------------------------------
 # clock offsets
-
-
-def _median_seconds(delta: pl.Series) -> float:
-    return float(np.median(delta.dt.total_microseconds().to_numpy()) / 1e6)
 
 
 def _id_differences(a: pl.DataFrame, a_time: str, b: pl.DataFrame, b_time: str) -> np.ndarray:
@@ -340,26 +341,18 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
             offsets.append(by_id)
         elif have_access:  # no ids to pair: the traffic itself, every upstream line against the proxy's starts
             # One event per request the upstream names (its own trace ids), else every line.
-            events = crm_first.select(pl.col("first").alias("__t")) if crm_first.height >= 20 else \
-                crm.select(pl.col("ts").alias("__t"))
+            requests_lines = worker_lines(crm).select(pl.col("ts").alias("__t"))
+            events = crm_first.select(pl.col("first").alias("__t")) if crm_first.height >= 20 else requests_lines
             est = clock.estimate_offset(floors, events, ref_time="__t", other_time="__t",
                                         ref_precision_s=precision, other_precision_s=0.001)
             if not est.measured and crm_first.height >= 20:
-                est = clock.estimate_offset(floors, crm.select(pl.col("ts").alias("__t")), ref_time="__t",
+                est = clock.estimate_offset(floors, requests_lines, ref_time="__t",
                                             other_time="__t", ref_precision_s=precision, other_precision_s=0.001)
             offsets.append(_from_estimate("crm", reference, est, "traffic"))
-    if errors.height and have_access and proxy_kind == "nginx_access" and errors["connection"].is_not_null().any() \
-            and access["connection"].is_not_null().any():
-        # A kept-alive connection carries many requests: each error line goes with the nearest one.
-        # Zone mistakes are hours: the nearest line of the connection is then still the right one
-        # unless connections are reused within that span, which the median absorbs.
-        pairs = errors.select("connection", "ts").drop_nulls().sort("ts").join_asof(
-            access.select("connection", "end").drop_nulls().sort("end"), left_on="ts", right_on="end",
-            by="connection", strategy="nearest", check_sortedness=False).drop_nulls("end")
-        if pairs.height >= 3:
-            sec = _median_seconds(pairs["ts"] - pairs["end"])
-            offsets.append(_offset("nginx_error", reference, sec, pairs.height, "connection number",
-                                   snap_s=0.5 + max(precision, 1.0)))
+    if errors.height and have_access and proxy_kind == "nginx_access":
+        off = error_log_offset(errors, access)
+        if off is not None:
+            offsets.append(_offset("nginx_error", reference, off[0], off[1], off[2], snap_s=0.5 + max(precision, 1.0)))
 
     if given_offsets is not None:
         offsets = [replace(o) for o in given_offsets]
@@ -375,7 +368,7 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
         shift = pl.duration(microseconds=int(round(off.seconds * 1e6)))
         return df.with_columns([(pl.col(c) - shift).cast(_NS).alias(c) for c in cols])
 
-    vac = aligned(vac, "vac", ["send", "last_seen", "done"])
+    vac = aligned(vac, "vac", ["send", "opened", "last_seen", "done"])
     crm = aligned(crm, "crm", ["ts"])
     errors = aligned(errors, "nginx_error", ["ts"])
 
@@ -401,6 +394,22 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     all_links = pl.concat(links, how="vertical_relaxed") if links else pl.DataFrame()
     attempts = _logical_requests(attempts)
     return Correlation(attempts, all_links, offsets)
+
+
+def worker_lines(crm: pl.DataFrame) -> pl.DataFrame:
+    """The upstream's lines logged while handling requests: those of its worker pools' threads.
+
+    A server handles requests on pools of threads named alike but for a number (``exec-1`` …
+    ``exec-10``, ``qtp…-42``, ``reactor-http-nio-3``); start-up, shutdown and timers run on threads
+    of their own (``main``, a shutdown hook). Their bursts (a start-up writes dozens of lines in a
+    second) are not traffic and blur the match with the proxy's requests. Without thread names, or
+    with too few pool lines to measure on, every line counts.
+    """
+    if "thread" not in crm.columns or crm["thread"].null_count() == crm.height:
+        return crm
+    pool = pl.col("thread").str.replace_all(r"\d+", "#")
+    workers = crm.filter(pl.col("thread").is_not_null()).filter(pl.col("thread").n_unique().over(pool) >= 2)
+    return workers if workers.height >= clock.MIN_EVENTS else crm
 
 
 #: Id-less lines of one thread this close together are taken as one request's.
@@ -441,6 +450,72 @@ def upstream_attempts(crm: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return attempts.drop("row", "__key", "__end"), links
 
 
+#: How far (s) an error line may fall outside its request's interval: both logs write whole seconds.
+_ERROR_LINE_SLACK_S = 1.5
+#: Zone offsets considered between an error log and its access log: UTC-14 to UTC+14 in quarter hours.
+_QUARTERS = 14 * 4
+#: Error lines sampled to score each candidate zone.
+_ERROR_SAMPLE = 5000
+
+
+def error_log_offset(errors: pl.DataFrame, access: pl.DataFrame) -> tuple[float, int, str] | None:
+    """How far the error log's times are from its access log's: ``(seconds, pairs, method)``, or None.
+
+    Both logs are written by one nginx, on one clock: they can differ only by the zone each is
+    written (or read) in, a whole number of quarter hours. An error line is written while its
+    request is in progress, so at the right offset it falls inside ``[start, end]`` of a request
+    of its connection (nginx's connection number), give or take the logs' whole seconds.
+
+    Nearest-line pairing is not enough: a kept-alive connection carries a client's requests for as
+    long as it runs, and hours off, the nearest line of a connection is its last, not the one the
+    error belongs to. So each zone the connections' spans allow is tried, and the one that puts the
+    most lines inside a request of their connection wins. Without connection numbers, the lines'
+    method and path against the access lines' are scored the same way.
+    """
+    by = ["connection"] if errors["connection"].is_not_null().any() and access["connection"].is_not_null().any() \
+        else ["method", "path"]
+    e = errors.select(by + ["ts"]).drop_nulls()
+    a = access.select(by + ["start", "end"]).drop_nulls()
+    if e.height < 3 or a.height == 0:
+        return None
+    slack = _ERROR_LINE_SLACK_S
+    # The quarter hours each line allows: its time minus anything within its group's span.
+    spans = a.group_by(by).agg(pl.col("start").min().alias("__lo"), pl.col("end").max().alias("__hi"))
+    allowed = e.join(spans, on=by).select(
+        ((((pl.col("ts") - pl.col("__hi")).dt.total_milliseconds() / 1000 - slack) / 900).ceil()
+         .clip(-_QUARTERS, _QUARTERS + 1).cast(pl.Int64).alias("__q0")),
+        ((((pl.col("ts") - pl.col("__lo")).dt.total_milliseconds() / 1000 + slack) / 900).floor()
+         .clip(-_QUARTERS - 1, _QUARTERS).cast(pl.Int64).alias("__q1")),
+    ).filter(pl.col("__q0") <= pl.col("__q1"))
+    if allowed.height == 0:
+        return None
+    # Lines allowing each quarter hour: +1 where a line's range opens, -1 past where it closes.
+    steps = pl.concat([allowed.select(pl.col("__q0").alias("q"), pl.lit(1).alias("d")),
+                       allowed.select((pl.col("__q1") + 1).alias("q"), pl.lit(-1).alias("d"))])
+    cover = steps.group_by("q").agg(pl.col("d").sum()).sort("q").with_columns(pl.col("d").cum_sum().alias("n"))
+    top = int(cover["n"].max())
+    candidates = cover.filter(pl.col("n") >= top / 2).with_columns(pl.col("q").abs().alias("__abs")).sort(
+        ["n", "__abs"], descending=[True, False])["q"]
+    # Each candidate: the lines inside a request of their group, the one that started last before them
+    # (a sample of the lines does; only the access lines of their groups are looked up).
+    e = e.gather_every(max(1, e.height // _ERROR_SAMPLE))
+    pool = a.join(e.select(by).unique(), on=by, how="semi").sort("start")
+    pad = pl.duration(milliseconds=int(slack * 1000))
+    best: tuple[int, int] | None = None
+    for q in candidates.to_list():
+        # Looked up from the line's time plus the slack: a line may be logged just before the start.
+        shifted = e.with_columns((pl.col("ts") - pl.duration(seconds=900 * q) + pad).cast(_NS).alias("__k")).sort("__k")
+        j = shifted.join_asof(pool, left_on="__k", right_on="start", by=by, strategy="backward",
+                              check_sortedness=False)
+        inside = j.filter(pl.col("__k") <= pl.col("end") + 2 * pad).height
+        if best is None or inside > best[1] or (inside == best[1] and abs(q) < abs(best[0])):
+            best = (q, inside)
+    if best is None or best[1] < 3:
+        return None
+    what = "connection number" if by == ["connection"] else "method and path"
+    return float(900 * best[0]), best[1], f"{what}: error lines inside a request of theirs, one clock"
+
+
 def _from_estimate(source: str, reference: str, est: clock.OffsetEstimate, what: str) -> ClockOffset:
     """A traffic estimate as an offset to apply (or, when the traffic could not tell, one that is not)."""
     if not est.measured:
@@ -476,7 +551,7 @@ _PAIRED_COLUMNS: dict[str, pl.DataType] = {
     "c_client_error": pl.String, "p_end": _NS, "p_status_upstream": pl.Int64, "p_upstream_addr": pl.String,
     "p_request_time": pl.Float64, "p_upstream_response_time": pl.Float64, "p_connection": pl.Int64,
     "p_client_addr": pl.String, "p_user_agent": pl.String, "c_elapsed_ms": pl.Float64, "c_last_seen": _NS,
-    "c_done": _NS, "c_logical": pl.String, "c_error_class": pl.String, "c_reached": pl.Boolean,
+    "c_done": _NS, "c_opened": _NS, "c_logical": pl.String, "c_error_class": pl.String, "c_reached": pl.Boolean,
 }
 
 
@@ -513,8 +588,8 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
     else:
         pairs = pl.DataFrame(schema={"left_id": pl.UInt32, "right_id": pl.UInt32, "dt": pl.Float64,
                                      "link": pl.String, "confidence": pl.Float64})
-    client_cols = ["request_id", "rid", "attempt", "send", "last_seen", "done", "method", "path", "status_client",
-                   "client_error", "elapsed_ms", "logical", "error_class", "reached"]
+    client_cols = ["request_id", "rid", "attempt", "send", "opened", "last_seen", "done", "method", "path",
+                   "status_client", "client_error", "elapsed_ms", "logical", "error_class", "reached"]
     if v.height:
         v = v.with_columns(*[pl.lit(None, dtype).alias(c) for c, dtype in
                              (("logical", pl.String), ("error_class", pl.String), ("reached", pl.Boolean))
@@ -538,6 +613,18 @@ def _pair_client_and_proxy(vac: pl.DataFrame, access: pl.DataFrame, access_ids: 
     else:
         attempts = parts[0]
     attempts = _with_paired_columns(attempts)
+    # A send no client line tells of happened between the lane's line before (c_opened) and the
+    # answer: where the proxy timed the request, its start (within those bounds) is the better
+    # time; where it did not ($request_time not logged), the lane's line before is, as a
+    # sequential client sends right after it (a retry after its announcement), unless that line
+    # is too long before to be the request's own.
+    unsent = (pl.col("c_opened") < pl.col("c_send")).fill_null(False)
+    timed = pl.col("p_start").is_not_null() & (pl.col("p_request_time").fill_null(0) > 0)
+    reach = pl.duration(microseconds=int(UNSENT_REACH_S * 1e6))
+    attempts = attempts.with_columns(
+        pl.when(unsent & timed).then(pl.min_horizontal(pl.max_horizontal("p_start", "c_opened"), "c_send"))
+        .when(unsent).then(pl.max_horizontal("c_opened", pl.col("c_send") - reach))
+        .otherwise(pl.col("c_send")).cast(_NS).alias("c_send"))
     attempts = attempts.with_columns(
         pl.coalesce("c_request_id", "p_request_id").alias("request_id"),
         pl.coalesce("c_rid", "p_rid").alias("rid"),
@@ -573,7 +660,18 @@ def _pair_without_ids(v: pl.DataFrame, a: pl.DataFrame, window: float, times: tu
                       pl.when(pl.col("client_error").str.contains("(?i)time")).then(pl.lit(499)))
     left = v.filter(reached).with_columns(key.cast(pl.Int64).alias("__status"))
     right = a.with_columns(pl.col("status_proxy").cast(pl.Int64).alias("__status"))
-    pairs = match_nearest(left, right, ["method", "path", "__status"], *times, window + 0.5)
+    keys = ["method", "path", "__status"]
+    if times == ("done", "end") or "opened" not in left.columns:
+        pairs = match_nearest(left, right, keys, *times, window + 0.5)
+    else:
+        # A client that logs a call only once answered (urllib3 on a kept-alive connection, httpx)
+        # gives no send time (``opened`` is then the lane's line before, earlier than ``send``): a
+        # slow request's answer comes long after the proxy's start, and would meet the start of
+        # the next attempt. Its answer meets the proxy's end; logged sends meet starts.
+        unsent = (pl.col("opened") < pl.col("send")).fill_null(False)
+        pairs = match_nearest(left.filter(~unsent), right, keys, *times, window + 0.5)
+        rest = right.join(pairs.select("right_id"), on="right_id", how="anti")
+        pairs = pl.concat([pairs, match_nearest(left.filter(unsent), rest, keys, "done", "end", window + 0.5)])
     # Confidence: how many proxy lines of that method, path and status fall in the same second.
     second = pl.col(times[1]).dt.truncate("1s").alias("__second")
     crowd = right.group_by(["method", "path", "__status", second]).len()
@@ -710,8 +808,14 @@ def _link_crm(crm: pl.DataFrame, attempts: pl.DataFrame, slack_s: float = 0.0) -
         pl.col("ts") + pl.duration(microseconds=(pl.col("p_request_time").cast(pl.Float64).fill_null(0) * 1e6)
                                    .round().cast(pl.Int64)),
     )
+    # A client that logs a call only once answered (httpx) leaves its start open: from the lane's
+    # line before (``c_opened``), but no earlier than the proxy's time for it plus a second allows.
+    earliest = pl.col("ts") - pl.duration(microseconds=((pl.col("p_request_time").cast(pl.Float64).fill_null(0) + 1.0)
+                                                        * 1e6).round().cast(pl.Int64))
+    start = pl.when(pl.col("c_opened").is_not_null()).then(
+        pl.min_horizontal("ts", pl.max_horizontal("c_opened", earliest))).otherwise(pl.col("ts"))
     starts = attempts.select(
-        "attempt_id", "rid", pl.col("ts").cast(_NS).alias("start"),
+        "attempt_id", "rid", start.cast(_NS).alias("start"),
         pl.coalesce(pl.col("c_last_seen"), proxy_end).cast(_NS).alias("end"), "method", "path",
         (pl.col("p_row").is_not_null() & pl.col("p_upstream_addr").is_not_null()).alias("at_upstream"),
         pl.col("p_row").is_not_null().alias("at_proxy"))
@@ -771,9 +875,15 @@ def _link_by_thread_and_time(lines: pl.DataFrame, starts: pl.DataFrame, id_links
     candidates = starts.filter(pl.col("at_upstream")) if starts["at_upstream"].any() else \
         starts.filter(pl.col("at_proxy"))
     if id_links is not None and id_links.height:
-        threads = id_links.join(crm.select("row", "thread"), on="row").group_by("attempt_id").agg(
-            pl.col("thread").drop_nulls().first().alias("thread"))
-        candidates = candidates.join(threads, on="attempt_id", how="left")
+        threads = id_links.join(crm.select("row", "thread", "ts"), on="row").group_by("attempt_id").agg(
+            pl.col("thread").drop_nulls().first().alias("thread"), pl.col("ts").min().alias("__first"),
+            pl.col("ts").max().alias("__last"))
+        # An attempt was at the upstream from its first line of its own to its last, whatever the
+        # proxy's whole seconds put its start at: a thread serves one request at a time, so an
+        # id-less line logged on that thread after them is the same request's.
+        candidates = candidates.join(threads, on="attempt_id", how="left").with_columns(
+            pl.min_horizontal("start", "__first").cast(_NS).alias("start"),
+            pl.max_horizontal("end", "__last").cast(_NS).alias("end")).drop("__first", "__last")
     else:
         candidates = candidates.with_columns(pl.lit(None, pl.String).alias("thread"))
     # The end gets slack; the start does not, so that retries a few milliseconds apart keep their order.
@@ -783,8 +893,15 @@ def _link_by_thread_and_time(lines: pl.DataFrame, starts: pl.DataFrame, id_links
     known = candidates.filter(pl.col("thread").is_not_null())
     free = candidates.filter(pl.col("thread").is_null())
     results = []
-    stages = (("thread+time", ["thread"], known), ("time+path", ["method", "path"], free), ("time", [], free))
-    for name, by, pool in stages:
+    # A line that names its request may also sit just before the attempt's estimated start (a
+    # filter logs before the client's own line is written; clocks within tolerance are not moved).
+    stages = (("thread+time", ["thread"], known, "backward", MAX_SPAN_S),
+              ("time+path", ["method", "path"], free, "backward", MAX_SPAN_S),
+              ("time+path", ["method", "path"], free, "forward", SLACK_S), ("time", [], free, "backward", MAX_SPAN_S))
+    # Inside an attempt's own interval first; only the lines left may use the offset's slack (in
+    # dense traffic the slack reaches later attempts, and "latest start before" would pick those).
+    shifts = (0.0, slack_s) if slack_s > 0 else (0.0,)
+    for (name, by, pool, strategy, reach), slack in ((st, sh) for st in stages for sh in shifts):
         pending = named if not results else named.join(pl.concat(results).select("row"), on="row", how="anti")
         pending = pending.drop_nulls(by) if by else pending
         if pending.height == 0 or pool.height == 0:
@@ -793,10 +910,10 @@ def _link_by_thread_and_time(lines: pl.DataFrame, starts: pl.DataFrame, id_links
         taken = pl.concat(results).select("attempt_id") if results else pool.head(0).select("attempt_id")
         pool = pool.join(taken, on="attempt_id", how="anti")
         # A line may sit up to the offset's slack before its attempt's start (latency left in the offset).
-        shift = pl.duration(microseconds=int(slack_s * 1e6))
+        shift = pl.duration(microseconds=int(slack * 1e6))
         moved = pending.with_columns((pl.col("ts") + shift).cast(_NS).alias("__mts"))
         pairs = match_nearest(moved.rename({"row": "left_id"}), pool.rename({"attempt_id": "right_id"}), by,
-                              "__mts", "start", MAX_SPAN_S, strategy="backward")
+                              "__mts", "start", reach, strategy=strategy)
         j = pairs.join(pending.select(pl.col("row").alias("left_id"), "ts"), on="left_id").join(
             pool.select(pl.col("attempt_id").alias("right_id"), "end"), on="right_id")
         j = j.filter(pl.col("ts") <= pl.col("end"))
