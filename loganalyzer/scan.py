@@ -377,6 +377,7 @@ class ScanResult:
             "summary": self.summary(),
             "breaches": sorted(self.breaches, key=lambda b: (not b["new"], b["rule"])),
             "hours": self.hourly.with_columns(pl.col(pl.Float64).round(6)).to_dicts(),
+            "failures_shown": f.height,  # the first ones; the history has every failure with its evidence
             "failures": f.to_dicts(),
             "nights": self.nights,
             "totals": self.totals,
@@ -533,8 +534,20 @@ def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: 
 
 
 #: The columns of a night's attempts kept in memory across batches (for the hours and thresholds).
-_KEPT = ["ts", "method", "path", "attempt", "verdict", "root_cause", "root_cause_detail", "status_client",
-         "status_proxy", "status_upstream", "request_time", "upstream_response_time"]
+#: Typed small (categories, 16-bit statuses, 32-bit times): a night of millions of attempts stays small.
+_KEPT = {"ts": None, "endpoint": pl.Categorical, "attempt": pl.Int32, "verdict": pl.Categorical,
+         "root_cause": pl.Categorical, "root_cause_detail": pl.Categorical, "status_client": pl.Int16,
+         "status_proxy": pl.Int16, "status_upstream": pl.Int16, "request_time": pl.Float32,
+         "upstream_response_time": pl.Float32}
+#: Failed attempts a run keeps in memory for its JSON and report (all of them go to the history).
+FAILURE_SAMPLE = 500
+
+
+def _compact(attempts: pl.DataFrame) -> pl.DataFrame:
+    from loganalyzer import summary as summary_mod
+
+    a = attempts.with_columns(summary_mod.endpoint(pl.col("method"), pl.col("path")).alias("endpoint"))
+    return a.select([pl.col(c) if t is None else pl.col(c).cast(t) for c, t in _KEPT.items()])
 
 
 class _Night:
@@ -554,11 +567,12 @@ class _Night:
         self.held = 0
         self.last_pieces: list[cursors.Piece] = []
         self.batches = 0
+        self.failed = 0  # failed attempts in all, of which the first FAILURE_SAMPLE are kept
         self.decided: dict[str, tuple[str | None, str | None]] = {}  # path -> kind, zone
 
     def result(self, cfg: ScanConfig, run_id: int, started: datetime, redact_secrets: bool) -> ScanResult:
         attempts = pl.concat(self.attempts, how="vertical_relaxed").sort("ts", nulls_last=True) if self.attempts \
-            else schema.empty(schema.ATTEMPT).select(_KEPT)
+            else _compact(schema.empty(schema.ATTEMPT))
         failures = pl.concat(self.failures, how="vertical_relaxed") if self.failures else \
             _failures_frame(schema.empty(schema.ATTEMPT), redact_secrets)
         evidence = pl.concat(self.evidence, how="vertical_relaxed") if self.evidence else None
@@ -738,9 +752,13 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
     table = [(s.name, s.path, done[s.path].identity, s.first_line - 1) for s in specs]
     mapped = _map_evidence(evidence, table)
     _insert_failures(db, run_id, failures, mapped)
-    night.attempts.append(attempts.select(_KEPT))
-    night.failures.append(failures)
-    night.evidence.append(mapped)
+    night.attempts.append(_compact(attempts))
+    room = FAILURE_SAMPLE - sum(f.height for f in night.failures)
+    if room > 0:
+        kept = failures.head(room)
+        night.failures.append(kept)
+        night.evidence.append(mapped.join(kept.select("attempt_id"), on="attempt_id", how="semi"))
+    night.failed += failures.height
     return settled, more, any(st.got for st in stats)
 
 
@@ -807,10 +825,12 @@ def _hourly(attempts: pl.DataFrame) -> pl.DataFrame:
     from loganalyzer import analysis
     from loganalyzer import summary as summary_mod
 
+    if "endpoint" not in attempts.columns:
+        attempts = attempts.with_columns(summary_mod.endpoint(pl.col("method"), pl.col("path")).alias("endpoint"))
     a = attempts.with_columns(
         pl.col("ts").dt.truncate("1h").alias("__h"),
-        summary_mod.endpoint(pl.col("method"), pl.col("path")).alias("endpoint"),
-        (pl.col("verdict") != "ok").alias("__f"),
+        pl.col("endpoint").cast(pl.String),
+        (pl.col("verdict").cast(pl.String) != "ok").alias("__f"),
     ).sort("ts", nulls_last=True)
     a = a.with_columns((pl.col("__f") != pl.col("__f").shift(1).over("__h", "endpoint")).fill_null(True)
                        .cum_sum().over("__h", "endpoint").alias("__run"))
@@ -835,7 +855,6 @@ def _hourly(attempts: pl.DataFrame) -> pl.DataFrame:
 def _finish_run(db, cfg: ScanConfig, run_id: int, r: ScanResult, night: _Night) -> None:
     """The run's row, the files it read, and its hours, once every batch is in."""
     from loganalyzer import analysis, redact
-    from loganalyzer import summary as summary_mod
 
     s = r.summary()
     db.execute(
@@ -860,7 +879,7 @@ def _finish_run(db, cfg: ScanConfig, run_id: int, r: ScanResult, night: _Night) 
     a = r.attempts
     if a.height:
         a = a.with_columns(analysis.iso(pl.col("ts").dt.truncate("1h")).alias("hour"),
-                           summary_mod.endpoint(pl.col("method"), pl.col("path")).alias("endpoint"))
+                           pl.col("endpoint").cast(pl.String), pl.col("verdict").cast(pl.String))
         counts = []
         for dim in ("verdict", "root_cause", "status_client", "status_proxy", "status_upstream"):
             rows = a.filter(pl.col("verdict") != "ok") if dim == "root_cause" else a
@@ -913,11 +932,9 @@ def _breach(rule: str, subject: str | None, value: float | None, threshold: floa
 
 
 def _thresholds(cfg: ScanConfig, db, run_id: int, r: ScanResult, wall: float) -> list[dict[str, Any]]:
-    from loganalyzer import summary as summary_mod
-
     th = cfg.thresholds
     out: list[dict[str, Any]] = []
-    a = r.attempts
+    a = r.attempts.with_columns(pl.col(pl.Categorical).cast(pl.String))
     if a.height == 0:
         return out
     failed = a.filter(pl.col("verdict") != "ok")
@@ -950,7 +967,7 @@ def _thresholds(cfg: ScanConfig, db, run_id: int, r: ScanResult, wall: float) ->
                                    f"{median:.3f}s"))
     n = int(th["consecutive_failures"])
     if n > 0:
-        runs = a.with_columns(summary_mod.endpoint(pl.col("method"), pl.col("path")).alias("endpoint"),
+        runs = a.with_columns(pl.col("endpoint").cast(pl.String),
                               (pl.col("verdict") != "ok").alias("__f")).sort("ts", nulls_last=True)
         runs = runs.with_columns((pl.col("__f") != pl.col("__f").shift(1).over("endpoint")).fill_null(True)
                                  .cum_sum().over("endpoint").alias("__run"))

@@ -70,6 +70,12 @@ def rotate_and_append(logs: Path, parts: dict[str, tuple[bytes, bytes]]) -> None
         (logs / name).write_bytes(second)
 
 
+def comparable(attempts: pl.DataFrame) -> pl.DataFrame:
+    """Attempts as a scan keeps them, text typed, in one order."""
+    cols = ["ts", "endpoint", "verdict", "root_cause", "root_cause_detail", "status_proxy"]
+    return attempts.select(cols).with_columns(pl.col(pl.Categorical).cast(pl.String)).sort(cols, nulls_last=True)
+
+
 def middle(sample: str) -> datetime:
     t = truth(sample)["sent_utc"].str.to_datetime(time_zone="UTC")
     return t.min() + (t.max() - t.min()) / 2
@@ -107,9 +113,8 @@ def test_the_windowed_scan_equals_analyze(tmp_path):
         shutil.copy(f, tmp_path / "logs" / f.name)
     r = scan.scan(cfg, complete=True)
     a = loganalyzer.analyze([SAMPLES / "mixed-faults" / "logs"])
-    cols = ["ts", "method", "path", "verdict", "root_cause", "root_cause_detail", "status_proxy"]
-    windowed = r.attempts.select(cols).sort(cols, nulls_last=True)
-    whole = pl.from_pandas(a.requests).select(cols).sort(cols, nulls_last=True)
+    windowed = comparable(r.attempts)
+    whole = comparable(scan._compact(pl.from_pandas(a.requests)))
     assert (r.attempts["ts"].max() - r.attempts["ts"].min()).total_seconds() > 30  # several windows indeed
     assert windowed.equals(whole)
 
@@ -333,8 +338,7 @@ def test_reading_in_small_batches_gives_the_same_night(tmp_path):
     a = scan.scan(scan.load_config(whole / "loganalyzer.toml"))
     b = scan.scan(scan.load_config(batched / "loganalyzer.toml"))
     assert any("batches" in n for n in b.notes)
-    cols = ["ts", "method", "path", "verdict", "root_cause", "root_cause_detail"]
-    assert b.attempts.select(cols).sort(cols, nulls_last=True).equals(a.attempts.select(cols).sort(cols, nulls_last=True))
+    assert comparable(b.attempts).equals(comparable(a.attempts))
     assert totals(batched / "history.db") == totals(whole / "history.db")
     assert b.lines == a.lines
 
