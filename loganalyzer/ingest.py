@@ -229,11 +229,17 @@ class Logs(Mapping[str, pd.DataFrame]):
         sizes = ", ".join(f"{k}: {v.height:,}" for k, v in self.polars.items())
         return f"<Logs {sizes}; {len(self.rejects):,} rejected lines>"
 
-    def write(self, out: str | Path) -> int:
-        """Write all entries, every kind in one table sorted by time: .parquet, .csv or .jsonl."""
+    def write(self, out: str | Path, redact_secrets: bool = True) -> int:
+        """Write all entries, every kind in one table sorted by time: .parquet, .csv or .jsonl.
+
+        Text columns are written with secrets masked unless ``redact_secrets`` is false."""
         if not self.polars:
             raise LoadError("nothing parsed, nothing written")
         df = pl.concat(list(self.polars.values()), how="diagonal_relaxed").sort("ts", maintain_order=True)
+        if redact_secrets:
+            from loganalyzer import redact
+
+            df = redact.mask_frame(df)
         suffix = check_output_type(out)
         if suffix == ".parquet":
             df.write_parquet(out)
@@ -427,7 +433,11 @@ def _kind_of(path: str, fmt: Compiled, sample: pl.Series, opts: Options) -> kind
 
 def suggest_format(path: str | Path, encoding: str = "utf-8") -> str:
     """A format definition (TOML) for a file, inferred from its own lines, to save and load as a formats file."""
+    from loganalyzer import redact
+
     sample, _ = _sample(str(path), check_codec(encoding))
+    # The layout is inferred from masked lines: the definition quotes them as its samples.
+    sample = pl.select(redact.mask(pl.lit(sample))).to_series()
     guess = infer.infer_format(sample.head(infer.SAMPLE), name=Path(str(path)).stem.replace(".", "_") or "inferred")
     if guess is None:
         raise errors.InputError(f"{path}: no layout could be inferred from its lines (no timestamp at the start "
