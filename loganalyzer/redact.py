@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
 
@@ -84,6 +84,11 @@ def mask_data(data: Any, skip: Iterable[str] = ()) -> Any:
     The strings are masked together, as one polars column, so a large export costs one pass of the
     patterns rather than one per string.
     """
+    return _map_strings(data, lambda s: pl.select(mask(pl.lit(s))).to_series(), skip)
+
+
+def _map_strings(data: Any, transform: Callable[[pl.Series], pl.Series], skip: Iterable[str]) -> Any:
+    """``data`` rebuilt with each distinct string value replaced by ``transform`` of it (one call)."""
     found: list[str] = []
 
     def collect(x: Any) -> None:
@@ -104,11 +109,11 @@ def mask_data(data: Any, skip: Iterable[str] = ()) -> Any:
     if not found:
         return data
     unique = pl.Series("t", found, dtype=pl.String).unique()
-    masked = dict(zip(unique.to_list(), pl.select(mask(pl.lit(unique))).to_series().to_list(), strict=True))
+    new = dict(zip(unique.to_list(), transform(unique).to_list(), strict=True))
 
     def rebuild(x: Any) -> Any:
         if isinstance(x, str):
-            return masked[x]
+            return new[x]
         if isinstance(x, dict):
             return {k: rebuild(v) for k, v in x.items()}
         if isinstance(x, (list, tuple)):
@@ -120,11 +125,18 @@ def mask_data(data: Any, skip: Iterable[str] = ()) -> Any:
     return rebuild(data)
 
 
-#: C0, DEL and C1 controls; and the invisible format characters that make text read other than it
-#: is (bidirectional overrides and isolates, zero-width spaces and joiners, the BOM, line and
-#: paragraph separators, soft hyphen).
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064"
-                      "\u2066-\u206f\ufeff\ufff9-\ufffb]")
+#: Characters a terminal or a page would act on or hide rather than show: C0 (but tab and
+#: newline), DEL and C1 controls, and every invisible format character (Unicode's Cf, Zl, Zp):
+#: bidirectional overrides and isolates, zero-width spaces and joiners, the BOM, the soft hyphen,
+#: line and paragraph separators, the tag characters that can hide text. Code point ranges.
+_INVISIBLE = [(0x00, 0x08), (0x0B, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C),
+              (0x6DD, 0x6DD), (0x70F, 0x70F), (0x890, 0x891), (0x8E2, 0x8E2), (0x180E, 0x180E),
+              (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF),
+              (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F),
+              (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F)]
+_CONTROL = re.compile("[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in _INVISIBLE) + "]")
+#: The same class for polars' regex engine (which finds the few strings that hold one).
+_CONTROL_PL = "[" + "".join(f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in _INVISIBLE) + "]"
 _NAMED = {"\x1b": "\\e", "\r": "\\r", "\x07": "\\a", "\x08": "\\b"}
 
 
@@ -138,9 +150,24 @@ def printable(text: str | None, keep_newlines: bool = False) -> str:
     return _CONTROL.sub(_escape, text)
 
 
+def visible_data(data: Any) -> Any:
+    """Plain data (an export) with :func:`printable` applied to every string that needs it, newlines
+    kept: for pages and documents (the HTML report, the Markdown postmortem) that show log text."""
+    return _map_strings(data, _visible, ())
+
+
+def _visible(strings: pl.Series) -> pl.Series:
+    hit = strings.str.contains(_CONTROL_PL).fill_null(False)
+    if not hit.any():
+        return strings
+    fixed = pl.Series([printable(s, keep_newlines=True) for s in strings.filter(hit)], dtype=pl.String)
+    return strings.scatter(hit.arg_true(), fixed)
+
+
 def _escape(m: re.Match[str]) -> str:
     ch = m.group()
     named = _NAMED.get(ch)
     if named:
         return named
-    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+    cp = ord(ch)
+    return f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}" if cp < 0x10000 else f"\\U{cp:08x}"
