@@ -303,10 +303,16 @@ def analyze(
 
 
 def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = True,
-                 clock_correction: bool = True) -> Analysis:
-    """:func:`analyze` for logs already loaded."""
+                 clock_correction: bool = True, offsets: list[correlate.ClockOffset] | None = None,
+                 extras: bool = True) -> Analysis:
+    """:func:`analyze` for logs already loaded.
+
+    ``offsets``: clock offsets to use instead of measuring them (a scan's windows share one set).
+    ``extras=False`` leaves out what only a whole analysis needs (the trigger, what sets failures
+    apart): a scan's time windows want attempts, verdicts, causes and evidence only.
+    """
     frames = logs.polars
-    corr = correlate.correlate(frames, ruleset.nginx_messages, clock_correction)
+    corr = correlate.correlate(frames, ruleset.nginx_messages, clock_correction, offsets)
     notes = [o.describe() for o in corr.offsets if o.applied]
     if corr.attempts.height == 0:
         empty = to_pandas(schema.empty(schema.ATTEMPT))
@@ -320,6 +326,9 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     attempts, cause_lines = diagnose.root_causes(attempts, ev, ruleset)
     requests = _requests_frame(attempts)
     evidence = _evidence(ev, cause_lines, attempts, logs, redact_secrets, corr.offsets)
+    if not extras:
+        return Analysis(logs, to_pandas(requests), to_pandas(evidence), {}, corr.offsets, ruleset, redact_secrets,
+                        notes, corr.links)
     change_lines = summary.changes(aligned_frames(frames, corr.offsets), ruleset.changes)
     explained = diagnose.cause_texts(requests.filter(pl.col("verdict") != "ok"), ruleset)
     apart = differences_mod.separators(requests, corr.links, aligned_frames(frames, corr.offsets), redact_secrets)

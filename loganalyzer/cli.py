@@ -488,6 +488,119 @@ def formats_check(files) -> None:
         raise errors.FormatsError("; ".join(problems))
 
 
+@cli.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False))
+def init(folder) -> None:
+    """Write a commented starter loganalyzer.toml (sources, history, thresholds, outputs) in FOLDER."""
+    from loganalyzer import scan as scan_mod
+
+    target = scan_mod.init(folder)
+    _say(f"wrote {target}: name your log files under [[sources]], then run: loganalyzer scan")
+
+
+@cli.command()
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="The settings file (default: loganalyzer.toml here or above, else "
+              "$XDG_CONFIG_HOME/loganalyzer/config.toml).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False),
+              help="Write the night's summary as JSON (- for stdout).")
+@click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the night's HTML report.")
+@click.option("--prom", "prom_out", type=click.Path(dir_okay=False),
+              help="Write a Prometheus textfile (atomically) for node_exporter's textfile collector.")
+@click.option("--complete", is_flag=True, help="The logs are finished: commit every attempt, hold nothing back.")
+@click.option("--no-redact", is_flag=True, help="Keep secrets in the stored evidence (masked by default).")
+@click.option("--rebuild", is_flag=True,
+              help="A history that cannot be opened is moved aside and built again from the logs on disk.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing when no threshold is breached.")
+def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, quiet) -> int:
+    """Read what is new in the configured logs, keep the night in the history, check the thresholds.
+
+    \b
+    Examples:
+      loganalyzer init /etc/loganalyzer && $EDITOR /etc/loganalyzer/loganalyzer.toml
+      loganalyzer scan --config /etc/loganalyzer/loganalyzer.toml -q --prom /var/lib/node_exporter/la.prom
+      loganalyzer scan --json - | jq .breaches
+
+    Exit status: 0 done, 2 bad settings, 3 unreadable logs or history, 4 no request attempt found,
+    5 a threshold breached, 6 another scan is running.
+    """
+    from loganalyzer import scan as scan_mod
+
+    global _HUMAN_TO_STDERR, _QUIET
+    outputs = {k: v for k, v in (("json", json_out), ("html", html_out), ("prom", prom_out)) if v}
+    if sum(v == "-" for v in outputs.values()) > 1:
+        raise click.UsageError("only one output can go to stdout (-)")
+    _HUMAN_TO_STDERR = "-" in outputs.values()
+    try:
+        cfg = scan_mod.load_config(config)
+    except errors.ConfigError as exc:
+        if config is None and "no loganalyzer.toml" in str(exc):
+            raise errors.ConfigError(f"{exc} (loganalyzer init writes a starter, or say --config FILE)") from exc
+        raise
+    outputs = {**cfg.outputs, **outputs}
+    from loganalyzer.outputs import check_writable
+
+    for o in outputs.values():
+        check_writable(o, [])
+    from loganalyzer import history
+
+    try:
+        result = scan_mod.scan(cfg, complete=complete, redact_secrets=not no_redact, rebuild=rebuild)
+    except history.HistoryError as exc:
+        raise history.HistoryError(f"{exc} (or say --rebuild)") from exc
+    _QUIET = quiet and not result.breaches
+    print_scan(result)
+    export = result.to_dict()
+    if outputs.get("json"):
+        result.write_json(outputs["json"] if outputs["json"] != "-" else sys.stdout)
+    if outputs.get("html"):
+        from loganalyzer.reports import night
+
+        night.write(export, outputs["html"])
+        _say(f"wrote {outputs['html']}")
+    if outputs.get("prom"):
+        from loganalyzer.reports import prom
+
+        prom.write(export, outputs["prom"])
+        if outputs["prom"] != "-":
+            _say(f"wrote {outputs['prom']}")
+    if result.breaches:
+        click.get_current_context().exit(errors.ExitStatus.FAILURES)
+    if result.lines["read"] and not result.attempts.height and not result.held_until_next_run:
+        click.get_current_context().exit(errors.ExitStatus.NOTHING_TO_ANALYSE)
+    return errors.ExitStatus.OK
+
+
+def print_scan(r) -> None:
+    """The night in a few lines: what was read, what was found, what breached (what is new first)."""
+    s = r.summary()
+    _say(f"settings: {r.config_file}")
+    changed = [p for p in r.pieces if p.status != "unchanged"]
+    _say(f"read {r.lines['read']:,} new lines from {sum(1 for p in r.pieces if p.new_lines)} of {len(r.pieces)} "
+         f"files ({r.lines['rejected']:,} rejected, {r.lines['unread']:,} unread)")
+    for p in changed:
+        if p.status in ("rotated", "truncated", "gone"):
+            _say(f"  {p.status}: {_shown(p.path, 100, masked=False)}")
+    if s["attempts"]:
+        rate = s["success_rate"]
+        _say(f"{s['attempts']:,} attempts ({s['requests']:,} requests), {s['failed_attempts']:,} failed; "
+             f"{rate:.1%} succeeded")
+        for cause, n in s["by_cause"].items():
+            _say(f"  {n:>6,}  {_shown(cause, 80, masked=False)}")
+    if r.held_until_next_run:
+        _say(f"{r.held_until_next_run:,} recent entries held for the next run (requests may be in flight)")
+    for note in r.notes:
+        if note.startswith("nothing new"):
+            _say(note)
+    ordered = sorted(r.breaches, key=lambda b: (not b["new"], b["rule"]))
+    if ordered:
+        _say(f"{len(ordered)} breach(es):")
+    for b in ordered:
+        _say(f"  {'NEW ' if b['new'] else ''}{b['rule']}: {_shown(b['message'], 160)}")
+    if r.run_id is not None:
+        _say(f"history: {r.history} (run {r.run_id})")
+
+
 def main() -> None:
     """Entry point: expected problems print one line; unexpected ones too, unless --debug."""
     debug = "--debug" in sys.argv

@@ -17,7 +17,7 @@ request id (or, failing ids, by searching whole-zone offsets) and removed before
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -270,13 +270,16 @@ def match_in_order(left: pl.DataFrame, right: pl.DataFrame, key: str, left_order
 
 
 def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, str, int]],
-              clock_correction: bool = True) -> Correlation:
+              clock_correction: bool = True, given_offsets: list[ClockOffset] | None = None) -> Correlation:
     """Build attempts from parsed frames (``{"vac": df, "nginx_access": df, ...}``).
 
     ``clock_correction=False`` measures and reports clock offsets but compares times as logged.
 
     ``nginx_classes``: (class, message regex, status) from the rules, used to pair error lines
     with access lines when the access log has no connection number.
+
+    ``given_offsets``: clock offsets measured elsewhere (a scan measures them once for all its
+    time windows, so that every window compares times alike); they replace this call's own.
     """
     frames = {k: v.with_columns(pl.col("ts").cast(_NS)) for k, v in frames.items() if v.height}
     offsets: list[ClockOffset] = []
@@ -358,6 +361,8 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
             offsets.append(_offset("nginx_error", reference, sec, pairs.height, "connection number",
                                    snap_s=0.5 + max(precision, 1.0)))
 
+    if given_offsets is not None:
+        offsets = [replace(o) for o in given_offsets]
     if not clock_correction:
         for o in offsets:
             if o.applied:

@@ -24,6 +24,7 @@ from loganalyzer import errors, sources, timewindow
 from loganalyzer import kinds as kinds_mod
 from loganalyzer.parsers import containers, engine, infer, mixed
 from loganalyzer.parsers.formats import KINDS, Compiled, DefinitionError, compile_definition, load_definitions
+from loganalyzer.rotation import order_rotated
 
 COMMON_COLUMNS = ["ts", "source", "file", "line", "level", "request_id", "message"]
 DETECT_SAMPLE = 1000
@@ -33,7 +34,6 @@ NOT_LOGS = {
     ".csv", ".md", ".toml", ".yaml", ".yml", ".ini", ".conf", ".py", ".java", ".class", ".jar", ".html",
     ".htm", ".png", ".jpg", ".svg", ".pdf", ".parquet", ".db", ".sqlite", ".xml", ".sh", ".zip", ".tar",
 }
-_ROTATED = re.compile(r"^(?P<base>.+?)(?:\.(?P<n>\d+)|-(?P<date>\d{8}(?:\d{2})?))?(?P<z>\.gz|\.bz2)?$")
 
 
 class LoadError(errors.InputError):
@@ -87,23 +87,6 @@ def check_codec(name: str) -> str:
 
 # --------------------------------------------------------------------------------------------
 # finding files
-
-
-def _rotation_key(path: Path) -> tuple[str, int, int, str]:
-    """Sort key: rotated set, then age (``x.log.9`` is older than ``x.log.1``; the live file last)."""
-    m = _ROTATED.match(path.name)
-    assert m is not None
-    base = str(path.parent / m.group("base"))
-    if m.group("n") is not None:
-        return base, 0, -int(m.group("n")), ""
-    if m.group("date") is not None:
-        return base, 0, 0, m.group("date")
-    return base, 1, 0, ""
-
-
-def order_rotated(paths: Iterable[Path]) -> list[Path]:
-    """Order files so each rotated set reads oldest first: ``x.log.2.gz, x.log.1, x.log``."""
-    return sorted(paths, key=_rotation_key)
 
 
 def expand(paths: Iterable[str | Path]) -> tuple[list[str], list[str]]:

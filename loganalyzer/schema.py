@@ -127,6 +127,86 @@ EVIDENCE = _cols(
 )
 
 
+#: The scan's history (SQLite): one script per version, applied in order; ``PRAGMA user_version``
+#: says how many have been. Times are ISO-8601 UTC text (``2026-11-26T01:00:00Z``) so that sqlite3,
+#: Datasette and DuckDB read them as they are. Never edit a script once released: add one.
+HISTORY_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (               -- one row per scan that committed
+        run_id INTEGER PRIMARY KEY,
+        started TEXT NOT NULL, finished TEXT NOT NULL,
+        config_file TEXT, config_hash TEXT,
+        data_from TEXT, data_to TEXT,  -- the attempts' times this run committed: [from, to)
+        files_read INTEGER, bytes_read INTEGER,
+        lines_read INTEGER, lines_parsed INTEGER, lines_rejected INTEGER, lines_unread INTEGER,
+        attempts INTEGER, requests INTEGER, failed_attempts INTEGER,
+        clock_offsets TEXT,            -- JSON: [{source, reference, seconds, pairs, method, applied}]
+        notes TEXT                     -- JSON list
+    );
+    CREATE TABLE files_read (         -- what each run read of each file
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        path TEXT NOT NULL, identity TEXT NOT NULL, source TEXT,
+        status TEXT,                   -- new, grown, rotated, truncated, unchanged, gone
+        start_offset INTEGER, end_offset INTEGER, first_line INTEGER, lines INTEGER,
+        lines_parsed INTEGER, lines_rejected INTEGER, lines_unread INTEGER
+    );
+    CREATE TABLE cursors (            -- where each file was left; the next run starts there
+        cursor_id INTEGER PRIMARY KEY,
+        identity TEXT NOT NULL, head_len INTEGER NOT NULL,
+        path TEXT NOT NULL, device INTEGER, inode INTEGER, size INTEGER,
+        offset INTEGER NOT NULL, lines INTEGER NOT NULL,
+        source TEXT, format TEXT,
+        carry BLOB, carry_line INTEGER,  -- its last lines, read again with the next run's
+        last_growth REAL, gone INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE hourly (             -- per hour and endpoint, what one run committed
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        hour TEXT NOT NULL, endpoint TEXT NOT NULL,
+        attempts INTEGER NOT NULL, requests INTEGER NOT NULL, failed INTEGER NOT NULL,
+        request_time_p50 REAL, request_time_p95 REAL, request_time_p99 REAL,
+        upstream_time_p50 REAL, upstream_time_p95 REAL, upstream_time_p99 REAL,
+        longest_failure_run INTEGER NOT NULL
+    );
+    CREATE INDEX hourly_hour ON hourly(hour);
+    CREATE TABLE hourly_counts (      -- the same hours, counted by verdict, cause and status
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        hour TEXT NOT NULL, endpoint TEXT NOT NULL,
+        dimension TEXT NOT NULL,       -- verdict, root_cause, status_client, status_proxy, status_upstream
+        value TEXT, n INTEGER NOT NULL
+    );
+    CREATE TABLE signatures (         -- every cause seen, with when it was first and last seen
+        cause TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
+        first_seen TEXT, last_seen TEXT, first_run INTEGER, last_run INTEGER,
+        failed_attempts INTEGER NOT NULL,
+        PRIMARY KEY (cause, detail)
+    );
+    CREATE TABLE failures (           -- every failed attempt, with its evidence below
+        failure_id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        ts TEXT, endpoint TEXT, method TEXT, path TEXT,
+        request_id TEXT, attempt INTEGER,
+        verdict TEXT, verdict_reason TEXT, root_cause TEXT, root_cause_detail TEXT,
+        status_client INTEGER, status_proxy INTEGER, status_upstream INTEGER, client_error TEXT,
+        request_time REAL, upstream_response_time REAL
+    );
+    CREATE INDEX failures_ts ON failures(ts);
+    CREATE TABLE evidence (           -- the lines behind each failure, as they read at scan time (masked)
+        failure_id INTEGER NOT NULL REFERENCES failures(failure_id),
+        role TEXT, kind TEXT, file TEXT, identity TEXT, line INTEGER, ts TEXT, text TEXT
+    );
+    CREATE TABLE breaches (           -- thresholds each run found breached
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        rule TEXT NOT NULL, subject TEXT, value REAL, threshold REAL, new INTEGER NOT NULL, message TEXT
+    );
+    CREATE TABLE sources_seen (       -- each configured source: when its files last grew
+        source TEXT PRIMARY KEY, last_growth REAL, last_run INTEGER
+    );
+    CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT);
+    """,
+)
+HISTORY_VERSION = len(HISTORY_MIGRATIONS)
+
+
 def empty(schema: Mapping[str, Column]) -> pl.DataFrame:
     """A frame with no rows and every column of ``schema``, typed."""
     return pl.DataFrame(schema={c.name: c.dtype for c in schema.values()})

@@ -325,3 +325,8 @@ def lines_at(path: str, encoding: str, wanted: set[int], span: int = 1) -> dict[
         if offset > last:
             break
     return out
+
+
+def decompressed(path: str, stats: ReadStats) -> Iterator[bytes]:
+    """A file's bytes block by block, decompressed (gzip, bzip2), not decoded: what a cursor counts."""
+    return _blocks(path, stats)

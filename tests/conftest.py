@@ -60,3 +60,17 @@ def process_cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+@pytest.fixture
+def cli_run():
+    """cli_run(*args, cwd=None, env=None): the real command line in a child process."""
+    import subprocess
+    import sys
+
+    def _run(*args: str, cwd=None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        full = {**os.environ, **(env or {})}
+        return subprocess.run([sys.executable, "-m", "loganalyzer", *args], capture_output=True, text=True,
+                              cwd=cwd, env=full, timeout=300)
+
+    return _run

@@ -1,0 +1,172 @@
+"""The nightly scan on generated nights: wall time, lines/s, CPU use and peak memory per night.
+
+    python benchmarks/bench_scan.py                       # nights of 100 MB and 200 MB
+    python benchmarks/bench_scan.py --sizes 1G,2G,5G      # the figures the issue asks for
+
+Each night is the lab's mixed-faults incident (all four kinds: access with ids, error, Spring Boot,
+client) repeated in time: copy k of every log has its timestamps moved k periods later and its
+request ids made unique, so correlation holds across copies. Before each night after the first,
+the logs rotate as logrotate's ``compress`` + ``delaycompress`` leave them (``x.log`` ->
+``x.log.1``, the old ``x.log.1`` -> ``x.log.2.gz``). Every night of a size is scanned in a fresh
+process (``loganalyzer scan``); then the same directory is scanned again unchanged, which must
+read nothing. Printed per night: input size, lines, wall, CPU (user + system) over wall (both
+cores busy is 2.0), lines/s, peak RSS; then the time per GB, to show whether time grows linearly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "samples" / "mixed-faults" / "logs"
+OUT = ROOT / "benchmarks" / "generated" / "scan"
+
+#: Per file: the timestamp's pattern (whole seconds) and its strftime layout.
+STAMPS = {
+    "access.log": (r"(?<=\[)\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2}(?= [+-]\d{4}\])", "%d/%b/%Y:%H:%M:%S"),
+    "error.log": (r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}", "%Y/%m/%d %H:%M:%S"),
+    "crm.log": (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?=\.)", "%Y-%m-%d %H:%M:%S"),
+    "vac.log": (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?=,)", "%Y-%m-%d %H:%M:%S"),
+}
+ID = r"\b[0-9a-f]{32}\b"
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMG]?)", text.strip().upper())
+    if not m:
+        raise SystemExit(f"not a size: {text!r} (say 100M or 1G)")
+    return int(float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2)])
+
+
+class Template:
+    """One sample log cut into literal text, timestamps and ids, so copies are quick to write."""
+
+    def __init__(self, path: Path):
+        pattern, self.layout = STAMPS[path.name]
+        text = path.read_text(encoding="utf-8")
+        self.tokens: list[str | tuple[str, object]] = []
+        joined = re.compile(f"(?P<ts>{pattern})|(?P<id>{ID})", re.M)
+        pos = 0
+        for m in joined.finditer(text):
+            self.tokens.append(text[pos:m.start()])
+            if m.group("ts"):
+                self.tokens.append(("ts", datetime.strptime(m.group("ts"), self.layout)))
+            else:
+                self.tokens.append(("id", m.group("id")[:24]))
+            pos = m.end()
+        self.tokens.append(text[pos:])
+        stamps = [t[1] for t in self.tokens if isinstance(t, tuple) and t[0] == "ts"]
+        self.span = (max(stamps) - min(stamps)).total_seconds() if stamps else 0.0
+
+    def copy(self, k: int, shift: timedelta) -> str:
+        out = []
+        for t in self.tokens:
+            if isinstance(t, str):
+                out.append(t)
+            elif t[0] == "ts":
+                out.append((t[1] + shift).strftime(self.layout))
+            else:
+                out.append(f"{t[1]}{k:08x}")
+        return "".join(out)
+
+
+def rotate(logs: Path) -> None:
+    for name in STAMPS:
+        one, two = logs / f"{name}.1", logs / f"{name}.2.gz"
+        if one.exists():
+            with one.open("rb") as src, gzip.open(two, "wb", compresslevel=1) as dst:
+                shutil.copyfileobj(src, dst)
+            one.unlink()
+        if (logs / name).exists():
+            (logs / name).rename(one)
+
+
+def write_night(logs: Path, templates: dict[str, Template], first_copy: int, size: int) -> tuple[int, int]:
+    """Append copies until the night holds ``size`` bytes; returns (copies, bytes)."""
+    period = timedelta(seconds=max(t.span for t in templates.values()) + 60)
+    files = {name: (logs / name).open("a", encoding="utf-8") for name in templates}
+    written = copies = 0
+    try:
+        while written < size:
+            k = first_copy + copies
+            for name, t in templates.items():
+                text = t.copy(k, period * k)
+                files[name].write(text)
+                written += len(text.encode())
+            copies += 1
+    finally:
+        for f in files.values():
+            f.close()
+    return copies, written
+
+
+CONFIG = """[scan]
+history = "history.db"
+""" + "".join(f'\n[[sources]]\nkind = "{k}"\npaths = ["logs/{n}*"]\n' for n, k in
+              (("access.log", "nginx_access"), ("error.log", "nginx_error"), ("crm.log", "crm"), ("vac.log", "vac")))
+
+
+def scan_once(folder: Path) -> dict:
+    """``loganalyzer scan`` in a child process: wall, CPU and peak RSS of that process alone."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "loganalyzer", "scan", "--json", "night.json", "-q"], cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 5):
+        raise SystemExit(f"scan failed ({code}): {err.strip()}")
+    night = json.loads((folder / "night.json").read_text())
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
+            "lines": night["run"]["lines"]["read"], "attempts": night["summary"]["attempts"], "exit": code}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="100M,200M", help="night sizes, e.g. 1G,2G,5G (default 100M,200M)")
+    ap.add_argument("--nights", type=int, default=2, help="nights per size (default 2)")
+    ap.add_argument("--json", type=Path, default=OUT / "bench_scan.json", help="where the figures go")
+    args = ap.parse_args(argv)
+    templates = {name: Template(SAMPLE / name) for name in STAMPS}
+    rows = []
+    for size in [parse_size(s) for s in args.sizes.split(",")]:
+        folder = OUT / f"night-{size >> 20}M"
+        shutil.rmtree(folder, ignore_errors=True)
+        (folder / "logs").mkdir(parents=True)
+        (folder / "loganalyzer.toml").write_text(CONFIG)
+        copy = 0
+        for night in range(1, args.nights + 1):
+            if night > 1:
+                rotate(folder / "logs")
+            copies, written = write_night(folder / "logs", templates, copy, size)
+            copy += copies
+            r = scan_once(folder)
+            rows.append({"size_mb": size >> 20, "night": night, "input_mb": written / 2**20, **r})
+        rerun = scan_once(folder)
+        rows.append({"size_mb": size >> 20, "night": "unchanged", "input_mb": 0.0, **rerun})
+    print(f"{'night size':>10} {'night':>9} {'input MB':>9} {'lines':>10} {'attempts':>9} {'wall s':>8} "
+          f"{'CPU/wall':>8} {'lines/s':>10} {'peak RSS MB':>11} {'s per GB':>8}")
+    for r in rows:
+        per_gb = r["wall_s"] / (r["input_mb"] / 1024) if r["input_mb"] else float("nan")
+        print(f"{r['size_mb']:>8} M {r['night']!s:>9} {r['input_mb']:>9.0f} {r['lines']:>10,} {r['attempts']:>9,} "
+              f"{r['wall_s']:>8.2f} {r['cpu_s'] / r['wall_s']:>8.2f} {r['lines'] / r['wall_s']:>10,.0f} "
+              f"{r['rss_mb']:>11,.0f} {per_gb:>8.1f}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(rows, indent=1))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,3 +1,0 @@
-module crm/gen
-
-go 1.19

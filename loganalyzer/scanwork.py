@@ -1,0 +1,270 @@
+"""The scan's units of work, free of global state so they run in this process or on Dask workers.
+
+- :func:`parse_range`: read one byte range of one log (its carried lines first), parse it, and keep
+  the entries where it ran; hands back only :class:`RangeStats` (counts, times, windows touched).
+- :func:`partition`: the entries of one range that one time window (with its overlap) needs.
+- :func:`window`: correlate and diagnose one window from its partitions; hands back the window's
+  attempts and the evidence of its failures (text included), never the entries.
+- :func:`carry_of`: the raw lines of a range from a time on, to carry over to the next batch or run.
+
+The client only plans (which bytes of which file, the formats, zones and clock offsets) and merges.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from loganalyzer import cursors, ingest, schema
+from loganalyzer.ingest import Logs
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RangeSpec:
+    """What to read: ``carry`` (the lines held from before), then ``path`` from byte ``start``."""
+
+    name: str  # the range's name in the entries' file column (unique in the batch)
+    path: str
+    start: int
+    limit: int | None
+    complete: bool
+    carry: bytes
+    first_line: int
+    carried_lines: int
+    kind: str | None
+    zone: str | None
+    encoding: str | None
+    settings_file: str | None
+
+
+@dataclass
+class RangeStats:
+    """What reading and parsing a range found: all the client learns of it."""
+
+    name: str
+    got: int  # new bytes read
+    new_lines: int
+    more: bool
+    parsed: int
+    rejected: int
+    unread: int
+    format: str | None
+    kinds: list[str]
+    lo: datetime | None  # the entries' times on the reference clock
+    hi: datetime | None
+    notes: list[str] = field(default_factory=list)
+    expiry: dict[str, datetime] = field(default_factory=dict)
+    stats_row: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RangeResult:
+    """A parsed range, kept where it was parsed."""
+
+    stats: RangeStats
+    frames: dict[str, pl.DataFrame]  # each with __t: the time on the reference clock
+    data: bytes  # the bytes parsed (carry + new), for evidence text and carried lines
+    ends: np.ndarray  # offsets of the line ends in data
+    encoding: str
+
+
+@dataclass
+class Partition:
+    """One range's entries for one window, with the bytes of their lines."""
+
+    frames: dict[str, pl.DataFrame]
+    stats_row: dict[str, Any]
+    name: str
+    data: bytes
+    first_line: int  # the staged line number of data's first line
+    encoding: str
+
+
+def aligned(kind: str, shift: dict[str, float]) -> pl.Expr:
+    """An entry's time on the reference clock."""
+    return pl.col("ts") - pl.duration(microseconds=int(round(shift.get(kind, 0.0) * 1e6)))
+
+
+def read_bytes(spec: RangeSpec) -> tuple[bytes, int, int, bool]:
+    """carry + the new bytes of the range; returns (data, new bytes, new lines, more to read)."""
+    more = [False]
+    chunks = [spec.carry]
+    got = lines = 0
+    if not (spec.limit is not None and len(spec.carry) >= spec.limit // 2):
+        for block in cursors.new_bytes(spec.path, spec.start, spec.complete, spec.limit, more):
+            chunks.append(block)
+            got += len(block)
+            lines += block.count(b"\n")
+    else:
+        more[0] = True  # ahead of the others in time: waits for them
+    return b"".join(chunks), got, lines, more[0]
+
+
+def parse_range(spec: RangeSpec, shift: dict[str, float], expiry_patterns: list[tuple[str, str]]) -> RangeResult:
+    """Read and parse one range (see the module's docstring)."""
+    data, got, new_lines, more = read_bytes(spec)
+    stage = Path(tempfile.mkdtemp(prefix="loganalyzer-range-"))
+    staged = stage / spec.name
+    try:
+        staged.write_bytes(data)
+        opts: dict[str, Any] = {}
+        if spec.kind:
+            opts["as_"] = {str(staged): spec.kind}
+        if spec.zone:
+            opts["tz"] = {str(staged): spec.zone}
+        if spec.encoding:
+            opts["encoding"] = {str(staged): spec.encoding}
+        logs = ingest.load([str(staged)], config=spec.settings_file, **opts)
+    finally:
+        staged.unlink(missing_ok=True)
+        os.rmdir(stage)
+    frames = {}
+    for kind, df in logs.polars.items():
+        if df.height:
+            frames[kind] = df.with_columns(pl.lit(spec.name).cast(pl.Categorical).alias("file"),
+                                           aligned(kind, shift).alias("__t"))
+    skip = spec.carried_lines
+    parsed = sum(int((df["line"] > skip).sum()) for df in frames.values())
+    rej = logs.rejects
+    rejected = int((rej["line"] > skip).sum()) if len(rej) else 0
+    st = logs.stats.to_dict("records")
+    row = dict(st[0]) if st else {}
+    row["file"] = spec.name
+    lo = min((df["__t"].min() for df in frames.values()), default=None)
+    hi = max((df["__t"].max() for df in frames.values()), default=None)
+    fmt = row.get("format")
+    stats = RangeStats(spec.name, got, new_lines, more, parsed, rejected, int(row.get("unread") or 0),
+                       fmt if isinstance(fmt, str) else None, sorted(frames), lo, hi,
+                       [n.replace(str(staged), spec.path) for n in logs.notes],
+                       expiry_times(frames.get("vac"), expiry_patterns), row)
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    return RangeResult(stats, frames, data, ends, row.get("encoding") or "utf-8")
+
+
+def range_stats(r: RangeResult) -> RangeStats:
+    return r.stats
+
+
+def window_bounds(w: int, width_s: float) -> tuple[datetime, datetime]:
+    step = timedelta(seconds=width_s)
+    return EPOCH + step * w, EPOCH + step * (w + 1)
+
+
+def window_ids(lo: datetime, hi: datetime, width_s: float, overlap_s: float) -> range:
+    """The windows whose span, widened by the overlap, holds a time in ``[lo, hi]``."""
+    first = math.floor(((lo - EPOCH).total_seconds() - overlap_s) / width_s)
+    last = math.floor(((hi - EPOCH).total_seconds() + overlap_s) / width_s)
+    return range(first, last + 1)
+
+
+#: Lines of a multi-line entry quoted as evidence, and so kept with a partition beyond its entries.
+_SPAN = 8
+
+
+def partition(r: RangeResult, w: int, width_s: float, overlap_s: float) -> Partition | None:
+    """The entries of ``r`` window ``w`` sees (its span and the overlap on both sides)."""
+    a, b = window_bounds(w, width_s)
+    over = timedelta(seconds=overlap_s)
+    frames = {}
+    first = last = None
+    for kind, df in r.frames.items():
+        part = df.filter((pl.col("__t") >= a - over) & (pl.col("__t") <= b + over))
+        if part.height:
+            frames[kind] = part.drop("__t")
+            lo = int(part["line"].min())
+            hi = int((part["line"] + part.get_column("line_count").fill_null(1).cast(pl.Int64)
+                      if "line_count" in part.columns else part["line"]).max())
+            first = lo if first is None else min(first, lo)
+            last = hi if last is None else max(last, hi)
+    if not frames:
+        return None
+    last = last + _SPAN
+    start = 0 if first <= 1 else int(r.ends[first - 2]) + 1
+    end = len(r.data) if last > len(r.ends) else int(r.ends[last - 1]) + 1
+    return Partition(frames, r.stats.stats_row, r.stats.name, r.data[start:end], first, r.encoding)
+
+
+def window(parts: list[Partition | None], rules_files: list[str], offsets: list, keep_from: datetime | None,
+           keep_until: datetime | None, nulls: bool, redact_secrets: bool):
+    """Correlate and diagnose one window from its partitions; the attempts it keeps, with evidence."""
+    from loganalyzer import diagnose, scan
+
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return scan.WindowResult(schema.empty(schema.ATTEMPT), schema.empty(schema.EVIDENCE), offsets)
+    by_kind: dict[str, list[pl.DataFrame]] = {}
+    for p in parts:
+        for kind, df in p.frames.items():
+            by_kind.setdefault(kind, []).append(df)
+    frames = {k: pl.concat(v, how="diagonal_relaxed") for k, v in by_kind.items()}
+    stats = pd.DataFrame([p.stats_row for p in parts])
+    logs = HeldLogs(frames, stats, parts)
+    ruleset = diagnose.load_rules(rules_files)
+    return scan.analyze_window(logs, ruleset, offsets, redact_secrets).keep(keep_from, keep_until, nulls)
+
+
+class HeldLogs(Logs):
+    """Parsed logs whose lines' text comes from the bytes each partition carries, not from files."""
+
+    def __init__(self, frames: dict[str, pl.DataFrame], stats: pd.DataFrame, parts: list[Partition]):
+        super().__init__(frames, pd.DataFrame({"file": [], "line": [], "kind": [], "text": [], "reason": []}),
+                         stats, [])
+        self._parts = parts
+
+    def text_of(self, file: str, lines, span: int = 1) -> dict[int, str]:
+        out: dict[int, str] = {}
+        want = sorted({n + i for n in lines for i in range(span)})
+        for p in self._parts:
+            if p.name != file:
+                continue
+            ends = np.flatnonzero(np.frombuffer(p.data, dtype=np.uint8) == 10)
+            for n in want:
+                k = n - p.first_line
+                if 0 <= k < len(ends) and n not in out:
+                    start = 0 if k == 0 else int(ends[k - 1]) + 1
+                    out[n] = p.data[start:int(ends[k])].decode(p.encoding, errors="replace").removesuffix("\r")
+        return out
+
+
+def carry_of(r: RangeResult, cut: datetime) -> tuple[bytes, int]:
+    """The range's raw lines from its first entry at or after ``cut`` (reference clock) to its end,
+    and that line's number in the range (0 when nothing is carried)."""
+    first = None
+    for df in r.frames.values():
+        late = df.filter(pl.col("__t") >= cut)
+        if late.height:
+            n = int(late["line"].min())
+            first = n if first is None else min(first, n)
+    if first is None:
+        return b"", 0
+    start = 0 if first <= 1 else int(r.ends[first - 2]) + 1
+    return r.data[start:], first
+
+
+def expiry_times(client: pl.DataFrame | None, patterns: list[tuple[str, str]]) -> dict[str, datetime]:
+    """The latest expiry time each pattern finds in the client's lines."""
+    found: dict[str, datetime] = {}
+    if client is None or client.height == 0 or "message" not in client.columns:
+        return found
+    for name, pattern in patterns:
+        groups = client.select(pl.col("message").str.extract_groups(pattern).alias("g")).unnest("g")
+        if "when" in groups.columns:
+            t = groups["when"].drop_nulls().str.replace(" ", "T").str.to_datetime(time_zone="UTC", strict=False)
+        else:
+            t = pl.from_epoch(groups["epoch"].drop_nulls().cast(pl.Int64), time_unit="s").dt.replace_time_zone("UTC")
+        t = t.drop_nulls()
+        if len(t):
+            latest = t.max()
+            found[name] = max(found.get(name, latest), latest)
+    return found
