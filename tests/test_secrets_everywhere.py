@@ -7,7 +7,8 @@ bodies quoted in exception messages, cloud and service keys, a private key block
 no format reads (rejected samples). Every output is then produced and searched for each secret:
 the terminal summary, ``trace``, ``parse`` (and ``parse --out`` in every file type), the JSON
 export (to a file and to stdout), NDJSON, ECS, OTLP, the HTML report and the Markdown postmortem,
-both right after the analysis and rendered again from the saved export, and ``formats suggest``.
+both right after the analysis and rendered again from the saved export, ``formats suggest``, and
+the nightly scan: its printout, JSON, night report, metrics and history database.
 
 With ``--no-redact`` the same outputs must show the secrets: that proves each planted secret
 reaches some output (so its absence elsewhere means masking, not a planting that went nowhere),
@@ -21,6 +22,7 @@ import html
 import json
 import re
 import shutil
+import sqlite3
 from pathlib import Path
 
 import polars as pl
@@ -303,3 +305,30 @@ def test_hints_never_skip_a_secret(text):
     every pattern on everything masks."""
     every = pl.select(redact._replace_all(pl.lit(text, pl.String))).item()
     assert redact.mask_text(text) == every
+
+
+def _scan(logs: Path, folder: Path, reveal: bool) -> dict[str, str]:
+    """A nightly scan of the planted logs: its printout, JSON, night report, metrics and the whole
+    history database as SQL text."""
+    folder.mkdir()
+    sources = "".join(f'[[sources]]\nname = "{kind}"\nkind = "{kind}"\npaths = ["{logs}/{name}*"]\n'
+                      for kind, name in (("nginx_access", "access.log"), ("nginx_error", "error.log"),
+                                         ("crm", "crm.log"), ("vac", "vac.log")))
+    (folder / "loganalyzer.toml").write_text('[scan]\nhistory = "history.db"\nwindow = "1h"\n' + sources)
+    cli_mod._QUIET = cli_mod._HUMAN_TO_STDERR = False
+    args = ["scan", "--config", str(folder / "loganalyzer.toml"), "--complete", "--json", str(folder / "night.json"),
+            "-o", str(folder / "night.html"), "--prom", str(folder / "night.prom")]
+    result = CliRunner().invoke(cli, args + (["--no-redact"] if reveal else []), catch_exceptions=False)
+    assert result.exit_code in (0, 5), result.output  # 5: thresholds breached, as this night should
+    with sqlite3.connect(folder / "history.db") as db:
+        dump = "\n".join(db.iterdump())
+    return {"scan": result.output, "history": dump,
+            **{name: (folder / name).read_text(encoding="utf-8") for name in ("night.json", "night.html", "night.prom")}}
+
+
+def test_the_scan_history_and_its_outputs_hold_no_secret(planted, tmp_path):
+    masked = _scan(planted["text"], tmp_path / "masked", reveal=False)
+    leaks = {name: [k for k, v in SECRETS.items() if _shows(text, v)] for name, text in masked.items()}
+    assert not any(leaks.values()), leaks
+    shown = _scan(planted["text"], tmp_path / "shown", reveal=True)
+    assert len([k for k, v in SECRETS.items() if _shows(shown["history"], v)]) >= 10
