@@ -118,8 +118,9 @@ class Analysis:
         frame = pl.from_pandas(self.requests)
         if frame.height == 0:
             return []
-        if self.redacted:  # paths, user agents and client errors come from the logs too
-            text_cols = ["path", "user_agent", "client_error", "verdict_reason", "root_cause_detail"]
+        if self.redacted:  # ids, paths, user agents, addresses and client errors come from the logs too
+            text_cols = ["request_id", "logical_id", "method", "path", "user_agent", "client_error", "verdict_reason",
+                         "root_cause", "root_cause_detail", "upstream_addr", "client_addr"]
             frame = frame.with_columns(redact.mask(pl.col(c)).alias(c) for c in text_cols)
         times = [c for c in frame.columns if c == "ts" or c.endswith(("_send", "_done", "_start", "_end"))]
         frame = frame.with_columns([iso(pl.col(c)).alias(c) for c in times]).with_columns(
@@ -150,7 +151,7 @@ class Analysis:
                 "time_range": {"from": _iso(_none(s["first_ts"])), "to": _iso(_none(s["last_ts"]))},
             })
         causes = self.causes()
-        return {
+        out = {
             "loganalyzer": schema.EXPORT_VERSION,
             "redacted": self.redacted,
             "sources": sources_,
@@ -170,6 +171,9 @@ class Analysis:
             "differences": [d.to_dict() for d in self.differences],
             "requests": requests,
         }
+        # Every string the export carries besides the (column-wise masked) requests is masked too:
+        # change lines, triggers, notes, cause texts quote the logs.
+        return redact.mask_data(out, skip=("requests", "vocabulary")) if self.redacted else out
 
     def timeline(self, max_events: int = 2000, buckets: int = 240) -> dict[str, Any]:
         """Per source, entry counts over time by level (by status class for access logs), and the

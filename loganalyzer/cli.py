@@ -111,7 +111,7 @@ def _short_ts(ts) -> str:
     return pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def print_sources(logs: ingest.Logs, samples: int = 3) -> None:
+def print_sources(logs: ingest.Logs, samples: int = 3, masked: bool = True) -> None:
     stats = logs.stats
     rows = [("FILE", "KIND", "FORMAT", "LINES", "PARSED", "CONT", "REJECTED", "UNREAD", "FIRST (UTC)", "LAST (UTC)",
              "ZONE")]
@@ -134,7 +134,7 @@ def print_sources(logs: ingest.Logs, samples: int = 3) -> None:
         _say(f"\nrejected lines: {len(logs.rejects):,} (first {samples} per file)")
         for file, group in logs.rejects.groupby("file", sort=False):
             for r in group.head(samples).itertuples():
-                text = _shown(r.text, 100)
+                text = _shown(r.text, 100, masked)
                 _say(f"  {file}:{r.line}: {r.reason}: {text}")
 
 
@@ -149,8 +149,9 @@ def cli() -> None:
 @source_options
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the parsed entries (.parquet, .csv, .jsonl).")
 @click.option("--samples", default=3, show_default=True, help="Rejected lines to show per file.")
+@click.option("--no-redact", is_flag=True, help="Show and write secrets (tokens, passwords, keys) instead of ****.")
 @_mask_option
-def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples) -> None:
+def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples, no_redact) -> None:
     """Parse log files and report, per file, its kind, format, line counts and time range.
 
     \b
@@ -168,9 +169,9 @@ def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples)
         except errors.UsageError as exc:
             raise click.BadParameter(str(exc), param_hint="--out") from exc
     logs = ingest.load(paths, since=since, until=until, **_load_options(as_, tz, encoding, formats, config))
-    print_sources(logs, samples)
+    print_sources(logs, samples, masked=not no_redact)
     if out:
-        n = logs.write(out)
+        n = logs.write(out, redact_secrets=not no_redact)
         click.echo(f"wrote {n:,} entries to {out}")
 
 
@@ -224,7 +225,9 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> Non
             details = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]["root_cause_detail"]
             top = details.dropna().value_counts()
             detail = f" ({top.index[0]})" if len(top) else ""
-            _say(f"  {c.root_cause + detail:<40} {c.attempts:>8,}  {c.explanation or ''}")
+            # Details and unexplained causes quote the logs' exception names and messages.
+            _say(f"  {_shown(c.root_cause + detail, 200, a.redacted):<40} {c.attempts:>8,}  "
+                 f"{_shown(c.explanation or '', 400, a.redacted)}")
             ids = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]["attempt_id"].head(1).tolist()
             lines = ev[ev["attempt_id"].isin(ids) & (ev["role"] == "cause")]
             if lines.empty:
@@ -235,7 +238,8 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> Non
     trigger = s.get("suspected_trigger")
     if trigger:
         _say(f"\nSuspected trigger: {trigger['cause']} first at {_ts(trigger['first_failure'])} "
-                   f"({trigger['endpoint']}, request {trigger['request_id'] or '#' + str(trigger['attempt_id'])})")
+                   f"({_shown(trigger['endpoint'], 60, a.redacted)}, request "
+                   f"{_shown(trigger['request_id'], 60, a.redacted) or '#' + str(trigger['attempt_id'])})")
         ch = trigger.get("change")
         if ch:
             was = f", was {ch['previous_version']}" if ch.get("previous_version") else ""
@@ -356,10 +360,11 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
                | (("#" + req["attempt_id"].astype(str)) == request_id)]
     for r in mine.itertuples():
         cause = r.root_cause + (f" ({r.root_cause_detail})" if isinstance(r.root_cause_detail, str) else "")
-        click.echo(f"attempt {r.attempt}  {_ts(r.ts.isoformat())}  {r.method} {r.path}  "
+        request = _shown(f"{r.method} {r.path}", 200, a.redacted)  # the request line is the log's text
+        click.echo(f"attempt {r.attempt}  {_ts(r.ts.isoformat())}  {request}  "
                    f"client {_status(r.status_client)}  proxy {_status(r.status_proxy)}  "
-                   f"upstream {_status(r.status_upstream)}  -> {r.verdict}: {cause}")
-        click.echo(f"  {r.verdict_reason}; linked by {r.link}")
+                   f"upstream {_status(r.status_upstream)}  -> {r.verdict}: {_shown(cause, 200, a.redacted)}")
+        click.echo(f"  {_shown(r.verdict_reason, 300, a.redacted)}; linked by {r.link}")
         for e in lines[lines["attempt_id"] == r.attempt_id].itertuples():
             text = _shown((e.text or e.message or "").split("\n")[0], 150, a.redacted)
             click.echo(f"    {e.ts.strftime('%H:%M:%S.%f')[:-3]}  {e.kind:<12} {e.file}:{e.line}  [{e.link}]  {text}")

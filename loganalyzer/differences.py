@@ -32,7 +32,6 @@ ALPHA = 0.001
 MAX_VALUES = 40
 #: Leading causes examined.
 MAX_CAUSES = 5
-_SECRET_NAMES = re.compile(r"(?i)token|secret|passw|auth|cookie|key|signature|session")
 
 
 def _dimension_rules() -> dict:
@@ -117,7 +116,7 @@ def dimensions(requests: pl.DataFrame, links: pl.DataFrame | None, frames: dict[
             if rule is None or mine.height == 0:
                 continue
             include = re.compile(rule["include"])
-            cols = [c for c, t in df.schema.items() if include.match(c) and not _SECRET_NAMES.search(c)
+            cols = [c for c, t in df.schema.items() if include.match(c) and not redact.secret_field(c)
                     and (t in (pl.String, pl.Categorical) or t.is_numeric())]
             if not cols:
                 continue

@@ -212,11 +212,17 @@ class Logs(Mapping[str, pd.DataFrame]):
         sizes = ", ".join(f"{k}: {v.height:,}" for k, v in self.polars.items())
         return f"<Logs {sizes}; {len(self.rejects):,} rejected lines>"
 
-    def write(self, out: str | Path) -> int:
-        """Write all entries, every kind in one table sorted by time: .parquet, .csv or .jsonl."""
+    def write(self, out: str | Path, redact_secrets: bool = True) -> int:
+        """Write all entries, every kind in one table sorted by time: .parquet, .csv or .jsonl.
+
+        Text columns are written with secrets masked unless ``redact_secrets`` is false."""
         if not self.polars:
             raise LoadError("nothing parsed, nothing written")
         df = pl.concat(list(self.polars.values()), how="diagonal_relaxed").sort("ts", maintain_order=True)
+        if redact_secrets:
+            from loganalyzer import redact
+
+            df = redact.mask_frame(df)
         suffix = check_output_type(out)
         if suffix == ".parquet":
             df.write_parquet(out)
@@ -362,9 +368,35 @@ def _compiled_formats(opts: Options) -> list[Compiled]:
         raise errors.FormatsError(str(exc)) from exc
 
 
-def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Options
-            ) -> tuple[Compiled, float, str | None]:
-    """The format for one file; returns (format, match rate, why none fits or None)."""
+def _reused(sample: pl.Series, recent: list[Compiled], candidates: list[Compiled]) -> Compiled | None:
+    """A format an earlier file was read with, if detection would pick it for this file too.
+
+    It must read every sampled line as an entry start, and no candidate that outranks it on a tie
+    (a higher priority, or the same and listed before it) may read them all as well: then it is
+    what :func:`detect` would choose, found by trying a few formats instead of all of them. A
+    directory of one service's files, or a rotated set, pays for one full detection.
+    """
+    head = sample.head(DETECT_SAMPLE)
+    # A JSON format reads objects only: without a line opening one it reads nothing (as in mixed.py).
+    objects = bool(head.str.strip_chars_start().str.starts_with("{").any())
+    for fmt in recent:
+        rate, starts = engine.match_rate(head, fmt)
+        if rate < 1.0 or not starts:
+            continue
+        at = next(i for i, c in enumerate(candidates) if c is fmt)
+        prio = fmt.definition.priority
+        rivals = [c for i, c in enumerate(candidates) if (c.regex is not None or objects)
+                  and (c.definition.priority > prio or (c.definition.priority == prio and i < at))]
+        if all(round(engine.match_rate(head, c)[0], 3) < 1.0 for c in rivals):
+            return fmt
+    return None
+
+
+def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Options,
+            recent: list[Compiled] | None = None) -> tuple[Compiled, float, str | None]:
+    """The format for one file; returns (format, match rate, why none fits or None).
+
+    ``recent``: formats earlier files were read with, tried first (see :func:`_reused`)."""
     forced = opts.as_.get(path) or (opts.as_.get(Path(path).name) if path != "-" else None)
     candidates = compiled
     if forced:
@@ -377,6 +409,8 @@ def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Option
             return candidates[0], engine.match_rate(sample.head(DETECT_SAMPLE), candidates[0])[0], None
     if sample.len() == 0 or (sample.str.strip_chars() == "").all():
         return candidates[0], 0.0, "empty"
+    if recent and not forced and (again := _reused(sample, recent, candidates)) is not None:
+        return again, 1.0, None
     det = detect(sample, candidates)
     if det.rate < MIN_MATCH_RATE:
         name, rate = det.ranking[0]
@@ -410,7 +444,11 @@ def _kind_of(path: str, fmt: Compiled, sample: pl.Series, opts: Options) -> kind
 
 def suggest_format(path: str | Path, encoding: str = "utf-8") -> str:
     """A format definition (TOML) for a file, inferred from its own lines, to save and load as a formats file."""
+    from loganalyzer import redact
+
     sample, _ = _sample(str(path), check_codec(encoding))
+    # The layout is inferred from masked lines: the definition quotes them as its samples.
+    sample = pl.select(redact.mask(pl.lit(sample))).to_series()
     guess = infer.infer_format(sample.head(infer.SAMPLE), name=Path(str(path)).stem.replace(".", "_") or "inferred")
     if guess is None:
         raise errors.InputError(f"{path}: no layout could be inferred from its lines (no timestamp at the start "
@@ -440,6 +478,7 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
     compiled = _compiled_formats(opts)
     chosen: list[_Source] = []
     skipped = []
+    recent: list[Compiled] = []  # formats earlier files were read with, latest first
     for path in files:
         codec = check_codec(opts.for_file(opts.encoding, path, None) or "utf-8")
         raw, head_stats = _sample(path, codec)
@@ -449,7 +488,7 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
         sample = unwrapped.payload if unwrapped is not None else raw
         if wrapper:
             notes.append(f"{path}: a container log ({wrapper}); its application lines are read inside it")
-        fmt, rate, problem = _choose(path, sample, compiled, opts)
+        fmt, rate, problem = _choose(path, sample, compiled, opts, recent)
         kind_codec = opts.for_file(opts.encoding, path, fmt.kind) if not problem else None
         if kind_codec and check_codec(kind_codec) != codec:
             # An encoding named for the kind applies once the kind is known: read the start again.
@@ -480,7 +519,13 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
         else:
             decision = _kind_of(path, fmt, sample, opts)
             forced = opts.as_.get(path) or opts.as_.get(Path(path).name)
-            is_mixed = not forced and mixed.is_mixed(sample.head(DETECT_SAMPLE), compiled)
+            # A text format that reads every sampled line as an entry start leaves nothing for a
+            # second format to explain: the file is not mixed, and the check is skipped.
+            # (A match rate of exactly 1 means that: continuations count half.)
+            whole = rate == 1.0 and fmt.regex is not None
+            is_mixed = not forced and not whole and mixed.is_mixed(sample.head(DETECT_SAMPLE), compiled)
+            if not wrapper and any(f is fmt for f in compiled):
+                recent = [fmt] + [f for f in recent if f is not fmt][:2]
             chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper, is_mixed))
         if chosen and chosen[-1].path == path:
             chosen[-1].wrapper = wrapper

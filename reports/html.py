@@ -55,8 +55,10 @@ def _sha256(text: str) -> str:
 def render_html(data: dict[str, Any]) -> str:
     """The report for one JSON export (a dict), as an HTML string."""
     from loganalyzer import __version__
+    from loganalyzer.redact import visible_data
 
-    view = model.build(data)
+    # Bidi overrides, zero-width and control characters in log text shown as escapes, never acted on.
+    view = model.build(visible_data(data))
     css, js = asset("report.css"), asset("report.js")
     # Only this page's own script and style may run; nothing may be fetched (inline data: images only).
     csp = (f"default-src 'none'; script-src {_sha256(js)}; style-src {_sha256(css)}; img-src data:; "

@@ -95,7 +95,9 @@ def action_items(causes: list[dict[str, Any]], trigger: dict[str, Any] | None) -
 
 
 def render_markdown(data: dict[str, Any]) -> str:
-    view = model.build(data)
+    from loganalyzer.redact import visible_data
+
+    view = model.build(visible_data(data))  # invisible and control characters shown as escapes
     page = view["page"]
     top = page["causes"][0] if page["causes"] else None
     title = model.cause_phrase(top["name"], top["detail"]) if top else "no failures"
