@@ -67,15 +67,35 @@ def _load_options(as_, tz, encoding, formats, config=None) -> dict:
             "encoding": enc, "formats": list(formats), "config": config}
 
 
+def _complete_zone(ctx, param, incomplete: str) -> list[str]:
+    """--tz: zone names, for every file (Europe/Berlin) or one kind (crm=Europe/Berlin)."""
+    import zoneinfo
+
+    prefix, sep, zone = incomplete.rpartition("=")
+    lead = prefix + sep
+    kinds = [] if sep else [f"{k}=" for k in KINDS if k.startswith(incomplete)]
+    return kinds + sorted(lead + z for z in zoneinfo.available_timezones() if z.lower().startswith(zone.lower()))
+
+
+def _complete_as(ctx, param, incomplete: str) -> list[str]:
+    """--as: a kind, or a kind and one of its formats, then '=' and the path."""
+    if "=" in incomplete:  # the path: the shell's own file completion does better
+        return []
+    from loganalyzer.parsers import formats as formats_mod
+
+    specs = list(KINDS) + sorted(f"{d.kind}:{d.name}" for d in formats_mod.builtin_definitions())
+    return [f"{s}=" for s in specs if s.startswith(incomplete)]
+
+
 def source_options(f):
     """Options every command that reads logs shares."""
     f = click.option("--formats", "formats", multiple=True, type=click.Path(dir_okay=False),
                      help="TOML file with more format definitions (repeatable).")(f)
     f = click.option("--encoding", multiple=True, metavar="[KIND=|PATH=]CODEC",
                      help="Text encoding, for all files or one kind/file (default utf-8).")(f)
-    f = click.option("--tz", multiple=True, metavar="KIND=ZONE",
+    f = click.option("--tz", multiple=True, metavar="KIND=ZONE", shell_complete=_complete_zone,
                      help=f"Zone of lines without an offset, per kind ({', '.join(KINDS)}) or file path.")(f)
-    f = click.option("--as", "as_", multiple=True, metavar="KIND[:FORMAT]=PATH",
+    f = click.option("--as", "as_", multiple=True, metavar="KIND[:FORMAT]=PATH", shell_complete=_complete_as,
                      help="Read PATH as this kind (and format) instead of detecting it.")(f)
     f = click.option("--since", help="Drop entries before this time (ISO-8601; UTC unless an offset is given).")(f)
     f = click.option("--until", help="Drop entries after this time.")(f)
@@ -655,7 +675,7 @@ def main() -> None:
     if debug:
         sys.argv.remove("--debug")
     try:
-        status = cli(standalone_mode=False)
+        status = cli(standalone_mode=False, prog_name="loganalyzer")  # also names the completion variable
     except click.exceptions.Abort:  # Ctrl-C inside a click prompt
         click.echo("interrupted", err=True)
         sys.exit(errors.ExitStatus.INTERRUPTED)
