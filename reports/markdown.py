@@ -1,4 +1,5 @@
-"""The Markdown postmortem: summary, impact, key moments, root cause with evidence, action items.
+"""The Markdown postmortem, from the export alone: metadata, summary, impact, timeline, root causes
+(primary, contributing, background) with their triggers, evidence, detection, recovery, action items.
 
 Everything inserted into the template is escaped for Markdown by default (``finalize``), so log
 text can neither format the page nor smuggle HTML into a wiki that renders it; log lines are
@@ -8,6 +9,7 @@ quoted in fenced code blocks whose fence is longer than any run of backticks ins
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -75,33 +77,176 @@ def environment() -> jinja2.Environment:
     return env
 
 
+#: A cause seen in at least this many of the logs' ten equal time slices, and not the leading one,
+#: is background: a steady trickle (a few 404s all along), apart from the incident's causes.
+BACKGROUND_SLICES = 7
+#: The peak failure rate is measured over windows of a twentieth of the period the logs cover.
+PEAK_WINDOWS = 20
+
+#: Words in a cause's advice that say what kind of action it is (the advice is data, in the rules).
+_ACTION_TYPES = (("detect", r"\b(alert|monitor|dashboard|detect|watch)"),
+                 ("mitigate", r"\b(roll ?back|restart|revert|raise|increase|scale|retry|fail ?over|disable)"))
+
+
+def action_type(advice: str) -> str:
+    """mitigate, prevent or detect, from the advice's own verbs (prevent when none says otherwise)."""
+    for kind, pattern in _ACTION_TYPES:
+        if re.search(pattern, advice, re.I):
+            return kind
+    return "prevent"
+
+
 def action_items(causes: list[dict[str, Any]], trigger: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One item per clause of each cause's advice (split at ';'), most frequent cause first."""
-    items = []
-    seen = set()
+    """One item per cause with advice, its advice whole (one action per cause, not one per clause);
+    causes that give the same advice share the item. Most frequent cause first."""
+    items: list[dict[str, Any]] = []
+    by_text: dict[str, dict[str, Any]] = {}
     for c in causes:
-        for clause in re.split(r";\s+", (c.get("advice") or "").strip().rstrip(".")):
-            clause = clause.strip()
-            if not clause or clause.lower() in seen:
-                continue
-            seen.add(clause.lower())
-            item = {"text": clause[:1].upper() + clause[1:] + ".", "cause": c["name"], "attempts": c["attempts"],
-                    "trigger": None}
-            if trigger and trigger.get("change") and trigger.get("cause") == c["name"] and not any(
-                    i["cause"] == c["name"] for i in items):
-                item["trigger"] = trigger["change"]
-            items.append(item)
+        advice = (c.get("advice") or "").strip()
+        if not advice:
+            continue
+        text = advice[:1].upper() + advice[1:]
+        text = text if text.endswith(".") else text + "."
+        item = by_text.get(text.lower())
+        if item:
+            item["causes"].append(c["name"])
+            item["attempts"] += c["attempts"]
+            continue
+        item = by_text[text.lower()] = {"text": text, "type": action_type(advice), "causes": [c["name"]],
+                                        "attempts": c["attempts"], "trigger": None}
+        if trigger and trigger.get("change") and trigger.get("cause") == c["name"]:
+            item["trigger"] = trigger["change"]
+        items.append(item)
     return items
 
 
+def _slices(payload: dict[str, Any], cause: str, n: int = 10) -> int:
+    """In how many of ``n`` equal slices of the covered period the cause failed an attempt."""
+    counts = (payload.get("agg") or {}).get("cause", {}).get(cause) or []
+    if not counts:
+        return 0
+    size = max(len(counts) / n, 1)
+    return len({int(i // size) for i, c in enumerate(counts) if c})
+
+
+def cause_roles(causes: list[dict[str, Any]], payload: dict[str, Any]) -> dict[str, str]:
+    """primary (the leading cause, and any with at least half its failures), contributing, or
+    background (failing all along the logs, not only in the incident)."""
+    roles: dict[str, str] = {}
+    if not causes:
+        return roles
+    lead = causes[0]["attempts"]
+    for n, c in enumerate(causes):
+        if n == 0 or c["attempts"] * 2 >= lead:
+            roles[c["name"]] = "primary"
+        elif _slices(payload, c["name"]) >= BACKGROUND_SLICES:
+            roles[c["name"]] = "background"
+        else:
+            roles[c["name"]] = "contributing"
+    return roles
+
+
+def peak_rate(payload: dict[str, Any], windows: int = PEAK_WINDOWS) -> dict[str, Any] | None:
+    """The window (a ``windows``-th of the covered period) with the highest share of failed attempts,
+    among windows busy enough to say (at least a quarter of the busiest one's attempts)."""
+    agg = payload.get("agg") or {}
+    by_verdict = agg.get("verdict") or {}
+    n = agg.get("n") or 0
+    if not by_verdict or not n:
+        return None
+    k = max(1, -(-n // windows))  # buckets per window
+    total = [sum(sum(v[i:i + k]) for v in by_verdict.values()) for i in range(0, n, k)]
+    ok = [sum((by_verdict.get("ok") or [0] * n)[i:i + k]) for i in range(0, n, k)]
+    busiest = max(total, default=0)
+    best = None
+    for w, t in enumerate(total):
+        if t and t * 4 >= busiest:
+            share = (t - ok[w]) / t
+            if best is None or share > best[0]:
+                best = (share, w, t)
+    if not best or best[0] == 0:
+        return None
+    share, w, t = best
+    start = payload["base"] + agg["t0"] + w * k * agg["step"]
+    return {"share": share, "failed": t - ok[w], "attempts": t, "step": model.seconds_text(k * agg["step"] / 1000),
+            "from": datetime.fromtimestamp(start / 1000, tz=UTC).isoformat()}
+
+
+def recovery(data: dict[str, Any], summary: dict[str, Any], mask: model.Masker) -> dict[str, Any] | None:
+    """The first successful attempt after the last failure (None when the logs end failing)."""
+    last = model.parse_ts(summary.get("last_failure"))
+    if not last:
+        return None
+    later = [(model.parse_ts(r.get("ts")), r) for r in data.get("requests") or [] if r.get("verdict") == "ok"]
+    later = [(t, r) for t, r in later if t and t > last]
+    if not later:
+        return None
+    t, r = min(later, key=lambda x: x[0])
+    return {"at": t.isoformat(), "after": model.seconds_text((t - last).total_seconds()),
+            "endpoint": mask(f"{r.get('method') or ''} {r.get('path') or ''}".strip())}
+
+
+def detection(data: dict[str, Any], summary: dict[str, Any], mask: model.Masker) -> dict[str, Any] | None:
+    """The first symptom a user could see: the first failed attempt, as its client saw it."""
+    first = model.parse_ts(summary.get("first_failure"))
+    if not first:
+        return None
+    failed = [(model.parse_ts(r.get("ts")), r) for r in data.get("requests") or [] if r.get("verdict") != "ok"]
+    failed = [(t, r) for t, r in failed if t]
+    if not failed:
+        return None
+    t, r = min(failed, key=lambda x: (x[0], x[1].get("attempt_id") or 0))
+    status = r.get("status_client") or r.get("status_proxy")
+    seen = f"answered {status}" if status else f"failed ({mask(r.get('client_error')) or 'no answer'})"
+    return {"at": t.isoformat(), "endpoint": mask(f"{r.get('method') or ''} {r.get('path') or ''}".strip()),
+            "seen": seen,
+            "verdict": r.get("verdict")}
+
+
+def local_clock(zone: str | None):
+    """A function giving a time in the hosts' own zone ("+0300" or Area/City), or None."""
+    if not zone:
+        return None
+    m = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{2}):?(\d{2})", zone)
+    try:
+        if m:
+            sign = -1 if m.group(1) == "-" else 1
+            tz = timezone(sign * timedelta(hours=int(m.group(2)), minutes=int(m.group(3))))
+        else:
+            from zoneinfo import ZoneInfo
+
+            tz = ZoneInfo(zone)
+    except (ValueError, KeyError, OSError):
+        return None
+
+    def at(value: Any) -> str:
+        dt = model.parse_ts(value)
+        return model.hms(dt.astimezone(tz), ms=True) if dt else "-"
+    return at
+
+
 def render_markdown(data: dict[str, Any]) -> str:
+    """The postmortem for one JSON export, shaped as postmortem authors write them: metadata, summary,
+    impact, timeline, root causes (primary, contributing, background) with their triggers, what set
+    the failures apart, evidence (a line per cause), detection, recovery, action items, lessons
+    (to write), supporting information."""
+    from loganalyzer import __version__
+
     view = model.build(data)
-    page = view["page"]
+    page, payload = view["page"], view["payload"]
+    mask = model.Masker(bool(data.get("redacted", True)))  # the few fields read here straight from the export
+    summary = page["summary"]
     top = page["causes"][0] if page["causes"] else None
-    title = model.cause_phrase(top["name"], top["detail"]) if top else "no failures"
+    title = page["vocab"].phrase(top["name"], top["detail"]) if top else "no failures"
     if page["period"]:
         title += f" ({page['period'][0]} UTC)"
+    local = local_clock(page["local_zone"])
+    first, last = model.parse_ts(summary.get("first_failure")), model.parse_ts(summary.get("last_failure"))
+    duration = model.seconds_text((last - first).total_seconds()) if first and last else None
     text = environment().get_template("postmortem.md.j2").render(
-        page=page, summary=page["summary"], title=title, actions=action_items(page["causes"], page["trigger"]))
+        page=page, summary=summary, title=title, actions=action_items(page["causes"], page["trigger"]),
+        roles=cause_roles(page["causes"], payload), peak=peak_rate(payload), duration=duration,
+        recovery=recovery(data, summary, mask), detection=detection(data, summary, mask), local=local,
+        zone=page["local_zone"], version=__version__)
     # at most one blank line in a row (quoted log lines are indented, so their blank lines are kept)
     return re.sub(r"\n{3,}", "\n\n", text)
