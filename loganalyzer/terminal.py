@@ -107,6 +107,11 @@ def say(*parts: Part, indent: int = 0, fit: str = "wrap", err: bool = False) -> 
     """
     if SETTINGS.quiet:
         return
+    from loganalyzer.redact import printable
+
+    # whatever a line holds (a path, a request id, a detail read from a log), it cannot act on the terminal
+    parts = tuple(printable(p, keep_newlines=True) if isinstance(p, str)
+                  else (printable(p[0], keep_newlines=True), p[1]) for p in parts)
     stream = sys.stderr if err else human_stream()
     colour = colour_on(stream)
     cols = width(stream)

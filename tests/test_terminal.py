@@ -113,6 +113,16 @@ def test_control_characters_in_log_text_are_shown_not_obeyed(tmp_path):
         assert "Unreadable \\e]0;pwned\\a\\e[2J\\x9b" in out
 
 
+@pytest.mark.parametrize("color", ["never", "always"])
+def test_every_printed_part_is_made_printable(monkeypatch, color):
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(terminal, "SETTINGS", terminal.Settings(color=color))
+    terminal.say("request ", ("a\x1b]0;x\x07b", "bold"), " \x9b2J end")
+    assert "\x07" not in out.getvalue() and "\x9b" not in out.getvalue() and "\x1b]" not in out.getvalue()
+    assert "a\\e]0;x\\ab" in ANSI.sub("", out.getvalue()) and "\\x9b2J end" in out.getvalue()
+
+
 def test_on_a_terminal_progress_colour_width_and_the_message():
     out, _ = on_a_pty("analyze", TRAILING, columns=80)
     assert "reading crm.log" in out and "linking requests" in out  # progress, on the terminal's stderr
