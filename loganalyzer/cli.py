@@ -388,6 +388,14 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1, roots:
                  (f"{where(ch['file'])}:{ch['line']}", "dim"), f"  {_shown(ch['text'], 120, a.redacted)}", indent=2)
         else:
             _say("no release, restart or reload was logged in the two hours before it", indent=2)
+        if trigger.get("explains"):
+            _say(f"its scope: {trigger['cause']} {trigger['explains']}", indent=2)
+        for c in s.get("causes") or []:  # the other leading causes' own triggers
+            other = (c.get("trigger") or {}).get("change")
+            if other and c.get("cause") != trigger["cause"]:
+                _say(f"{c['cause']}: {other['before_first_failure_s']:.3f} s after {other['label']} — ",
+                     (f"{where(other['file'])}:{other['line']}", "dim"),
+                     f" ({c['trigger'].get('explains') or ''})", indent=2)
     if a.differences:
         _say("")
         heading("What sets the failures apart")

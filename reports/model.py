@@ -538,6 +538,9 @@ def _causes(data: dict[str, Any], df: pl.DataFrame, requests: list[dict[str, Any
         if name not in order:
             order.append(name)
     failed = df.filter(pl.col("failed"))
+    # the leading causes' own triggers, each scoped to the failures it explains
+    triggers = {c.get("cause"): _trigger(summary, mask, c.get("trigger") or None)
+                for c in summary.get("causes") or [] if isinstance(c, dict) and c.get("trigger")}
     apart: dict[str, list[str]] = {}
     for d in data.get("differences") or []:
         apart.setdefault(d.get("cause"), []).append(mask(d.get("sentence")))
@@ -560,8 +563,10 @@ def _causes(data: dict[str, Any], df: pl.DataFrame, requests: list[dict[str, Any
             "details": [(d, int(n)) for d, n in details[:5]],
             "endpoints": [(e, int(n)) for e, n in endpoints[:3]],
             "evidence": _card_evidence(mine["idx"].to_list(), requests, mask),
-            "apart": apart.get(name, []),
+            "apart": apart.get(name, []), "trigger": triggers.get(name),
         })
+    for n, card in enumerate(cards, 1):
+        card["n"] = n  # its anchor: #cause-N
     return cards
 
 
@@ -697,14 +702,16 @@ def change_label(change: dict[str, Any], mask: Masker) -> str:
     return mask(f"{label}: {change.get('text') or ''}".strip(": "))
 
 
-def _trigger(summary: dict[str, Any], mask: Masker) -> dict[str, Any] | None:
-    t = summary.get("suspected_trigger")
+def _trigger(summary: dict[str, Any], mask: Masker, t: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The suspected trigger (or ``t``, one leading cause's) for the page: the change before the
+    cause's first failure, and its scope (the share of the failures that cause explains)."""
+    t = t if t is not None else summary.get("suspected_trigger")
     if not t:
         return None
     change = t.get("change")
     out = {"cause": t.get("cause"), "first_failure": hms(t.get("first_failure"), ms=True),
            "endpoint": mask(t.get("endpoint")), "request_id": mask(t.get("request_id")),
-           "attempt_id": t.get("attempt_id"), "change": None}
+           "attempt_id": t.get("attempt_id"), "change": None, "explains": t.get("explains")}
     if change:
         out["change"] = {"label": change_label(change, mask), "kind": change.get("label"),
                          "ts": hms(change.get("ts"), ms=True), "file": mask(change.get("file")),

@@ -699,3 +699,19 @@ def test_the_page_uses_the_exports_vocabulary(sample_reports):
     # an export without a vocabulary (format 1) gets the built-in rules' words
     del data["vocabulary"]
     assert "malformed JSON" in reports.model.build(data)["page"]["headline"]
+
+
+def test_each_leading_cause_shows_its_own_trigger_and_scope(sample_reports):
+    data, _ = sample_reports["mixed-faults"]
+    html = unescape(reports.render_html(data))
+    leading = {c["cause"]: c["trigger"] for c in data["summary"]["causes"] if c.get("trigger")}
+    assert "Its scope: upstream_down explains 18 % of the failures (26 of 141 failed attempts)" in re.sub(
+        r"<[^>]+>", "", html)
+    cards = dict(re.findall(r'data-cause="(\w+)">(.*?)</article>', html, re.S))
+    for cause, trigger in leading.items():
+        card = re.sub(r"<[^>]+>", "", cards[cause])
+        assert f"({trigger['explains']})" in card, cause
+        if trigger.get("change"):
+            assert f"{trigger['change']['file']}:{trigger['change']['line']}" in card
+        else:
+            assert "no release, restart or reload was logged" in card

@@ -180,3 +180,21 @@ def test_escaping_helpers():
     assert reports.markdown.code("a|b") == "`a\\|b`"
     assert reports.markdown.code("x ``y`` z") == "``` x ``y`` z ```"
     assert reports.markdown.block("a\n```\nb", indent=2) == "  ````text\n  a\n  ```\n  b\n  ````"
+
+
+def test_every_leading_cause_has_its_trigger_section(exports):
+    md = reports.markdown.render_markdown(exports["mixed-faults"])
+    blocks = dict(re.findall(r"^#### `(\w+)`.*?\n(.*?)(?=^#{2,4} )", md, re.S | re.M))
+    view = reports.model.build(exports["mixed-faults"])
+    roles = reports.markdown.cause_roles(view["page"]["causes"], view["payload"])
+    for c in exports["mixed-faults"]["summary"]["causes"]:
+        trigger = c["trigger"]
+        if roles[c["cause"]] == "background":  # failing all along: no trigger to look for
+            assert "- Trigger: " not in blocks[c["cause"]]
+            continue
+        line = next(x for x in blocks[c["cause"]].splitlines() if x.startswith("- Trigger: "))
+        if trigger.get("change"):
+            assert f"{trigger['change']['file']}:{trigger['change']['line']}" in line
+            assert reports.markdown.escape(trigger["explains"]) in line
+        else:
+            assert "no release, restart or reload was logged" in line
