@@ -66,7 +66,8 @@ def test_trailing_comma_postmortem(exports, tmp_path):
     cause = section(md, "Root causes")
     assert "### Primary\n\n#### `json_malformed` (trailing\\_comma) — 144 attempts, 48 requests" in cause
     assert "a trailing comma) is not valid JSON" in cause and "They died in the upstream (`upstream_crash`)" in cause
-    assert "- Trigger: **vac 2.5.0 started (was 2.4.1)** at 01:14:46.028 UTC, 0.03 s before the first failure" in cause
+    assert "- Trigger: **vac 2.5.0 started (was 2.4.1)** at 01:14:46.028 UTC, 0.03 s before its first failure" in cause
+    assert "; it explains 100 % of the failures (144 of 144 failed attempts)." in cause
     apart = section(md, "What set the failures apart")
     assert "`json_malformed`: all 144 failed attempts (json\\_malformed) had user agent vac/2.5.0" in apart
     # evidence: one line per cause, the cited entry only, and where the rest is
