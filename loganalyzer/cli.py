@@ -322,8 +322,8 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1, roots:
         heading("Clock offsets")
         for o in offsets:
             _say(o.describe(), indent=2)
-    for note in a.entries.notes:
-        if verbose or "passed over" in note or "undecodable" in note or "truncated" in note or "corrupt" in note:
+    for note in ([] if verbose else a.entries.notes):  # -v printed them all with the files
+        if "passed over" in note or "undecodable" in note or "truncated" in note or "corrupt" in note:
             _say(f"note: {_shown(note, None, False)}", indent=2)
     _say("")
     if not s.get("attempts"):

@@ -613,8 +613,10 @@ def test_evidence_shows_the_cited_lines_and_context_only_on_request(browser, sam
         assert not context.locator("pre.ctx").is_visible()
         context.locator("summary").click()
         assert lines[1] in context.locator("pre.ctx").inner_text()
-        # readable on a phone: nothing wider than the screen, with the attempt open
+        # readable on a phone: nothing wider than the screen, with the attempt open; what failed fits unscrolled
         assert page.evaluate("document.documentElement.scrollWidth") <= 420
+        assert page.evaluate("(() => { const t = document.getElementById('failures');"
+                             " return t.scrollWidth <= t.parentElement.clientWidth; })()")
     finally:
         page.close()
 
