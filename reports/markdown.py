@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+import polars as pl
 
 from . import model
 from .html import TEMPLATES
@@ -172,35 +173,33 @@ def peak_rate(payload: dict[str, Any], windows: int = PEAK_WINDOWS) -> dict[str,
             "from": datetime.fromtimestamp(start / 1000, tz=UTC).isoformat()}
 
 
-def recovery(data: dict[str, Any], summary: dict[str, Any], mask: model.Masker) -> dict[str, Any] | None:
+def _at(ms: float) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+def recovery(df: pl.DataFrame, summary: dict[str, Any]) -> dict[str, Any] | None:
     """The first successful attempt after the last failure (None when the logs end failing)."""
-    last = model.parse_ts(summary.get("last_failure"))
-    if not last:
+    last = model.epoch_ms(summary.get("last_failure"))
+    if last is None:
         return None
-    later = [(model.parse_ts(r.get("ts")), r) for r in data.get("requests") or [] if r.get("verdict") == "ok"]
-    later = [(t, r) for t, r in later if t and t > last]
-    if not later:
+    later = df.filter(~pl.col("failed") & (pl.col("ts") > last)).sort("ts").head(1)
+    if later.height == 0:
         return None
-    t, r = min(later, key=lambda x: x[0])
-    return {"at": t.isoformat(), "after": model.seconds_text((t - last).total_seconds()),
-            "endpoint": mask(f"{r.get('method') or ''} {r.get('path') or ''}".strip())}
+    r = later.row(0, named=True)
+    return {"at": _at(r["ts"]), "after": model.seconds_text((r["ts"] - last) / 1000),
+            "endpoint": f"{r['method'] or ''} {r['path'] or ''}".strip()}
 
 
-def detection(data: dict[str, Any], summary: dict[str, Any], mask: model.Masker) -> dict[str, Any] | None:
+def detection(df: pl.DataFrame, summary: dict[str, Any]) -> dict[str, Any] | None:
     """The first symptom a user could see: the first failed attempt, as its client saw it."""
-    first = model.parse_ts(summary.get("first_failure"))
-    if not first:
+    first = df.filter(pl.col("failed") & pl.col("ts").is_not_null()).sort(["ts", "attempt_id"]).head(1)
+    if first.height == 0 or not summary.get("first_failure"):
         return None
-    failed = [(model.parse_ts(r.get("ts")), r) for r in data.get("requests") or [] if r.get("verdict") != "ok"]
-    failed = [(t, r) for t, r in failed if t]
-    if not failed:
-        return None
-    t, r = min(failed, key=lambda x: (x[0], x[1].get("attempt_id") or 0))
-    status = r.get("status_client") or r.get("status_proxy")
-    seen = f"answered {status}" if status else f"failed ({mask(r.get('client_error')) or 'no answer'})"
-    return {"at": t.isoformat(), "endpoint": mask(f"{r.get('method') or ''} {r.get('path') or ''}".strip()),
-            "seen": seen,
-            "verdict": r.get("verdict")}
+    r = first.row(0, named=True)
+    status = r["status_client"] or r["status_proxy"]
+    seen = f"answered {status}" if status else f"failed ({r['client_error'] or 'no answer'})"
+    return {"at": _at(r["ts"]), "endpoint": f"{r['method'] or ''} {r['path'] or ''}".strip(), "seen": seen,
+            "verdict": r["verdict"]}
 
 
 def local_clock(zone: str | None):
@@ -234,7 +233,6 @@ def render_markdown(data: dict[str, Any]) -> str:
 
     view = model.build(data)
     page, payload = view["page"], view["payload"]
-    mask = model.Masker(bool(data.get("redacted", True)))  # the few fields read here straight from the export
     summary = page["summary"]
     top = page["causes"][0] if page["causes"] else None
     title = page["vocab"].phrase(top["name"], top["detail"]) if top else "no failures"
@@ -246,7 +244,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     text = environment().get_template("postmortem.md.j2").render(
         page=page, summary=summary, title=title, actions=action_items(page["causes"], page["trigger"]),
         roles=cause_roles(page["causes"], payload), peak=peak_rate(payload), duration=duration,
-        recovery=recovery(data, summary, mask), detection=detection(data, summary, mask), local=local,
+        recovery=recovery(view["frame"], summary), detection=detection(view["frame"], summary), local=local,
         zone=page["local_zone"], version=__version__)
     # at most one blank line in a row (quoted log lines are indented, so their blank lines are kept)
     return re.sub(r"\n{3,}", "\n\n", text)

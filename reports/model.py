@@ -377,7 +377,8 @@ def build(data: dict[str, Any]) -> dict[str, Any]:
         "local_zone": payload["local_zone"], "lanes": [ln["source"] for ln in lanes],
         "source_labels": SOURCE_LABELS, "zones": zones,
     }
-    return {"page": page, "payload": payload}
+    # the attempts as a masked frame (ms since the epoch), for renderers that need more than the page
+    return {"page": page, "payload": payload, "frame": df}
 
 
 def _aggregates(df: pl.DataFrame, lo: float, hi: float, base: int) -> dict[str, Any]:
