@@ -231,7 +231,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     (to write), supporting information."""
     from loganalyzer import __version__
 
-    view = model.build(data)
+    view = model.build(data, embed=False)
     page, payload = view["page"], view["payload"]
     summary = page["summary"]
     top = page["causes"][0] if page["causes"] else None

@@ -316,8 +316,11 @@ def _cut(line: str) -> str:
     return line if len(line) <= LINE_CHARS else line[:LINE_CHARS] + " …"
 
 
-def build(data: dict[str, Any]) -> dict[str, Any]:
-    """The report's content: ``page`` for the templates and ``payload`` (plain data) for the page's script."""
+def build(data: dict[str, Any], embed: bool = True) -> dict[str, Any]:
+    """The report's content: ``page`` for the templates and ``payload`` (plain data) for the page's script.
+
+    ``embed=False`` leaves out the attempts the page embeds (the postmortem does not list them),
+    which is most of the work on a large incident."""
     mask = Masker(bool(data.get("redacted", True)))
     vocab = Vocabulary.of(data)
     summary = {**EMPTY_SUMMARY, **(data.get("summary") or {})}
@@ -346,7 +349,7 @@ def build(data: dict[str, Any]) -> dict[str, Any]:
     S = Strings()
     agg = _aggregates(df, lo, hi, base)
     rows, sampling = select_rows(df)
-    payload_rows, text_rows = _rows(df, rows, requests, mask, S, rel, vocab)
+    payload_rows, text_rows = _rows(df, rows, requests, mask, S, rel, vocab) if embed else ({"n": 0}, 0)
     sampling["text_rows"] = text_rows
     causes = _causes(data, df, requests, mask, summary, vocab)
     lanes, events, zones = _timeline(data, mask, S, rel)
