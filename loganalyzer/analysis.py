@@ -12,7 +12,7 @@ import pandas as pd
 import polars as pl
 
 from loganalyzer import config as config_mod
-from loganalyzer import correlate, diagnose, errors, redact, schema, summary
+from loganalyzer import correlate, diagnose, errors, progress, redact, schema, summary
 from loganalyzer import differences as differences_mod
 from loganalyzer.ingest import Logs, load, to_pandas
 
@@ -312,6 +312,7 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     apart): a scan's time windows want attempts, verdicts, causes and evidence only.
     """
     frames = logs.polars
+    progress.stage("linking requests")
     corr = correlate.correlate(frames, ruleset.nginx_messages, clock_correction, offsets)
     notes = [o.describe() for o in corr.offsets if o.applied]
     if corr.attempts.height == 0:
@@ -320,6 +321,7 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
                         {"attempts": 0, "requests": 0, "failed_attempts": 0, "by_verdict": {}, "by_cause": {}},
                         corr.offsets, ruleset, redact_secrets,
                         notes + ["no request attempts found: load a client (vac) log or a proxy access log"])
+    progress.stage("diagnosing")
     ev = diagnose.evidence_lines(corr, frames, ruleset)
     upstream_files = set(logs.stats.loc[logs.stats["logs_upstream_status"], "file"])
     attempts = diagnose.verdicts(corr.attempts, ev, set(frames), upstream_files, ruleset)
@@ -329,6 +331,7 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     if not extras:
         return Analysis(logs, to_pandas(requests), to_pandas(evidence), {}, corr.offsets, ruleset, redact_secrets,
                         notes, corr.links)
+    progress.stage("summarising")
     change_lines = summary.changes(aligned_frames(frames, corr.offsets), ruleset.changes)
     explained = diagnose.cause_texts(requests.filter(pl.col("verdict") != "ok"), ruleset)
     apart = differences_mod.separators(requests, corr.links, aligned_frames(frames, corr.offsets), redact_secrets)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from typing import TYPE_CHECKING
 
 import click
 
-from loganalyzer import errors
+from loganalyzer import errors, terminal
 from loganalyzer.parsers.formats import KINDS
 
 if TYPE_CHECKING:
@@ -16,22 +17,17 @@ if TYPE_CHECKING:
     from loganalyzer import ingest
 
 
-#: Human text goes to stderr when stdout carries data (an output named "-"); -q silences it.
-_HUMAN_TO_STDERR = False
-_QUIET = False
+def _say(message: str = "", *parts: terminal.Part, indent: int = 0, fit: str = "wrap") -> None:
+    """One line of human text (stderr when stdout carries data; nothing with -q), fitted to a terminal."""
+    terminal.say(message, *parts, indent=indent, fit=fit)
 
 
-def _say(message: str = "", **kw) -> None:
-    if not _QUIET:
-        click.echo(message, err=_HUMAN_TO_STDERR, **kw)
-
-
-def _shown(text: str | None, width: int, masked: bool = True) -> str:
-    """Log text for a terminal: secrets masked, control characters visible, cut to ``width``."""
+def _shown(text: str | None, width: int | None, masked: bool = True) -> str:
+    """Log text for a terminal: secrets masked, control characters visible, cut to ``width`` (None: whole)."""
     from loganalyzer import redact
 
     text = redact.printable(redact.mask_text(text) if masked else text)
-    return text if len(text) <= width else text[: width - 3] + "..."
+    return text if width is None or len(text) <= width else text[: width - 3] + "..."
 
 
 def _missing(v) -> bool:
@@ -71,15 +67,35 @@ def _load_options(as_, tz, encoding, formats, config=None) -> dict:
             "encoding": enc, "formats": list(formats), "config": config}
 
 
+def _complete_zone(ctx, param, incomplete: str) -> list[str]:
+    """--tz: zone names, for every file (Europe/Berlin) or one kind (crm=Europe/Berlin)."""
+    import zoneinfo
+
+    prefix, sep, zone = incomplete.rpartition("=")
+    lead = prefix + sep
+    kinds = [] if sep else [f"{k}=" for k in KINDS if k.startswith(incomplete)]
+    return kinds + sorted(lead + z for z in zoneinfo.available_timezones() if z.lower().startswith(zone.lower()))
+
+
+def _complete_as(ctx, param, incomplete: str) -> list[str]:
+    """--as: a kind, or a kind and one of its formats, then '=' and the path."""
+    if "=" in incomplete:  # the path: the shell's own file completion does better
+        return []
+    from loganalyzer.parsers import formats as formats_mod
+
+    specs = list(KINDS) + sorted(f"{d.kind}:{d.name}" for d in formats_mod.builtin_definitions())
+    return [f"{s}=" for s in specs if s.startswith(incomplete)]
+
+
 def source_options(f):
     """Options every command that reads logs shares."""
     f = click.option("--formats", "formats", multiple=True, type=click.Path(dir_okay=False),
                      help="TOML file with more format definitions (repeatable).")(f)
     f = click.option("--encoding", multiple=True, metavar="[KIND=|PATH=]CODEC",
                      help="Text encoding, for all files or one kind/file (default utf-8).")(f)
-    f = click.option("--tz", multiple=True, metavar="KIND=ZONE",
+    f = click.option("--tz", multiple=True, metavar="KIND=ZONE", shell_complete=_complete_zone,
                      help=f"Zone of lines without an offset, per kind ({', '.join(KINDS)}) or file path.")(f)
-    f = click.option("--as", "as_", multiple=True, metavar="KIND[:FORMAT]=PATH",
+    f = click.option("--as", "as_", multiple=True, metavar="KIND[:FORMAT]=PATH", shell_complete=_complete_as,
                      help="Read PATH as this kind (and format) instead of detecting it.")(f)
     f = click.option("--since", help="Drop entries before this time (ISO-8601; UTC unless an offset is given).")(f)
     f = click.option("--until", help="Drop entries after this time.")(f)
@@ -124,7 +140,7 @@ def print_sources(logs: ingest.Logs, samples: int = 3, masked: bool = True) -> N
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         _say("  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) if i < 8 else str(c).ljust(w)
-                             for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))) + "  " + row[-1])
+                       for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))) + "  " + row[-1], fit="cut")
     for r in stats.itertuples():
         if isinstance(r.kind, str) and r.kind_evidence and r.kind_evidence != "given":
             _say(f"kind: {r.file}: {r.kind_evidence}")
@@ -138,10 +154,51 @@ def print_sources(logs: ingest.Logs, samples: int = 3, masked: bool = True) -> N
                 _say(f"  {file}:{r.line}: {r.reason}: {text}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _display_options() -> list[click.Option]:
+    """--color and -v: accepted before the command and after it (every command gets them)."""
+    def color(ctx, param, value):
+        if value is not None:
+            terminal.SETTINGS.color = value
+
+    def verbose(ctx, param, value):
+        terminal.SETTINGS.verbose = max(terminal.SETTINGS.verbose, value or 0)
+
+    return [
+        click.Option(["--color"], type=click.Choice(terminal.COLOR_CHOICES), default=None, expose_value=False,
+                     is_eager=True, callback=color, metavar="auto|always|never",
+                     help="Colour the output: auto (default: on a terminal, unless NO_COLOR is set), always, never."),
+        click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=verbose,
+                     help="More detail: every file's counts, clock offset and note, how attempts were linked, "
+                          "which rules matched, stage timings."),
+    ]
+
+
+class _Group(click.Group):
+    """A group whose commands all take the display options, and which starts each run from the defaults."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        if parent is None:  # a new run (tests run many in one process)
+            terminal.SETTINGS = terminal.Settings()
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(cmd, name)
+        taken = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        cmd.params.extend(p for p in _display_options() if not taken & set(p.opts))
+
+
+_Group.group_class = _Group
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, params=_display_options())
 @click.version_option(package_name="loganalyzer")
 def cli() -> None:
-    """Line up client, Nginx and Spring Boot logs and say where each request died, and why."""
+    """Line up client, Nginx and Spring Boot logs and say where each request died, and why.
+
+    \b
+    Shell completion: eval "$(_LOGANALYZER_COMPLETE=bash_source loganalyzer)" in ~/.bashrc
+    (zsh_source for zsh; fish_source for fish).
+    """
 
 
 @cli.command()
@@ -175,29 +232,100 @@ def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples,
         click.echo(f"wrote {n:,} entries to {out}")
 
 
+@contextlib.contextmanager
+def _progress():
+    """Progress on stderr while the library works, when stderr is a terminal (and stage timings for -v)."""
+    from loganalyzer import progress
+
+    shown = terminal.listener()
+    if shown is None:
+        yield
+        return
+    with shown, progress.reporting(shown):
+        yield
+
+
 def _ts(value) -> str:
     if value is None:
         return "-"
     return str(value).replace("T", " ").replace("Z", "")[:23] + " UTC"
 
 
-def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> None:
-    """The terminal summary: sources, offsets, counts by verdict and cause, evidence, trigger."""
+def _verdict_styles(a: analysis_mod.Analysis) -> dict[str, str]:
+    """Verdict -> its colour, from the rules vocabulary (so a user's rules file recolours the terminal too)."""
+    from loganalyzer import diagnose
+
+    return {v["name"]: v["colour"] for v in diagnose.vocabulary(a.rules)["verdicts"] if v.get("colour")}
+
+
+def _relative(file: str, roots: tuple[str, ...]) -> str:
+    """``file`` relative to the folder given on the command line, when it is under one (terminals only)."""
+    import os
+
+    for root in roots:
+        if os.path.isdir(root):
+            rel = os.path.relpath(file, root)
+            if not rel.startswith(".."):
+                return rel
+    return file
+
+
+def _messages(a: analysis_mod.Analysis, lines) -> dict[tuple[str, int], str]:
+    """The parsed message of each (file, line) cited: what a terminal shows instead of the raw line,
+    whose prefix (time, level, thread, logger) would spend the width."""
+    import polars as pl
+
+    out: dict[tuple[str, int], str] = {}
+    frames = a.entries.polars
+    for kind, group in lines.groupby("kind"):
+        df = frames.get(kind)
+        if df is None or "message" not in df.columns:
+            continue
+        hits = df.filter(pl.col("file").is_in(list(group["file"].unique()))
+                         & pl.col("line").is_in([int(x) for x in group["line"]])).select("file", "line", "level",
+                                                                                        "message")
+        for file, line, level, message in hits.iter_rows():
+            first = (message or "").split("\n")[0]
+            out[(file, int(line))] = f"{level} {first}" if level else first
+    return out
+
+
+def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1, roots: tuple[str, ...] = ()) -> None:
+    """The terminal summary: sources, offsets, counts by verdict and cause, evidence, trigger.
+
+    With -v also every file's line counts, every clock offset and note, how attempts were linked,
+    which rules named the causes, and how long each stage took.
+    """
     s = a.summary
-    _say("Sources")
+    verbose = terminal.SETTINGS.verbose
+    tty = terminal.width(terminal.human_stream()) is not None
+    colours = _verdict_styles(a)
+    where = (lambda f: _relative(f, roots)) if tty else (lambda f: f)
+
+    def heading(text: str) -> None:
+        _say("", (text, "bold"))
+
+    if verbose:
+        heading("Files")
+        print_sources(a.entries, samples=3)
+        _say("")
+    heading("Sources")
     for r in a.sources.itertuples():
         if not isinstance(r.kind, str):
             continue
         zone = r.zone if isinstance(r.zone, str) and r.zone else "-"
-        _say(f"  {r.kind:<13} {r.format:<22} {r.parsed:>9,} entries  {r.rejected:>6,} rejected  "
-                   f"zone {zone} ({r.zone_source})  {r.file}")
-    if a.offsets:
-        _say("Clock offsets")
-        for o in a.offsets:
-            _say(f"  {o.describe()}")
-    for note in a.entries.notes:
+        counts = f"{r.kind:<13} {r.format:<22} {r.parsed:>9,} entries  {r.rejected:>6,} rejected  "
+        zone = f"zone {zone} ({r.zone_source})"
+        # a terminal gets the file before the (long) zone note, which may then wrap
+        _say(counts + (f"{where(r.file)}  {zone}" if tty else f"{zone}  {r.file}"), indent=2)
+    offsets = a.offsets if verbose else [o for o in a.offsets if o.applied]
+    if offsets:
+        heading("Clock offsets")
+        for o in offsets:
+            _say(o.describe(), indent=2)
+    for note in ([] if verbose else a.entries.notes):  # -v printed them all with the files
         if "passed over" in note or "undecodable" in note or "truncated" in note or "corrupt" in note:
-            _say(f"  note: {note}")
+            _say(f"note: {_shown(note, None, False)}", indent=2)
     _say("")
     if not s.get("attempts"):
         window = [n for n in a.entries.notes if "leaves no entry" in n]
@@ -206,58 +334,109 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1) -> Non
         else:
             _say("No request attempts found: these logs tell of no request (load a client, proxy or "
                  "upstream log that does).")
+        _print_timings()
         return
+    failed = (f"{s['failed_attempts']:,} attempts failed", "bold") if s["failed_attempts"] else "no attempt failed"
     _say(f"{s['attempts']:,} attempts ({s['requests']:,} requests) from {_ts(s['time_range']['from'])} "
-               f"to {_ts(s['time_range']['to'])}; {s['failed_attempts']:,} attempts failed "
-               f"({s['failed_requests']:,} requests)")
+         f"to {_ts(s['time_range']['to'])}; ", failed, f" ({s['failed_requests']:,} requests)")
     if s["first_failure"]:
         run = s["longest_failure_run"]
         _say(f"First failure {_ts(s['first_failure'])}, last {_ts(s['last_failure'])}; longest run of "
-                   f"failures: {run['attempts']:,} attempts ({_ts(run['from'])} to {_ts(run['to'])})")
-    _say("\nWhere they died (verdict)")
+             f"failures: {run['attempts']:,} attempts ({_ts(run['from'])} to {_ts(run['to'])})")
+    _say("")
+    heading("Where they died (verdict)")
     for verdict, n in s["by_verdict"].items():
-        _say(f"  {verdict:<18} {n:>8,}")
+        _say("  ", (f"{verdict:<18}", colours.get(verdict, "")), f" {n:>8,}")
     if s["by_cause"]:
-        _say("\nWhy (root cause)")
+        _say("")
+        heading("Why (root cause)")
         ev = a.evidence
         req = a.requests
+        cited = []
         for c in a.causes().itertuples():
-            details = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]["root_cause_detail"]
-            top = details.dropna().value_counts()
+            mine = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]
+            top = mine["root_cause_detail"].dropna().value_counts()
             detail = f" ({top.index[0]})" if len(top) else ""
-            # Details and unexplained causes quote the logs' exception names and messages.
-            _say(f"  {_shown(c.root_cause + detail, 200, a.redacted):<40} {c.attempts:>8,}  "
-                 f"{_shown(c.explanation or '', 400, a.redacted)}")
-            ids = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]["attempt_id"].head(1).tolist()
-            lines = ev[ev["attempt_id"].isin(ids) & (ev["role"] == "cause")]
+            verdict = mine["verdict"].mode()
+            style = colours.get(verdict.iloc[0], "") if len(verdict) else ""
+            lines = ev[ev["attempt_id"].isin(mine["attempt_id"].head(1).tolist()) & (ev["role"] == "cause")]
             if lines.empty:
-                lines = ev[ev["attempt_id"].isin(ids)]
-            for e in lines.head(evidence_per_cause).itertuples():
+                lines = ev[ev["attempt_id"].isin(mine["attempt_id"].head(1).tolist())]
+            cited.append((c, detail, style, lines.head(evidence_per_cause)))
+        import pandas as pd
+
+        messages = _messages(a, pd.concat([x[3] for x in cited])) if tty and not verbose else {}
+        for c, detail, style, lines in cited:
+            # Details and unexplained causes quote the logs' exception names and messages.
+            _say((f"{_shown(c.root_cause + detail, None, a.redacted):<40}", style),
+                 f" {c.attempts:>8,}  {_shown(c.explanation or '', None, a.redacted)}", indent=2)
+            for e in lines.itertuples():
+                place = f"{where(e.file)}:{e.line}"
+                if (e.file, int(e.line)) in messages:  # a terminal: the message, on one line
+                    _say((place, "dim"), f"  {_shown(messages[(e.file, int(e.line))], None, a.redacted)}",
+                         indent=6, fit="cut")
+                    continue
                 for text in _telling_lines(e.text or ""):
-                    _say(f"      {e.file}:{e.line}  {_shown(text, 160, a.redacted)}")
+                    _say((place, "dim"), f"  {_shown(text, None if verbose else 160, a.redacted)}", indent=6)
     trigger = s.get("suspected_trigger")
     if trigger:
-        _say(f"\nSuspected trigger: {trigger['cause']} first at {_ts(trigger['first_failure'])} "
-                   f"({_shown(trigger['endpoint'], 60, a.redacted)}, request "
-                   f"{_shown(trigger['request_id'], 60, a.redacted) or '#' + str(trigger['attempt_id'])})")
+        _say("")
+        _say(("Suspected trigger:", "bold"), f" {trigger['cause']} first at {_ts(trigger['first_failure'])} "
+             f"({_shown(trigger['endpoint'], 60, a.redacted)}, request "
+             f"{_shown(trigger['request_id'], 60, a.redacted) or '#' + str(trigger['attempt_id'])})")
         ch = trigger.get("change")
         if ch:
             was = f", was {ch['previous_version']}" if ch.get("previous_version") else ""
             version = f" {ch['version']}" if ch.get("version") else ""
-            _say(f"  {ch['before_first_failure_s']:.3f} s before it: {ch['label']}{version}{was} — "
-                       f"{ch['file']}:{ch['line']}  {_shown(ch['text'], 120, a.redacted)}")
+            _say(f"{ch['before_first_failure_s']:.3f} s before it: {ch['label']}{version}{was} — ",
+                 (f"{where(ch['file'])}:{ch['line']}", "dim"), f"  {_shown(ch['text'], 120, a.redacted)}", indent=2)
         else:
-            _say("  no release, restart or reload was logged in the two hours before it")
+            _say("no release, restart or reload was logged in the two hours before it", indent=2)
+        if trigger.get("explains"):
+            _say(f"its scope: {trigger['cause']} {trigger['explains']}", indent=2)
+        for c in s.get("causes") or []:  # the other leading causes' own triggers
+            other = (c.get("trigger") or {}).get("change")
+            if other and c.get("cause") != trigger["cause"]:
+                _say(f"{c['cause']}: {other['before_first_failure_s']:.3f} s after {other['label']} — ",
+                     (f"{where(other['file'])}:{other['line']}", "dim"),
+                     f" ({c['trigger'].get('explains') or ''})", indent=2)
     if a.differences:
-        _say("\nWhat sets the failures apart")
+        _say("")
+        heading("What sets the failures apart")
         for d in a.differences[:6]:
-            _say(f"  {_shown(d.sentence, 400, a.redacted)}")
+            _say(_shown(d.sentence, 400, a.redacted), indent=2)
     eps = [e for e in s["by_endpoint"] if e["failed"]][:5]
     if eps:
-        _say("\nFailing endpoints")
+        _say("")
+        heading("Failing endpoints")
         for e in eps:
-            _say(f"  {_shown(e['endpoint'], 60, a.redacted):<40} {e['failed']:>6,} of {e['attempts']:,} "
-                       f"failed, mostly {e['top_cause']}")
+            _say(f"{_shown(e['endpoint'], 60, a.redacted):<40} {e['failed']:>6,} of {e['attempts']:,} "
+                 f"failed, mostly {e['top_cause']}", indent=2)
+    if verbose:
+        _print_links(a)
+        _print_timings()
+
+
+def _print_links(a: analysis_mod.Analysis) -> None:
+    """-v: how the attempts were linked across the logs, and which rules named their causes."""
+    req = a.requests
+    _say("")
+    _say("", ("How attempts were linked", "bold"))
+    for method, n in req["link"].value_counts().items():
+        _say(f"  {method:<24} {n:>8,}")
+    rules = req.loc[req["verdict"] != "ok", "rule"].fillna("(no rule: named by its error signature)")
+    if len(rules):
+        _say("")
+        _say("", ("Rules that named the causes", "bold"))
+        for rule, n in rules.value_counts().items():
+            _say(f"  {rule:<40} {n:>8,}")
+
+
+def _print_timings() -> None:
+    stages = terminal.SETTINGS.timings.stages
+    if terminal.SETTINGS.verbose and stages:
+        _say("")
+        _say("Timings: " + ", ".join(f"{name} {sec:.2f} s" for name, sec in stages))
 
 
 def _telling_lines(text: str) -> list[str]:
@@ -309,19 +488,19 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
     """
     from loganalyzer import analysis as analysis_mod
 
-    global _HUMAN_TO_STDERR, _QUIET
-    _QUIET = quiet
+    terminal.SETTINGS.quiet = quiet
     outputs = [o for o in (json_out, html_out, md_out, otlp_out, ecs_out) if o]
     if sum(o == "-" for o in outputs) + (out_format != "text") > 1:
         raise click.UsageError("only one output can go to stdout (-)")
-    _HUMAN_TO_STDERR = out_format != "text" or "-" in outputs
+    terminal.SETTINGS.to_stderr = out_format != "text" or "-" in outputs
     from loganalyzer.outputs import check_writable
 
     for o in outputs:
         check_writable(o, list(paths))
-    a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
-                             clock_correction=not no_clock, **_load_options(as_, tz, encoding, formats, config))
-    print_analysis(a)
+    with _progress():
+        a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
+                                 clock_correction=not no_clock, **_load_options(as_, tz, encoding, formats, config))
+    print_analysis(a, roots=tuple(paths))
     if out_format != "text":
         _write_stdout(a, out_format)
     if json_out:
@@ -418,25 +597,40 @@ def _write_reports(source, html_out: str | None, md_out: str | None, otlp_out: s
     """The HTML report, the Markdown postmortem, traces and ECS documents, from an Analysis or an export."""
     if not (html_out or md_out or otlp_out or ecs_out):
         return
-    from loganalyzer import reports
+    with _progress():  # what was written is said once the progress display is gone
+        done = _write_each(source, html_out, md_out, otlp_out, ecs_out)
+    for line in done:
+        _say(line)
+
+
+def _write_each(source, html_out: str | None, md_out: str | None, otlp_out: str | None,
+                ecs_out: str | None) -> list[str]:
+    from loganalyzer import progress, reports
+
+    done = []
 
     if otlp_out or ecs_out:
         from loganalyzer.reports import otlp
 
         data = reports.export(source)
         if otlp_out:
+            progress.stage(f"writing {otlp_out}")
             n = otlp.write_otlp(data, otlp_out if otlp_out != "-" else sys.stdout)
-            _say(f"wrote {n:,} traces to {otlp_out}")
+            done.append(f"wrote {n:,} traces to {otlp_out}")
         if ecs_out:
+            progress.stage(f"writing {ecs_out}")
             n = otlp.write_ecs(data, ecs_out if ecs_out != "-" else sys.stdout)
-            _say(f"wrote {n:,} attempts to {ecs_out}")
+            done.append(f"wrote {n:,} attempts to {ecs_out}")
 
     if html_out:
+        progress.stage(f"writing {html_out}")
         reports.write_html(source, html_out if html_out != "-" else sys.stdout)
-        _say(f"wrote {html_out}")
+        done.append(f"wrote {html_out}")
     if md_out:
+        progress.stage(f"writing {md_out}")
         reports.write_markdown(source, md_out if md_out != "-" else sys.stdout)
-        _say(f"wrote {md_out}")
+        done.append(f"wrote {md_out}")
+    return done
 
 
 @cli.group()
@@ -530,11 +724,10 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
     """
     from loganalyzer import scan as scan_mod
 
-    global _HUMAN_TO_STDERR, _QUIET
     outputs = {k: v for k, v in (("json", json_out), ("html", html_out), ("prom", prom_out)) if v}
     if sum(v == "-" for v in outputs.values()) > 1:
         raise click.UsageError("only one output can go to stdout (-)")
-    _HUMAN_TO_STDERR = "-" in outputs.values()
+    terminal.SETTINGS.to_stderr = "-" in outputs.values()
     try:
         cfg = scan_mod.load_config(config)
     except errors.ConfigError as exc:
@@ -560,7 +753,7 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
                                scheduler=scheduler, workers=workers, on_cluster=on_cluster)
     except history.HistoryError as exc:
         raise history.HistoryError(f"{exc} (or say --rebuild)") from exc
-    _QUIET = quiet and not result.breaches
+    terminal.SETTINGS.quiet = quiet and not result.breaches
     print_scan(result)
     if verbose:
         for note in result.notes:
@@ -622,7 +815,7 @@ def main() -> None:
     if debug:
         sys.argv.remove("--debug")
     try:
-        status = cli(standalone_mode=False)
+        status = cli(standalone_mode=False, prog_name="loganalyzer")  # also names the completion variable
     except click.exceptions.Abort:  # Ctrl-C inside a click prompt
         click.echo("interrupted", err=True)
         sys.exit(errors.ExitStatus.INTERRUPTED)

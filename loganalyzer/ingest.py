@@ -20,7 +20,7 @@ import polars as pl
 import pyarrow as pa
 
 from loganalyzer import config as config_mod
-from loganalyzer import errors, sources, timewindow
+from loganalyzer import errors, progress, sources, timewindow
 from loganalyzer import kinds as kinds_mod
 from loganalyzer.parsers import containers, engine, infer, mixed
 from loganalyzer.parsers.formats import KINDS, Compiled, DefinitionError, compile_definition, load_definitions
@@ -473,6 +473,7 @@ def _sample(path: str, codec: str) -> tuple[pl.Series, sources.ReadStats]:
 
 
 def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
+    progress.stage("detecting formats")
     files, notes = expand(paths)
     explicit = {str(p) for p in paths}
     compiled = _compiled_formats(opts)
@@ -530,11 +531,13 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
         if chosen and chosen[-1].path == path:
             chosen[-1].wrapper = wrapper
     _assign_zones(chosen, opts, notes)
+    progress.stage("reading")
     parts: list[_Source] = []
     for src in chosen:
         src.read = sources.ReadStats(src.encoding)
         try:
-            chunks = sources.line_chunks(src.path, src.read)
+            chunks = progress.track(sources.line_chunks(src.path, src.read), src.path,
+                                    lambda read=src.read: read.read_bytes)
             if src.mixed:
                 parts.extend(_parse_mixed(src, chunks, compiled, opts, notes))
                 continue

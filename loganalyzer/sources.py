@@ -40,6 +40,7 @@ class ReadStats:
 
     encoding: str
     replaced: int = 0  # undecodable byte sequences replaced by U+FFFD
+    read_bytes: int = 0  # bytes read from the file so far (compressed, for an archive): for progress
     notes: list[str] = field(default_factory=list)
 
 
@@ -60,12 +61,25 @@ def _open(path: str) -> BinaryIO:
         raise ReadError(f"cannot read {path}: {exc.strerror}") from None
 
 
+class _Counting:
+    """A binary file that counts the bytes read from it into ``stats.read_bytes``."""
+
+    def __init__(self, f: BinaryIO, stats: ReadStats) -> None:
+        self._f, self._stats = f, stats
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self._stats.read_bytes += len(data)
+        return data
+
+
 def _blocks(path: str, stats: ReadStats) -> Iterator[bytes]:
     """Decompressed bytes of a file, block by block; gzip and bzip2 are recognised by magic number.
 
     A truncated or corrupt archive yields what it holds and says so in ``stats.notes``.
     """
-    with _open(path) as f:
+    with _open(path) as raw:
+        f = _Counting(raw, stats)
         head = f.read(3)
         if head[:2] == b"\x1f\x8b":
             yield from _gunzip(f, head, path, stats)

@@ -12,6 +12,7 @@ even time sample of the rest) and the evidence text of at most :data:`TEXT_ROWS`
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -39,27 +40,65 @@ CARD_EVIDENCE = 3
 SOURCE_ORDER = ["vac", "nginx_access", "nginx_error", "crm"]
 SOURCE_LABELS = {"vac": "vac (client)", "nginx_access": "Nginx access", "nginx_error": "Nginx error",
                  "crm": "CRM (upstream)"}
-VERDICT_ORDER = ["ok", "client", "proxy", "upstream_crash", "upstream_error", "upstream_rejected", "unknown"]
-#: Where an attempt with this verdict died, and what that means.
-VERDICT_PLACE = {"client": "at the client", "proxy": "at the proxy", "upstream_crash": "in the upstream",
-                 "upstream_error": "in the upstream", "upstream_rejected": "in the upstream",
-                 "unknown": "at a hop the logs do not show"}
-VERDICT_GLOSS = {"ok": "completed", "client": "the request never reached the proxy",
-                 "proxy": "Nginx answered by itself", "upstream_crash": "the CRM dropped the connection",
-                 "upstream_error": "the CRM answered 5xx", "upstream_rejected": "the CRM refused it (4xx)",
-                 "unknown": "the logs do not say"}
-#: How a manager would say each root cause ("... because of <phrase>").
-CAUSE_PHRASE = {
-    "json_malformed": "malformed JSON", "token_expired": "expired tokens",
-    "validation_failed": "request bodies that failed validation",
-    "wrong_path": "calls to a path the CRM does not serve",
-    "db_pool_exhausted": "an exhausted database connection pool", "out_of_memory": "the CRM running out of memory",
-    "upstream_down": "the CRM being down", "upstream_timeout": "CRM timeouts",
-    "body_too_large": "request bodies over the proxy's size limit", "client_timeout": "client timeouts",
-    "client_connect_failed": "the client failing to connect", "rate_limited": "the proxy's rate limit",
-    "unhandled_exception": "an unhandled exception in the CRM",
-    "upstream_error_unlogged": "CRM errors it did not log", "unknown": "a cause the logs do not show",
-}
+
+
+class Vocabulary:
+    """The verdicts (gloss, colour, place, who answered) and cause phrases the export carries
+    (``vocabulary``, from the rules the analysis ran with). An export without one (format 1) gets
+    the built-in rules' vocabulary: still data from the rules files, never a table here."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.verdicts: dict[str, dict[str, Any]] = {v["name"]: v for v in data.get("verdicts") or [] if v.get("name")}
+        self.phrases: dict[str, str] = dict(data.get("cause_phrases") or {})
+
+    @classmethod
+    def of(cls, export: dict[str, Any]) -> Vocabulary:
+        vocab = export.get("vocabulary")
+        if isinstance(vocab, dict) and vocab.get("verdicts"):
+            return cls(vocab)
+        return cls.builtin()
+
+    @classmethod
+    def builtin(cls) -> Vocabulary:
+        from loganalyzer import diagnose
+
+        return cls(diagnose.vocabulary(diagnose.load_rules()))
+
+    @property
+    def order(self) -> list[str]:
+        return list(self.verdicts)
+
+    def gloss(self, verdict: str) -> str:
+        return str((self.verdicts.get(verdict) or {}).get("gloss") or verdict)
+
+    def short(self, verdict: str) -> str:
+        """The gloss up to its first colon or semicolon: for a sentence that names several verdicts."""
+        return re.split(r"[:;] ", self.gloss(verdict), maxsplit=1)[0]
+
+    def place(self, verdict: str) -> str:
+        return str((self.verdicts.get(verdict) or {}).get("place") or f"at {verdict}")
+
+    def answered(self, verdict: str) -> str | None:
+        return (self.verdicts.get(verdict) or {}).get("answered")
+
+    def colour(self, verdict: str) -> str:
+        """The verdict's colour when it is a CSS hex colour (it goes into the page's style), else grey."""
+        c = str((self.verdicts.get(verdict) or {}).get("colour") or "")
+        return c if re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", c) else "#9aa3ad"
+
+    def phrase(self, cause: str, detail: str | None = None) -> str:
+        """How a reader says a cause ("... because of <phrase>")."""
+        text = self.phrases.get(cause) or cause.replace("_", " ")
+        if detail:
+            text += f" ({detail.replace('_', ' ')})"
+        return text
+
+    def payload(self) -> dict[str, Any]:
+        """For the page's script: name -> gloss, colour, place, answered."""
+        return {name: {"gloss": self.gloss(name), "colour": self.colour(name), "place": self.place(name),
+                       "answered": self.answered(name), "failed": bool(v.get("failed", name != "ok"))}
+                for name, v in self.verdicts.items()}
+
 
 #: What a summary holds when the logs had no attempts (the analysis then writes only the counts).
 EMPTY_SUMMARY: dict[str, Any] = {
@@ -138,13 +177,6 @@ def seconds_text(s: float) -> str:
     if s < 3600:
         return f"{int(s // 60)} min {int(s % 60)} s"
     return f"{int(s // 3600)} h {int(s % 3600 // 60)} min"
-
-
-def cause_phrase(cause: str, detail: str | None = None) -> str:
-    text = CAUSE_PHRASE.get(cause, cause.replace("_", " "))
-    if detail:
-        text += f" ({detail.replace('_', ' ')})"
-    return text
 
 
 def _join(items: list[str]) -> str:
@@ -284,9 +316,13 @@ def _cut(line: str) -> str:
     return line if len(line) <= LINE_CHARS else line[:LINE_CHARS] + " …"
 
 
-def build(data: dict[str, Any]) -> dict[str, Any]:
-    """The report's content: ``page`` for the templates and ``payload`` (plain data) for the page's script."""
+def build(data: dict[str, Any], embed: bool = True) -> dict[str, Any]:
+    """The report's content: ``page`` for the templates and ``payload`` (plain data) for the page's script.
+
+    ``embed=False`` leaves out the attempts the page embeds (the postmortem does not list them),
+    which is most of the work on a large incident."""
     mask = Masker(bool(data.get("redacted", True)))
+    vocab = Vocabulary.of(data)
     summary = {**EMPTY_SUMMARY, **(data.get("summary") or {})}
     requests = data.get("requests") or []
     df = requests_frame(requests)
@@ -313,9 +349,9 @@ def build(data: dict[str, Any]) -> dict[str, Any]:
     S = Strings()
     agg = _aggregates(df, lo, hi, base)
     rows, sampling = select_rows(df)
-    payload_rows, text_rows = _rows(df, rows, requests, mask, S, rel)
+    payload_rows, text_rows = _rows(df, rows, requests, mask, S, rel, vocab) if embed else ({"n": 0}, 0)
     sampling["text_rows"] = text_rows
-    causes = _causes(data, df, requests, mask, summary)
+    causes = _causes(data, df, requests, mask, summary, vocab)
     lanes, events, zones = _timeline(data, mask, S, rel)
     marks = _marks(summary, mask, rel, df)
 
@@ -323,16 +359,18 @@ def build(data: dict[str, Any]) -> dict[str, Any]:
         "base": base, "from": rel(lo), "to": rel(hi), "S": S.items, "rows": payload_rows,
         "agg": agg, "lanes": lanes, "events": events, "marks": marks, "zones": zones,
         "local_zone": _local_zone(data), "offsets": _offsets(data),
-        "verdicts": VERDICT_ORDER, "causes": [c["name"] for c in causes], "sampling": sampling,
+        "verdicts": vocab.order, "vocabulary": vocab.payload(), "causes": [c["name"] for c in causes],
+        "sampling": sampling,
         "sources": {k: SOURCE_LABELS.get(k, k) for k in SOURCE_ORDER},
         "totals": {"by_verdict": summary.get("by_verdict") or {}, "by_cause": summary.get("by_cause") or {}},
         "redacted": bool(data.get("redacted", True)),
     }
     page = {
-        "headline": headline(summary, causes, mask),
+        "headline": headline(summary, causes, mask, vocab), "vocab": vocab,
         "summary": summary, "redacted": payload["redacted"], "format": data.get("loganalyzer"),
         "sampling": sampling, "causes": causes, "trigger": _trigger(summary, mask),
-        "verdicts": _verdict_rows(summary), "cause_rows": _cause_rows(summary, causes),
+        "verdicts": _verdict_rows(summary, vocab), "cause_rows": _cause_rows(summary, causes),
+        "cross": cross_table(df, causes, vocab),
         "endpoints": [{**e, "endpoint": mask(e.get("endpoint"))} for e in summary.get("by_endpoint") or []],
         "sources": _sources(data, mask), "offsets": payload["offsets"],
         "notes": mask.many(list(data.get("notes") or [])), "rejects": _rejects(data, mask),
@@ -342,7 +380,8 @@ def build(data: dict[str, Any]) -> dict[str, Any]:
         "local_zone": payload["local_zone"], "lanes": [ln["source"] for ln in lanes],
         "source_labels": SOURCE_LABELS, "zones": zones,
     }
-    return {"page": page, "payload": payload}
+    # the attempts as a masked frame (ms since the epoch), for renderers that need more than the page
+    return {"page": page, "payload": payload, "frame": df}
 
 
 def _aggregates(df: pl.DataFrame, lo: float, hi: float, base: int) -> dict[str, Any]:
@@ -366,16 +405,76 @@ def _aggregates(df: pl.DataFrame, lo: float, hi: float, base: int) -> dict[str, 
     return out
 
 
+def upstream_outcome(vocab: Vocabulary) -> pl.Expr:
+    """What the upstream did, for attempts nginx answered for it: "closed", "refused", "timed out" or
+    "no answer". nginx logs a status in $upstream_status for these too (502, 504), which would read
+    as if the CRM had answered it. Null where the upstream's status is its own."""
+    answered = pl.col("verdict").replace_strict({v: vocab.answered(v) for v in vocab.verdicts}, default=None,
+                                                return_dtype=pl.String)
+    reason = pl.col("verdict_reason").fill_null("")
+    return (pl.when(pl.col("failed") & (answered == "proxy") & pl.col("status_upstream").is_not_null())
+            .then(pl.when(reason.str.contains(r"(?i)closed|reset by peer")).then(pl.lit("closed"))
+                  .when(reason.str.contains(r"(?i)refused")).then(pl.lit("refused"))
+                  .when(reason.str.contains(r"(?i)timed out") | (pl.col("status_upstream") == 504))
+                  .then(pl.lit("timed out"))
+                  .otherwise(pl.lit("no answer")))
+            .otherwise(pl.lit(None, pl.String)))
+
+
+def _shape(line: str) -> str:
+    return re.sub(r"\d", "9", re.sub(r"[^\W\d_]", "a", line[:12]))
+
+
+def cited_span(lines: list[str]) -> int:
+    """How many of an evidence text's lines are the cited entry (its first line and its continuation
+    lines); the rest were read after it and are context, maybe another request's. A line that starts
+    like the first one (the same shape of timestamp and level) begins another entry."""
+    if len(lines) <= 1:
+        return len(lines)
+    head = _shape(lines[0])
+    for i, line in enumerate(lines[1:], 1):
+        if line and not line[0].isspace() and _shape(line) == head:
+            return i
+    return len(lines)
+
+
+def cross_table(df: pl.DataFrame, causes: list[dict[str, Any]], vocab: Vocabulary) -> dict[str, Any]:
+    """Failed attempts by cause (rows) and the verdict that says at which hop they died (columns)."""
+    failed = df.filter(pl.col("failed"))
+    if failed.height == 0:
+        return {"columns": [], "places": [], "rows": []}
+    counts = {(c, v): int(n) for c, v, n in failed.group_by(["root_cause", "verdict"]).len().iter_rows()}
+    present = {v for _, v in counts}
+    columns = [v for v in vocab.order if v in present] + sorted(present - set(vocab.order))
+    peak = max(counts.values())
+    rows = []
+    for c in causes:
+        cells = [counts.get((c["name"], v), 0) for v in columns]
+        if sum(cells):
+            rows.append({"cause": c["name"], "detail": c["detail"], "cells": cells, "total": sum(cells),
+                         "shade": [round(n / peak, 3) for n in cells]})
+    places: list[dict[str, Any]] = []  # the header above the verdicts: one cell per run of the same place
+    for v in columns:
+        if places and places[-1]["place"] == vocab.place(v):
+            places[-1]["span"] += 1
+        else:
+            places.append({"place": vocab.place(v), "span": 1})
+    return {"columns": [{"verdict": v, "place": vocab.place(v), "gloss": vocab.gloss(v), "colour": vocab.colour(v),
+                         "total": sum(counts.get((r["cause"], v), 0) for r in rows)} for v in columns],
+            "places": places, "rows": rows}
+
+
 def _rows(df: pl.DataFrame, rows: list[int], requests: list[dict[str, Any]], mask: Masker, S: Strings,
-          rel) -> tuple[dict[str, Any], int]:
+          rel, vocab: Vocabulary) -> tuple[dict[str, Any], int]:
     """The embedded attempts, column by column (strings as indexes into ``S``)."""
-    sub = df.filter(pl.col("idx").is_in(rows)).sort(["ts", "attempt_id"], nulls_last=True)
+    sub = df.filter(pl.col("idx").is_in(rows)).sort(["ts", "attempt_id"], nulls_last=True) \
+        .with_columns(upstream_outcome(vocab).alias("upstream_outcome"))
     failed_sub = sub.filter(pl.col("failed"))
     texted = set(select_failed(failed_sub, TEXT_ROWS)) if failed_sub.height > TEXT_ROWS else \
         set(failed_sub["idx"].to_list())
     out: dict[str, list[Any]] = {k: [] for k in (
         "aid", "t", "id", "lid", "a", "la", "m", "p", "ep", "sc", "sp", "su", "v", "c", "d", "vr", "rl", "lk", "cf",
-        "ce", "el", "rt", "urt", "ua", "cn", "ca", "ag", "x", "ev")}
+        "ce", "el", "rt", "urt", "ua", "cn", "ca", "ag", "x", "ev", "uo")}
     for r in sub.iter_rows(named=True):
         out["aid"].append(r["attempt_id"])
         out["t"].append(rel(r["ts"]))
@@ -404,6 +503,7 @@ def _rows(df: pl.DataFrame, rows: list[int], requests: list[dict[str, Any]], mas
         out["cn"].append(r["connection"])
         out["ca"].append(S(r["client_addr"]))
         out["ag"].append(S(r["user_agent"]))
+        out["uo"].append(S(r["upstream_outcome"]))
         spans = [rel(r[k]) for k in _TIME[1:]]
         out["x"].append(spans if any(v is not None for v in spans) else None)
         out["ev"].append(r["idx"])
@@ -417,20 +517,23 @@ def _rows(df: pl.DataFrame, rows: list[int], requests: list[dict[str, Any]], mas
     files = mask.many([e.get("file") for _, e in ev_items])
     evidence: dict[int, list[Any]] = {}
     for (i, e), text, file, k in zip(ev_items, texts, files, keep_text, strict=True):
+        cited = None
         if isinstance(text, str):
-            lines = [S(_cut(line)) for line in text.split("\n")]
+            raw = text.split("\n")
+            lines = [S(_cut(line)) for line in raw]
+            cited = cited_span(raw)
         else:
             lines = -1 if e.get("text") is not None and not k else None
         evidence.setdefault(i, []).append([
             1 if e.get("role") == "cause" else 0, S(e.get("source")), S(file), e.get("line"),
-            rel(epoch_ms(e.get("ts"))), S(e.get("link")), e.get("confidence"), lines])
+            rel(epoch_ms(e.get("ts"))), S(e.get("link")), e.get("confidence"), lines, cited])
     out["ev"] = [evidence.get(i, []) for i in out["ev"]]
     out["n"] = sub.height  # type: ignore[assignment]
     return out, len(texted)
 
 
 def _causes(data: dict[str, Any], df: pl.DataFrame, requests: list[dict[str, Any]], mask: Masker,
-            summary: dict[str, Any]) -> list[dict[str, Any]]:
+            summary: dict[str, Any], vocab: Vocabulary) -> list[dict[str, Any]]:
     """One card per root cause: counts, first/last seen, explanation, advice, top details and
     endpoints, and the evidence lines that prove it."""
     listed = {c.get("root_cause"): c for c in data.get("causes") or []}
@@ -439,6 +542,9 @@ def _causes(data: dict[str, Any], df: pl.DataFrame, requests: list[dict[str, Any
         if name not in order:
             order.append(name)
     failed = df.filter(pl.col("failed"))
+    # the leading causes' own triggers, each scoped to the failures it explains
+    triggers = {c.get("cause"): _trigger(summary, mask, c.get("trigger") or None)
+                for c in summary.get("causes") or [] if isinstance(c, dict) and c.get("trigger")}
     apart: dict[str, list[str]] = {}
     for d in data.get("differences") or []:
         apart.setdefault(d.get("cause"), []).append(mask(d.get("sentence")))
@@ -450,7 +556,9 @@ def _causes(data: dict[str, Any], df: pl.DataFrame, requests: list[dict[str, Any
         endpoints = _top(mine["endpoint"].to_list())
         verdicts = _top(mine["verdict"].to_list())
         cards.append({
-            "name": name,
+            "name": name, "phrase": vocab.phrase(name),
+            "places": _join(sorted({vocab.place(v) for v, _ in verdicts}, key=lambda p: -sum(
+                n for v, n in verdicts if vocab.place(v) == p))),
             "attempts": int(c.get("attempts") or (summary.get("by_cause") or {}).get(name) or mine.height),
             "requests": c.get("requests"), "first_seen": c.get("first_seen"), "last_seen": c.get("last_seen"),
             "verdicts": [v for v, _ in verdicts] or [v.strip() for v in (c.get("verdicts") or "").split(",") if v],
@@ -459,8 +567,10 @@ def _causes(data: dict[str, Any], df: pl.DataFrame, requests: list[dict[str, Any
             "details": [(d, int(n)) for d, n in details[:5]],
             "endpoints": [(e, int(n)) for e, n in endpoints[:3]],
             "evidence": _card_evidence(mine["idx"].to_list(), requests, mask),
-            "apart": apart.get(name, []),
+            "apart": apart.get(name, []), "trigger": triggers.get(name),
         })
+    for n, card in enumerate(cards, 1):
+        card["n"] = n  # its anchor: #cause-N
     return cards
 
 
@@ -493,9 +603,14 @@ def _card_evidence(idx: list[int], requests: list[dict[str, Any]], mask: Masker)
         if picked:
             break
     picked.sort(key=lambda e: (e.get("ts") or "", str(e.get("file")), e.get("line") or 0))
-    return [{"file": mask(e.get("file")), "line": e.get("line"), "source": e.get("source"),
-             "ts": hms(e.get("ts"), ms=True), "link": e.get("link"), "confidence": e.get("confidence"),
-             "text": "\n".join(_cut(x) for x in (mask(e.get("text")) or "").split("\n"))} for e in picked]
+    out = []
+    for e in picked:
+        lines = [_cut(x) for x in (mask(e.get("text")) or "").split("\n")]
+        n = cited_span(lines)
+        out.append({"file": mask(e.get("file")), "line": e.get("line"), "source": e.get("source"),
+                    "ts": hms(e.get("ts"), ms=True), "link": e.get("link"), "confidence": e.get("confidence"),
+                    "text": "\n".join(lines[:n]), "context": "\n".join(lines[n:]).rstrip("\n")})
+    return out
 
 
 def _timeline(data: dict[str, Any], mask: Masker, S: Strings, rel) -> tuple[list[dict[str, Any]], list[Any],
@@ -591,14 +706,16 @@ def change_label(change: dict[str, Any], mask: Masker) -> str:
     return mask(f"{label}: {change.get('text') or ''}".strip(": "))
 
 
-def _trigger(summary: dict[str, Any], mask: Masker) -> dict[str, Any] | None:
-    t = summary.get("suspected_trigger")
+def _trigger(summary: dict[str, Any], mask: Masker, t: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The suspected trigger (or ``t``, one leading cause's) for the page: the change before the
+    cause's first failure, and its scope (the share of the failures that cause explains)."""
+    t = t if t is not None else summary.get("suspected_trigger")
     if not t:
         return None
     change = t.get("change")
     out = {"cause": t.get("cause"), "first_failure": hms(t.get("first_failure"), ms=True),
            "endpoint": mask(t.get("endpoint")), "request_id": mask(t.get("request_id")),
-           "attempt_id": t.get("attempt_id"), "change": None}
+           "attempt_id": t.get("attempt_id"), "change": None, "explains": t.get("explains")}
     if change:
         out["change"] = {"label": change_label(change, mask), "kind": change.get("label"),
                          "ts": hms(change.get("ts"), ms=True), "file": mask(change.get("file")),
@@ -608,12 +725,12 @@ def _trigger(summary: dict[str, Any], mask: Masker) -> dict[str, Any] | None:
     return out
 
 
-def _verdict_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def _verdict_rows(summary: dict[str, Any], vocab: Vocabulary) -> list[dict[str, Any]]:
     total = summary.get("attempts") or 0
     by = summary.get("by_verdict") or {}
-    order = [v for v in VERDICT_ORDER if v in by] + [v for v in by if v not in VERDICT_ORDER]
+    order = [v for v in vocab.order if v in by] + [v for v in by if v not in vocab.verdicts]
     return [{"verdict": v, "count": by[v], "share": by[v] / total if total else 0,
-             "gloss": VERDICT_GLOSS.get(v, "")} for v in order]
+             "gloss": vocab.gloss(v), "colour": vocab.colour(v)} for v in order]
 
 
 def _cause_rows(summary: dict[str, Any], causes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -644,8 +761,10 @@ def _rejects(data: dict[str, Any], mask: Masker) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------- words
 
-def headline(summary: dict[str, Any], causes: list[dict[str, Any]], mask: Masker | None = None) -> str:
+def headline(summary: dict[str, Any], causes: list[dict[str, Any]], mask: Masker | None = None,
+             vocab: Vocabulary | None = None) -> str:
     """One sentence: what failed, how much, between when and when, where it died, the dominant cause."""
+    vocab = vocab or Vocabulary.builtin()
     n = summary.get("attempts") or 0
     if not n:
         return "No request attempts found in these logs: load a client (vac) log or a proxy access log."
@@ -662,27 +781,27 @@ def headline(summary: dict[str, Any], causes: list[dict[str, Any]], mask: Masker
     by_v = [(v, c) for v, c in (summary.get("by_verdict") or {}).items() if v != "ok" and c]
     if len(by_v) == 1:
         v = by_v[0][0]
-        text += f"; they died {VERDICT_PLACE.get(v, 'at ' + v)} ({v}: {VERDICT_GLOSS.get(v, v)})"
+        text += f"; they died {vocab.place(v)} ({v}: {vocab.short(v)})"
     elif by_v:
         places: dict[str, list[tuple[str, int]]] = {}
         for v, c in by_v:
-            places.setdefault(VERDICT_PLACE.get(v, f"at {v}"), []).append((v, c))
+            places.setdefault(vocab.place(v), []).append((v, c))
         parts = []
         for place, items in sorted(places.items(), key=lambda kv: -sum(c for _, c in kv[1])):
             total = sum(c for _, c in items)
             died = " died" if not parts else ""
             if len(items) == 1:
                 v = items[0][0]
-                parts.append(f"{total:,}{died} {place} ({v}: {VERDICT_GLOSS.get(v, v)})")
+                parts.append(f"{total:,}{died} {place} ({v}: {vocab.short(v)})")
             else:
                 parts.append(f"{total:,}{died} {place} (" + ", ".join(f"{v} {c:,}" for v, c in items) + ")")
         text += "; " + _join(parts)
     named = [c for c in causes if c["attempts"]]
     if len(named) == 1:
         c = named[0]
-        text += f", because of {cause_phrase(c['name'], c['detail'])}"
+        text += f", because of {vocab.phrase(c['name'], c['detail'])}"
     elif named:
-        items = [f"{CAUSE_PHRASE.get(c['name'], c['name'].replace('_', ' '))} ("
+        items = [f"{vocab.phrase(c['name'])} ("
                  + (f"{c['detail'].replace('_', ' ')}; " if c["detail"] else "") + f"{c['attempts']:,})"
                  for c in named[:3]]
         if len(named) > 3:
@@ -697,7 +816,7 @@ def headline(summary: dict[str, Any], causes: list[dict[str, Any]], mask: Masker
             what = {"upstream restart": "an upstream restart", "proxy reload": "a proxy reload"}.get(
                 change.get("label"), f"a {change.get('label')}")
             what += f" (“{mask((change.get('text') or '')[:80])}”)" if change.get("text") else ""
-        lead = "first seen" if len(named) == 1 else f"{cause_phrase(trigger.get('cause') or '')} was first seen"
+        lead = "first seen" if len(named) == 1 else f"{vocab.phrase(trigger.get('cause') or '')} was first seen"
         text += f" — {lead} {seconds_text(change.get('before_first_failure_s') or 0)} after {what}"
     return text + "."
 
@@ -736,4 +855,5 @@ def moments(summary: dict[str, Any], causes: list[dict[str, Any]], df: pl.DataFr
     if tr.get("to"):
         out.append((tr["to"], "Last request attempt in the logs", None))
     out.sort(key=lambda m: epoch_ms(m[0]) or 0)
-    return [{"ts": hms(t, ms=True), "date": hms(t, date=True)[:10], "what": w, "where": where} for t, w, where in out]
+    return [{"ts": hms(t, ms=True), "date": hms(t, date=True)[:10], "at": t, "what": w, "where": where}
+            for t, w, where in out]

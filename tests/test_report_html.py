@@ -149,7 +149,9 @@ def test_loads_offline_draws_and_keeps_a_screenshot(browser, sample_reports, sce
         if data["summary"]["failed_attempts"]:
             assert page.locator("#timeline line[data-mark=first]").count() == 1
             assert page.locator("#timeline g.events line").count() > 0
-        # Every attempt of a sample is embedded; the counts match the analysis.
+        # The table opens on the failures (all attempts when none failed); every attempt is embedded.
+        assert match_count(page) == (data["summary"]["failed_attempts"] or data["summary"]["attempts"])
+        page.click("#f-clear")
         assert match_count(page) == data["summary"]["attempts"]
         assert page.inner_text("#headline") == reports.model.build(data)["page"]["headline"]
         OUTPUT.mkdir(exist_ok=True)
@@ -210,6 +212,10 @@ def test_filter_by_verdict_matches_the_counts(browser, sample_reports):
     page, _ = open_report(browser, path)
     try:
         total = data["summary"]["attempts"]
+        # the table opens on the failures
+        assert match_count(page) == data["summary"]["failed_attempts"]
+        assert page.input_value("#f-verdict") == "*failed"
+        page.click("#f-clear")
         assert match_count(page) == total
         assert len(shown_rows(page)) == 100  # first page
         for verdict, n in data["summary"]["by_verdict"].items():
@@ -243,6 +249,7 @@ def test_sorting_and_paging(browser, sample_reports):
     data, path = sample_reports["mixed-faults"]
     page, _ = open_report(browser, path)
     try:
+        page.click("#f-clear")
         times = [r["t"] for r in shown_rows(page)]
         assert times == sorted(times)
         page.click("#requests-table th[data-key=t]")
@@ -266,6 +273,7 @@ def test_clicking_a_request_shows_its_hop_chain(browser, sample_reports):
     try:
         assert page.locator("#detail").is_hidden()
         page.select_option("#f-verdict", "upstream_crash")
+        page.click("#requests-table th[data-key=t]")  # from worst first to time order
         page.click("#requests-table tbody tr >> nth=0")
         detail = page.locator("#detail")
         assert detail.is_visible()
@@ -390,6 +398,7 @@ def test_zoom_window_filters_the_table_and_the_cause_counts(browser, sample_repo
     data, path = sample_reports["mixed-faults"]
     page, _ = open_report(browser, path)
     try:
+        page.click("#f-clear")
         total = match_count(page)
         page.locator("#overtime svg").scroll_into_view_if_needed()
         box = page.locator("#overtime svg").bounding_box()
@@ -523,3 +532,188 @@ def test_print_hides_the_controls(browser, sample_reports):
         assert pdf[:4] == b"%PDF" and len(pdf) > 10_000
     finally:
         page.close()
+
+
+# ---------------------------------------------------------------------------------------------- failures first
+
+def test_opens_on_the_failures_worst_first(browser, sample_reports):
+    data, path = sample_reports["mixed-faults"]
+    page, _ = open_report(browser, path)
+    try:
+        rows = shown_rows(page)
+        assert rows and all(r["verdict"] != "ok" for r in rows)
+        # requests that failed for good (their last attempt) come before attempts that were retried
+        by_aid = {str(r["attempt_id"]): r for r in data["requests"]}
+        final = [by_aid[r["aid"]].get("last_attempt", True) for r in rows]
+        assert final == sorted(final, reverse=True) and final[0]
+        # what failed, where and why: one row per cause, largest first, each naming its hop
+        causes = page.eval_on_selector_all("#failures tbody tr", "trs => trs.map(tr => tr.dataset.cause)")
+        assert causes == list(data["summary"]["by_cause"])
+        first = page.inner_text("#failures tbody tr >> nth=0")
+        assert "upstream_down" in first and "at the proxy" in first and "26" in first
+        assert page.locator("#failures").bounding_box()["y"] < page.locator("#verdict-counts").bounding_box()["y"]
+    finally:
+        page.close()
+
+
+def test_cause_by_hop_cross_table_matches_the_attempts(browser, sample_reports):
+    data, path = sample_reports["mixed-faults"]
+    page, _ = open_report(browser, path)
+    try:
+        cells = page.eval_on_selector_all(
+            "#cross-table tbody tr", "trs => trs.map(tr => [tr.dataset.cause, Array.from(tr.querySelectorAll("
+            "'td.cell')).map(td => [td.dataset.verdict, td.textContent.trim()])])")
+        expected: dict = {}
+        for r in data["requests"]:
+            if r["verdict"] != "ok":
+                expected[(r["root_cause"], r["verdict"])] = expected.get((r["root_cause"], r["verdict"]), 0) + 1
+        seen = {(c, v): int(n) for c, row in cells for v, n in row if n != "·"}
+        assert seen == expected
+        assert page.inner_text("#cross-table tfoot th:last-child") == f"{data['summary']['failed_attempts']:,}"
+        places = page.eval_on_selector_all("#cross-table th.place", "ths => ths.map(t => t.textContent)")
+        vocab = {v["name"]: v["place"] for v in data["vocabulary"]["verdicts"]}
+        assert set(places) == {vocab[v] for _, v in expected}
+    finally:
+        page.close()
+
+
+def test_upstream_column_says_closed_or_refused_not_502(browser, sample_reports):
+    data, path = sample_reports["mixed-faults"]
+    page, _ = open_report(browser, path)
+    try:
+        for cause, word in (("upstream_down", "refused"), ("json_malformed", "closed"),
+                            ("upstream_timeout", "timed out")):
+            page.select_option("#f-cause", cause)
+            upstream = page.eval_on_selector_all("#requests-table tbody tr td:nth-child(7)",
+                                                 "tds => tds.map(t => t.textContent)")
+            assert upstream and set(upstream) == {word}, cause
+        page.select_option("#f-cause", "unhandled_exception")  # the CRM's own 500 stays a status
+        upstream = page.eval_on_selector_all("#requests-table tbody tr td:nth-child(7)",
+                                             "tds => tds.map(t => t.textContent)")
+        assert set(upstream) == {"500"}
+    finally:
+        page.close()
+
+
+def test_evidence_shows_the_cited_lines_and_context_only_on_request(browser, sample_reports):
+    data, path = sample_reports["mixed-faults"]
+    page, _ = open_report(browser, path, width=420)
+    try:
+        rid = next(r for r in data["requests"] if r["root_cause"] == "wrong_path")
+        crm = next(e for e in rid["evidence"] if e["source"] == "crm")
+        lines = crm["text"].split("\n")
+        page.goto(path.as_uri() + f"#attempt-{rid['attempt_id']}")
+        page.wait_for_selector("body[data-ready='1']")
+        detail = page.locator("#detail")
+        assert detail.is_visible() and detail.get_attribute("data-aid") == str(rid["attempt_id"])
+        cited = page.eval_on_selector_all("#detail-evidence pre.cited", "ps => ps.map(p => p.textContent)")
+        assert lines[0] in cited and not any(lines[1] in c for c in cited)
+        context = page.locator("#detail-evidence details.context").first
+        assert "not evidence" in context.inner_text() and context.get_attribute("open") is None
+        assert not context.locator("pre.ctx").is_visible()
+        context.locator("summary").click()
+        assert lines[1] in context.locator("pre.ctx").inner_text()
+        # readable on a phone: nothing wider than the screen, with the attempt open; what failed fits unscrolled
+        assert page.evaluate("document.documentElement.scrollWidth") <= 420
+        assert page.evaluate("(() => { const t = document.getElementById('failures');"
+                             " return t.scrollWidth <= t.parentElement.clientWidth; })()")
+    finally:
+        page.close()
+
+
+def test_waterfall_marks_where_it_died_with_a_legend(browser, sample_reports):
+    data, path = sample_reports["mixed-faults"]
+    page, _ = open_report(browser, path)
+    try:
+        crash = next(r for r in data["requests"] if r["verdict"] == "upstream_crash")
+        page.goto(path.as_uri() + f"#attempt-{crash['attempt_id']}")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#waterfall [data-died=upstream]").count() == 1
+        bar = page.locator("#waterfall rect.wf-upstream")
+        assert "wf-died" in bar.get_attribute("class")
+        green = page.evaluate("getComputedStyle(document.querySelector('#waterfall rect.wf-upstream')).fill")
+        assert green != "rgb(78, 159, 110)"  # not drawn as a hop that served the request
+        legend = page.inner_text("#waterfall-legend")
+        assert "the hop where it died" in legend and "a line that names the cause" in legend
+        down = next(r for r in data["requests"] if r["root_cause"] == "upstream_down")
+        page.goto(path.as_uri() + f"#attempt-{down['attempt_id']}")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#waterfall [data-died=proxy]").count() == 1
+        ok = next(r for r in data["requests"] if r["verdict"] == "ok")
+        page.goto(path.as_uri() + f"#attempt-{ok['attempt_id']}")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#waterfall [data-died]").count() == 0
+        assert "wf-died" not in (page.locator("#waterfall rect.wf-upstream").get_attribute("class") or "")
+    finally:
+        page.close()
+
+
+def test_deep_links_open_an_attempt_and_clicks_update_the_address(browser, sample_reports):
+    data, path = sample_reports["trailing-comma"]
+    rid = data["summary"]["suspected_trigger"]["request_id"]
+    attempts = [r for r in data["requests"] if r["request_id"] == rid]
+    page, _ = open_report(browser, path)
+    try:
+        page.goto(path.as_uri() + f"#request={rid}")
+        page.wait_for_selector("body[data-ready='1']")
+        last = max(attempts, key=lambda r: r["attempt"])
+        assert page.locator("#detail").get_attribute("data-aid") == str(last["attempt_id"])
+        page.click("#requests-table tbody tr >> nth=3")
+        aid = page.locator("#detail").get_attribute("data-aid")
+        assert page.evaluate("location.hash") == f"#attempt-{aid}"
+        page.evaluate("location.hash = '#attempt-1'")
+        page.wait_for_function("document.getElementById('detail').getAttribute('data-aid') === '1'")
+    finally:
+        page.close()
+
+
+def test_dark_mode_follows_the_system(browser, sample_reports):
+    _, path = sample_reports["mixed-faults"]
+    lum = "(() => { const c = getComputedStyle(document.body)[%r].match(/\\d+/g).map(Number);" \
+          " return (c[0] * 299 + c[1] * 587 + c[2] * 114) / 1000; })()"
+    for scheme, dark in (("dark", True), ("light", False)):
+        page = browser.new_page(viewport={"width": 1200, "height": 900}, color_scheme=scheme)
+        try:
+            page.goto(path.as_uri())
+            page.wait_for_selector("body[data-ready='1']")
+            bg, fg = page.evaluate(lum % "backgroundColor"), page.evaluate(lum % "color")
+            assert (bg < 60 and fg > 180) if dark else (bg > 200 and fg < 80), scheme
+            card = page.evaluate("getComputedStyle(document.querySelector('.cause-card')).backgroundColor")
+            assert (card != "rgb(255, 255, 255)") == dark
+        finally:
+            page.close()
+
+
+def test_the_page_uses_the_exports_vocabulary(sample_reports):
+    data, _ = sample_reports["trailing-comma"]
+    data = json.loads(json.dumps(data))
+    for v in data["vocabulary"]["verdicts"]:
+        if v["name"] == "upstream_crash":
+            v.update(gloss="GLOSS-FROM-THE-EXPORT", colour="#123456", place="in the far service")
+        if v["name"] == "ok":
+            v["colour"] = "red;}</style><script>alert(1)</script>"
+    data["vocabulary"]["cause_phrases"]["json_malformed"] = "PHRASE-FROM-THE-EXPORT"
+    html = reports.render_html(data)
+    assert ".v-upstream_crash { background: #123456; }" in html and "--upstream_crash: #123456;" in html
+    assert "GLOSS-FROM-THE-EXPORT" in html and "PHRASE-FROM-THE-EXPORT" in html and "in the far service" in html
+    assert "<script>alert(1)" not in html and ".v-ok { background: #9aa3ad; }" in html
+    assert "PHRASE-FROM-THE-EXPORT" in reports.model.build(data)["page"]["headline"]
+    # an export without a vocabulary (format 1) gets the built-in rules' words
+    del data["vocabulary"]
+    assert "malformed JSON" in reports.model.build(data)["page"]["headline"]
+
+
+def test_each_leading_cause_shows_its_own_trigger_and_scope(sample_reports):
+    data, _ = sample_reports["mixed-faults"]
+    html = unescape(reports.render_html(data))
+    leading = {c["cause"]: c["trigger"] for c in data["summary"]["causes"] if c.get("trigger")}
+    assert "Its scope: upstream_down explains 18 % of the failures (26 of 141 failed attempts)" in re.sub(
+        r"<[^>]+>", "", html)
+    cards = dict(re.findall(r'data-cause="(\w+)">(.*?)</article>', html, re.S))
+    for cause, trigger in leading.items():
+        card = re.sub(r"<[^>]+>", "", cards[cause])
+        assert f"({trigger['explains']})" in card, cause
+        if trigger.get("change"):
+            assert f"{trigger['change']['file']}:{trigger['change']['line']}" in card
+        else:
+            assert "no release, restart or reload was logged" in card

@@ -96,15 +96,17 @@
       m: str(R.m[i]), p: str(R.p[i]), ep: str(R.ep[i]), sc: R.sc[i], sp: R.sp[i], su: R.su[i], v: str(R.v[i]),
       c: str(R.c[i]), d: str(R.d[i]), vr: str(R.vr[i]), rl: str(R.rl[i]), lk: str(R.lk[i]), cf: R.cf[i],
       ce: str(R.ce[i]), el: R.el[i], rt: R.rt[i], urt: R.urt[i], ua: str(R.ua[i]), cn: R.cn[i], ca: str(R.ca[i]),
-      ag: str(R.ag[i]), x: R.x[i], ev: R.ev[i]
+      ag: str(R.ag[i]), x: R.x[i], ev: R.ev[i], uo: R.uo ? str(R.uo[i]) : null
     };
   }
   var byLogical = {};
   rows.forEach(function (r) { if (r.lid != null) (byLogical[r.lid] = byLogical[r.lid] || []).push(r); });
   var VERDICTS = D.verdicts.slice();
   Object.keys(D.agg.verdict).forEach(function (v) { if (VERDICTS.indexOf(v) < 0) VERDICTS.push(v); });
-  var VCOLOR = {ok: '#7fb77e', client: '#8e5ab5', proxy: '#ef8a17', upstream_crash: '#c62828',
-    upstream_error: '#e5736f', upstream_rejected: '#e0b000', unknown: '#8a8f98'};
+  // verdict colours, glosses and places: the export's vocabulary (the rules the analysis ran with)
+  var VOCAB = D.vocabulary || {};
+  var VCOLOR = {};
+  Object.keys(VOCAB).forEach(function (v) { VCOLOR[v] = VOCAB[v].colour; });
   var KCOLOR = {TRACE: '#e3e7ec', DEBUG: '#d7dde5', INFO: '#b8c4d2', NOTICE: '#8fb3d9', WARN: '#f0a830',
     WARNING: '#f0a830', ERROR: '#d32f2f', CRIT: '#9b1c1c', FATAL: '#7b1010', ALERT: '#7b1010', EMERG: '#7b1010',
     '2xx': '#9ccc9a', '3xx': '#8fb3d9', '4xx': '#f0a830', '5xx': '#d32f2f'};
@@ -119,13 +121,20 @@
   }
 
   // ------------------------------------------------------------------ state
-  var state = {win: null, f: {verdict: '', cause: '', endpoint: '', status: '', q: ''}, sort: {key: 't', dir: 1},
-    page: 0, sel: null};
+  // the table opens on the failures, worst first: attempts whose request failed for good, then retried ones
+  var ANY_FAILED = rows.some(function (r) { return r.v !== 'ok'; });
+  rows.forEach(function (r) { r.w = r.v === 'ok' ? 2 : (r.la ? 0 : 1); });
+  var state = {win: null, f: {verdict: ANY_FAILED ? '*failed' : '', cause: '', endpoint: '', status: '', q: ''},
+    sort: ANY_FAILED ? {key: 'w', dir: 1} : {key: 't', dir: 1}, page: 0, sel: null};
   function domain() { return state.win ? state.win : [D.from, D.to]; }
 
   // ------------------------------------------------------------------ charts
   var LEFT = 170, RIGHT = 16;
-  function width(el) { return Math.max(480, Math.floor(el.getBoundingClientRect().width || el.clientWidth || 960)); }
+  function width(el) {
+    var W = Math.max(280, Math.floor(el.getBoundingClientRect().width || el.clientWidth || 960));
+    LEFT = W < 600 ? 92 : 170;  // a phone gets narrower lane labels
+    return W;
+  }
   function scale(W) {
     var d = domain();
     var k = (W - LEFT - RIGHT) / Math.max(d[1] - d[0], 1);
@@ -461,7 +470,8 @@
   var current = [];
   function renderTable() {
     current = rows.filter(matches);
-    if (state.sort.key !== 't' || state.sort.dir !== 1) current.sort(compare(state.sort.key, state.sort.dir));
+    if (state.sort.key === 'w') current.sort(function (a, b) { return a.w - b.w || compare('t', 1)(a, b); });
+    else if (state.sort.key !== 't' || state.sort.dir !== 1) current.sort(compare(state.sort.key, state.sort.dir));
     var pages = Math.max(1, Math.ceil(current.length / PAGE));
     state.page = Math.min(state.page, pages - 1);
     var tbody = clear(document.querySelector('#requests-table tbody'));
@@ -476,9 +486,10 @@
         h('small', {text: ' #' + (r.a == null ? '?' : r.a)})]));
       tr.appendChild(h('td', {text: r.m || '–'}));
       tr.appendChild(h('td', {'class': 'path mono', text: r.p || '–'}));
-      [r.sc, r.sp, r.su].forEach(function (v) {
+      [r.sc, r.sp].forEach(function (v) {
         tr.appendChild(h('td', {'class': 'num ' + statusClass(v), text: statusText(v)}));
       });
+      tr.appendChild(upstreamCell(r));
       tr.appendChild(h('td', {'class': 'verdict'}, [h('span', {'class': 'sw v-' + safeClass(r.v)}), r.v]));
       tr.appendChild(h('td', {'class': 'cause', text: r.v === 'ok' ? '' : r.c + (r.d ? ' (' + r.d + ')' : '')}));
       tr.addEventListener('click', function () { select(r); });
@@ -499,6 +510,15 @@
       th.classList.toggle('sorted-asc', k === state.sort.key && state.sort.dir === 1);
       th.classList.toggle('sorted-desc', k === state.sort.key && state.sort.dir === -1);
     });
+  }
+  function upstreamCell(r) {
+    // nginx logs $upstream_status 502/504 when the upstream closed, refused or never answered: say that
+    if (r.uo) {
+      return h('td', {'class': 'num st-5 uo', text: r.uo, title: 'the upstream ' + (r.uo === 'no answer' ?
+        'gave no answer' : r.uo) + '; nginx logged $upstream_status ' + statusText(r.su) + ' and answered ' +
+        statusText(r.sp) + ' itself'});
+    }
+    return h('td', {'class': 'num ' + statusClass(r.su), text: statusText(r.su)});
   }
   function safeClass(v) { return /^[a-z_]+$/.test(v || '') ? v : 'unknown'; }
 
@@ -534,6 +554,7 @@
     $('f-q').addEventListener('input', function () { state.f.q = this.value.trim(); state.page = 0; renderTable(); });
     $('f-clear').addEventListener('click', function () {
       state.f = {verdict: '', cause: '', endpoint: '', status: '', q: ''};
+      state.sort = {key: 't', dir: 1};
       ['f-verdict', 'f-cause', 'f-endpoint', 'f-status', 'f-q'].forEach(function (id) { $(id).value = ''; });
       state.page = 0;
       renderTable();
@@ -575,10 +596,11 @@
 
   // ------------------------------------------------------------------ waterfall
   var HOPS = [
-    {key: 'client', label: 'vac — client attempt', sources: ['vac'], span: [0, 1], what: 'elapsed (client)'},
-    {key: 'proxy', label: 'Nginx — $request_time', sources: ['nginx_access', 'nginx_error'], span: [2, 3],
-      what: '$request_time'},
-    {key: 'upstream', label: 'CRM — $upstream_response_time', sources: ['crm'], span: [4, 5],
+    {key: 'client', label: 'vac — client attempt', short: 'client', sources: ['vac'], span: [0, 1],
+      what: 'elapsed (client)'},
+    {key: 'proxy', label: 'Nginx — $request_time', short: 'Nginx', sources: ['nginx_access', 'nginx_error'],
+      span: [2, 3], what: '$request_time'},
+    {key: 'upstream', label: 'CRM — $upstream_response_time', short: 'CRM', sources: ['crm'], span: [4, 5],
       what: '$upstream_response_time'}
   ];
   function hopOf(source) {
@@ -587,8 +609,11 @@
   }
   function wholeSecond(e) { return (e[1] != null && /^nginx/.test(str(e[1]) || '')) && ((BASE + e[4]) % 1000 === 0); }
 
-  function select(r) {
+  function select(r, fromHash) {
     state.sel = r;
+    if (!fromHash && window.history && history.replaceState) {
+      try { history.replaceState(null, '', '#attempt-' + r.aid); } catch (err) { /* a file: URL may refuse */ }
+    }
     document.querySelectorAll('#requests-table tbody tr').forEach(function (tr) {
       tr.classList.toggle('selected', tr.getAttribute('data-aid') === String(r.aid));
     });
@@ -607,7 +632,8 @@
     item('client', 'status ' + statusText(r.sc) + (r.ce ? ', error ' + r.ce : '') + (r.el != null ? ', ' + fmtDur(r.el) : ''));
     item('proxy', 'status ' + statusText(r.sp) + (r.rt != null ? ', $request_time ' + fmtDur(r.rt * 1000) : '') +
       (r.cn != null ? ', connection ' + r.cn : '') + (r.ca ? ', client ' + r.ca : ''));
-    item('upstream', 'status ' + statusText(r.su) + (r.ua ? ' from ' + r.ua : '') +
+    item('upstream', (r.uo ? r.uo + ' (nginx logged $upstream_status ' + statusText(r.su) + ')' :
+      'status ' + statusText(r.su)) + (r.ua ? ' from ' + r.ua : '') +
       (r.urt != null ? ', $upstream_response_time ' + fmtDur(r.urt * 1000) : ''));
     item('user agent', r.ag);
     sum.appendChild(kv);
@@ -625,7 +651,22 @@
       });
       box.appendChild(p);
     }
-    panel.scrollIntoView({block: 'nearest'});
+    panel.scrollIntoView({block: fromHash ? 'start' : 'nearest'});
+  }
+
+  // deep links: #attempt-N opens attempt N; #request=ID opens that request's last attempt
+  function fromHash() {
+    var hash = decodeURIComponent((location.hash || '').slice(1));
+    var m = /^attempt-(\d+)$/.exec(hash), found = null;
+    if (m) found = rows.filter(function (r) { return String(r.aid) === m[1]; })[0];
+    m = /^request=(.+)$/.exec(hash);
+    if (m) {
+      var mine = rows.filter(function (r) { return r.id === m[1] || r.lid === m[1]; });
+      mine.sort(function (a, b) { return (a.a || 0) - (b.a || 0); });
+      found = mine[mine.length - 1];
+    }
+    if (found) select(found, true);
+    return !!found;
   }
 
   function drawWaterfall(r) {
@@ -639,7 +680,7 @@
     var lo = Math.min.apply(null, ts), hi = Math.max.apply(null, ts);
     var span = Math.max(hi - lo, 1);
     var d0 = lo - span * 0.06, d1 = hi + span * 0.14;
-    var L = 230, Rm = 16, RH = 30, TOP = 26;
+    var L = W < 600 ? 112 : 230, Rm = 16, RH = 30, TOP = 26;
     var H = TOP + HOPS.length * RH + 10;
     var k = (W - L - Rm) / (d1 - d0);
     function X(t) { return L + (Math.min(Math.max(t, d0), d1) - d0) * k; }
@@ -651,24 +692,30 @@
       ax.appendChild(s('line', {x1: xx, x2: xx, y1: TOP - 6, y2: H, 'class': 'grid'}));
       ax.appendChild(s('text', {x: xx, y: 12, 'text-anchor': 'middle', text: '+' + fmtDur(t - lo)}));
     }
-    ax.appendChild(s('text', {x: 6, y: 12, text: 'from ' + utc(lo, true) + ' UTC'}));
+    ax.appendChild(s('text', {x: 6, y: 12, text: W < 600 ? utc(lo, true) : 'from ' + utc(lo, true) + ' UTC'}));
     svgEl.appendChild(ax);
-    var failed = r.v !== 'ok';
+    var died = diedAt(r);
     HOPS.forEach(function (hop, hi2) {
       var y = TOP + hi2 * RH;
-      svgEl.appendChild(s('rect', {x: 0, y: y, width: W, height: RH - 4, fill: hi2 % 2 ? '#fafbfc' : '#ffffff'}));
-      svgEl.appendChild(s('text', {x: 6, y: y + 17, 'class': 'lane-label', text: hop.label}));
+      svgEl.appendChild(s('rect', {x: 0, y: y, width: W, height: RH - 4, 'class': 'wf-row' + (hi2 % 2 ? ' odd' : '')}));
+      svgEl.appendChild(s('text', {x: 6, y: y + (died === hi2 ? 11 : 17), 'class': 'lane-label',
+        text: W < 600 ? hop.short : hop.label}));
       var a = x[hop.span[0]], b = x[hop.span[1]];
+      // the hop where the attempt died is drawn as such (never as a healthy bar); hops past it never served it
+      var fate = died == null ? '' : hi2 === died ? ' wf-died' : hi2 > died ? ' wf-never' : '';
       if (a != null && b != null) {
         var x0 = X(a), x1 = X(b);
         var dur = b - a;
         var rect = s('rect', {x: x0, y: y + 5, width: Math.max(x1 - x0, 2), height: RH - 14,
-          'class': 'wf-span wf-' + hop.key + (failed && hop.key !== 'client' ? ' wf-failed' : ''),
-          'data-hop': hop.key});
+          'class': 'wf-span wf-' + hop.key + fate, 'data-hop': hop.key});
         svgEl.appendChild(tip(rect, hop.what + ': ' + fmtDur(dur) + ' (' + utc(a, true) + ' – ' + utc(b, true) + ' UTC)'));
         svgEl.appendChild(s('text', {x: Math.max(x0, x1) + 5, y: y + 17, 'class': 'wf-dur', text: fmtDur(dur)}));
       } else {
         svgEl.appendChild(s('text', {x: L + 4, y: y + 17, 'class': 'lane-sub', text: 'no ' + hop.key + ' span'}));
+      }
+      if (died === hi2) {
+        svgEl.appendChild(tip(s('text', {x: 6, y: y + 23, 'class': 'wf-died-label',
+          'data-died': hop.key, text: '✕ died here'}), r.v + ': ' + ((VOCAB[r.v] || {}).gloss || '')));
       }
     });
     mergedEvidence(r).forEach(function (e, ix) {
@@ -687,6 +734,31 @@
       svgEl.appendChild(m);
     });
     host.appendChild(svgEl);
+    var leg = clear($('waterfall-legend'));
+    [['wf-client', 'client attempt (vac)'], ['wf-proxy', 'Nginx $request_time'],
+      ['wf-upstream', 'CRM $upstream_response_time'], ['wf-died', 'the hop where it died'],
+      ['wf-never', 'a hop past it (never served it)']].forEach(function (k) {
+      var sv = s('svg', {width: 14, height: 10});
+      sv.appendChild(s('rect', {x: 0, y: 0, width: 14, height: 10, 'class': 'wf-span ' + k[0]}));
+      leg.appendChild(h('span', null, [sv, ' ' + k[1]]));
+    });
+    [['cause', 'a line that names the cause'], ['verdict', 'a line that gives the verdict'],
+      ['approx', 'logged to the whole second (placed at the end of the proxy span)']].forEach(function (k) {
+      var sv = s('svg', {width: 14, height: 14});
+      sv.appendChild(s('path', {d: 'M7 0l6 7l-6 7l-6 -7z', 'class': 'wf-marker ' + (k[0] === 'approx' ? 'verdict approx' : k[0])}));
+      leg.appendChild(h('span', null, [sv, ' ' + k[1]]));
+    });
+  }
+
+  function diedAt(r) {
+    // the hop index (client, proxy, upstream) of the verdict's place, from the vocabulary; null if it did not die
+    var v = VOCAB[r.v];
+    if (r.v === 'ok' || !v || v.failed === false) return null;
+    var place = v.place || '';
+    if (/client/.test(place)) return 0;
+    if (/proxy/.test(place)) return 1;
+    if (/upstream/.test(place)) return 2;
+    return null;
   }
 
   function mergedEvidence(r) {
@@ -718,22 +790,36 @@
       tr.appendChild(h('td', {text: e[0] ? 'cause' : 'verdict'}));
       tr.appendChild(h('td', {text: (str(e[5]) || '?') + (e[6] != null ? ' (' + Number(e[6]).toFixed(2) + ')' : '')}));
       tb.appendChild(tr);
-      var text;
+      var text, context = null;
       if (e[7] === -1) text = null;
-      else if (e[7]) text = e[7].map(str).join('\n');
+      else if (e[7]) {
+        var lines = e[7].map(str), n = e[8] == null ? lines.length : e[8];
+        text = lines.slice(0, n).join('\n');
+        context = lines.slice(n).join('\n').replace(/\n+$/, '');
+      }
       var cell = h('td', {colspan: 5});
-      if (text != null) cell.appendChild(h('pre', {'class': 'logtext', text: text}));
-      else cell.appendChild(h('span', {'class': 'muted', text: e[7] === -1 ?
+      if (text != null) cell.appendChild(h('pre', {'class': 'logtext cited', text: text}));
+      if (context) {
+        var k = context.split('\n').length;
+        cell.appendChild(h('details', {'class': 'context'}, [
+          h('summary', {text: k + ' line' + (k === 1 ? '' : 's') + ' read after it — context, not evidence ' +
+            '(may be another request\'s)'}),
+          h('pre', {'class': 'logtext ctx', text: context})]));
+      }
+      if (text == null) cell.appendChild(h('span', {'class': 'muted', text: e[7] === -1 ?
         'text not embedded in this page (see the JSON export)' : 'text kept for failed attempts only'}));
       tb.appendChild(h('tr', {'class': 'ev-text'}, [cell]));
     });
     table.appendChild(tb);
-    box.appendChild(table);
+    box.appendChild(h('div', {'class': 'table-wrap'}, [table]));
   }
 
   // ------------------------------------------------------------------ start
   setupFilters();
+  if (ANY_FAILED) $('f-verdict').value = '*failed';
   setWindow(null);
+  fromHash();
+  window.addEventListener('hashchange', fromHash);
   var resizeTimer = null;
   window.addEventListener('resize', function () {
     clearTimeout(resizeTimer);
