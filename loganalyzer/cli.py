@@ -104,38 +104,37 @@ def _mask_option(f):
 
 
 def _short_ts(ts) -> str:
-    import pandas as pd
-
-    if _missing(ts):
+    if ts is None or ts != ts:  # None, NaN or NaT
         return "-"
-    return pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return ts.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def print_sources(logs: ingest.Logs, samples: int = 3) -> None:
-    stats = logs.stats
+def print_sources(scan: ingest.Scan, samples: int = 3) -> None:
+    """The per-file table of ``loganalyzer parse``, its notes and the first rejected lines of each file."""
     rows = [("FILE", "KIND", "FORMAT", "LINES", "PARSED", "CONT", "REJECTED", "UNREAD", "FIRST (UTC)", "LAST (UTC)",
              "ZONE")]
-    for r in stats.itertuples():
-        fmt = "-" if _missing(r.format) else f"{r.format} ({r.match_rate:.0%})"
-        zone = r.zone_source if _missing(r.zone) or not r.zone else f"{r.zone} ({r.zone_source})"
-        rows.append((r.file, r.kind if isinstance(r.kind, str) else "-", fmt, f"{r.lines:,}", f"{r.parsed:,}",
-                     f"{r.continuation:,}", f"{r.rejected:,}", f"{r.unread:,}", _short_ts(r.first_ts),
-                     _short_ts(r.last_ts), zone or "-"))
+    for r in scan.stats:
+        fmt = "-" if r["format"] is None else f"{r['format']} ({r['match_rate']:.0%})"
+        zone = r["zone_source"] if not r["zone"] else f"{r['zone']} ({r['zone_source']})"
+        rows.append((r["file"], r["kind"] or "-", fmt, f"{r['lines']:,}", f"{r['parsed']:,}",
+                     f"{r['continuation']:,}", f"{r['rejected']:,}", f"{r['unread']:,}", _short_ts(r["first_ts"]),
+                     _short_ts(r["last_ts"]), zone or "-"))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         _say("  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) if i < 8 else str(c).ljust(w)
                              for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))) + "  " + row[-1])
-    for r in stats.itertuples():
-        if isinstance(r.kind, str) and r.kind_evidence and r.kind_evidence != "given":
-            _say(f"kind: {r.file}: {r.kind_evidence}")
-    for note in logs.notes:
+    for r in scan.stats:
+        if r["kind"] and r["kind_evidence"] and r["kind_evidence"] != "given":
+            _say(f"kind: {r['file']}: {r['kind_evidence']}")
+    for note in scan.notes:
         _say(f"note: {note}")
-    if len(logs.rejects) and samples:
-        _say(f"\nrejected lines: {len(logs.rejects):,} (first {samples} per file)")
-        for file, group in logs.rejects.groupby("file", sort=False):
-            for r in group.head(samples).itertuples():
-                text = _shown(r.text, 100)
-                _say(f"  {file}:{r.line}: {r.reason}: {text}")
+    if scan.rejected and samples:
+        _say(f"\nrejected lines: {scan.rejected:,} (first {samples} per file)")
+        shown: dict[str, int] = {}
+        for r in scan.rejects:
+            if shown.setdefault(r["file"], 0) < samples:
+                shown[r["file"]] += 1
+                _say(f"  {r['file']}:{r['line']}: {r['reason']}: {_shown(r['text'], 100)}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,7 +146,8 @@ def cli() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @source_options
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the parsed entries (.parquet, .csv, .jsonl).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Write the parsed entries (.parquet, .csv, .jsonl), in file order, as they are parsed.")
 @click.option("--samples", default=3, show_default=True, help="Rejected lines to show per file.")
 @_mask_option
 def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples) -> None:
@@ -167,11 +167,11 @@ def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples)
             ingest.check_output_type(out)
         except errors.UsageError as exc:
             raise click.BadParameter(str(exc), param_hint="--out") from exc
-    logs = ingest.load(paths, since=since, until=until, **_load_options(as_, tz, encoding, formats, config))
-    print_sources(logs, samples)
+    scan = ingest.scan(paths, out=out, samples=samples, since=since, until=until,
+                       **_load_options(as_, tz, encoding, formats, config))
+    print_sources(scan, samples)
     if out:
-        n = logs.write(out)
-        click.echo(f"wrote {n:,} entries to {out}")
+        click.echo(f"wrote {scan.written:,} entries to {out}")
 
 
 def _ts(value) -> str:
