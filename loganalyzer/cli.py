@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import click
 
 from loganalyzer import errors
-from loganalyzer.parsers.formats import KINDS
 
 if TYPE_CHECKING:
     from loganalyzer import analysis as analysis_mod
@@ -71,14 +70,26 @@ def _load_options(as_, tz, encoding, formats, config=None) -> dict:
             "encoding": enc, "formats": list(formats), "config": config}
 
 
+class _KindsHelp(click.Option):
+    """An option whose help names the source kinds: filled in when help is shown, so that starting
+    the command does not load the format definitions."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from loganalyzer.parsers.formats import KINDS
+
+        if self.help and "{kinds}" in self.help:
+            self.help = self.help.replace("{kinds}", ", ".join(KINDS))
+        return super().get_help_record(ctx)
+
+
 def source_options(f):
     """Options every command that reads logs shares."""
     f = click.option("--formats", "formats", multiple=True, type=click.Path(dir_okay=False),
                      help="TOML file with more format definitions (repeatable).")(f)
     f = click.option("--encoding", multiple=True, metavar="[KIND=|PATH=]CODEC",
                      help="Text encoding, for all files or one kind/file (default utf-8).")(f)
-    f = click.option("--tz", multiple=True, metavar="KIND=ZONE",
-                     help=f"Zone of lines without an offset, per kind ({', '.join(KINDS)}) or file path.")(f)
+    f = click.option("--tz", multiple=True, metavar="KIND=ZONE", cls=_KindsHelp,
+                     help="Zone of lines without an offset, per kind ({kinds}) or file path.")(f)
     f = click.option("--as", "as_", multiple=True, metavar="KIND[:FORMAT]=PATH",
                      help="Read PATH as this kind (and format) instead of detecting it.")(f)
     f = click.option("--since", help="Drop entries before this time (ISO-8601; UTC unless an offset is given).")(f)
@@ -284,13 +295,16 @@ def _analyze_options(f):
 @click.option("--otlp", "otlp_out", type=click.Path(dir_okay=False),
               help="Write the requests as OpenTelemetry traces (OTLP/JSON lines) for Jaeger or Tempo.")
 @click.option("--ecs", "ecs_out", type=click.Path(dir_okay=False), help="Write the attempts as ECS NDJSON.")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False),
+              help="Write the export as a directory: attempts.parquet, evidence.parquet and a small analysis.json "
+              "(for large logs; report and trace --from read it back).")
 @click.option("--check", is_flag=True, help=f"Exit {errors.ExitStatus.FAILURES.value} when any attempt failed.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (the exit status still tells).")
 @click.option("--format", "out_format", type=click.Choice(["text", "json", "ndjson", "ecs"]), default="text",
               show_default=True, help="What stdout gets: the summary (text), the JSON export, the attempts as "
               "NDJSON, or the attempts as ECS documents; with anything but text the summary goes to stderr.")
 def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock, json_out, html_out,
-            md_out, otlp_out, ecs_out, check, out_format, quiet) -> int:
+            md_out, otlp_out, ecs_out, export_dir, check, out_format, quiet) -> int:
     """Rebuild every request from the logs and say where each died (verdict) and why (root cause).
 
     \b
@@ -299,6 +313,7 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
       loganalyzer analyze client.log access.log error.log crm.log --since 09:00 --until 10:30
       loganalyzer analyze logs/ --json - | jq .summary
       loganalyzer analyze logs/ --check -q || page-oncall
+      loganalyzer analyze big/logs --export out/ && loganalyzer report out/ -o report.html
 
     Exit status: 0 done, 2 bad usage, 3 unreadable input, 4 no request attempt found,
     5 failures found (--check).
@@ -323,6 +338,11 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
     if json_out:
         a.write_json(json_out if json_out != "-" else sys.stdout)
         _say(f"\nwrote {json_out}")
+    if export_dir:
+        from loganalyzer import export
+
+        n = export.write(a, export_dir)
+        _say(f"wrote {export_dir} ({n:,} attempts)")
     _write_reports(a, html_out, md_out, otlp_out, ecs_out)
     if not a.summary.get("attempts"):
         click.get_current_context().exit(errors.ExitStatus.NOTHING_TO_ANALYSE)
@@ -333,17 +353,33 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
 
 @cli.command()
 @click.argument("request_id")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @source_options
 @_analyze_options
-def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock) -> None:
+@click.option("--from", "from_dir", type=click.Path(exists=True, file_okay=False),
+              help="Read an export directory (analyze --export) instead of the logs: its evidence lines.")
+def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock,
+          from_dir) -> None:
     """Print one request's hop chain: every line of every hop, attempt by attempt, in time order.
 
     \b
     Examples:
       loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 incident/logs
       loganalyzer trace '#227' incident/logs       # an attempt without a request id
+      loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 --from out/   # from analyze --export out/
     """
+    if from_dir and paths:
+        raise click.UsageError("give either log paths or --from DIR, not both")
+    if from_dir:
+        from loganalyzer import export
+
+        attempts, lines, redacted = export.trace(from_dir, request_id)
+        if attempts.height == 0:
+            raise click.ClickException(f"no request {request_id!r} in the export {from_dir}")
+        _print_trace(attempts.to_pandas(), lines.to_pandas(), redacted)
+        return
+    if not paths:
+        raise click.UsageError("give the logs to read (PATHS), or an export with --from DIR")
     from loganalyzer import analysis as analysis_mod
 
     a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
@@ -354,6 +390,11 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
     req = a.requests
     mine = req[(req["request_id"] == request_id) | (req["logical_id"] == request_id)
                | (("#" + req["attempt_id"].astype(str)) == request_id)]
+    _print_trace(mine, lines, a.redacted)
+
+
+def _print_trace(mine, lines, redacted: bool) -> None:
+    """Each attempt's outcome, then its lines (pandas frames: attempts, and lines with kind, file, line, link)."""
     for r in mine.itertuples():
         cause = r.root_cause + (f" ({r.root_cause_detail})" if isinstance(r.root_cause_detail, str) else "")
         click.echo(f"attempt {r.attempt}  {_ts(r.ts.isoformat())}  {r.method} {r.path}  "
@@ -361,7 +402,7 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
                    f"upstream {_status(r.status_upstream)}  -> {r.verdict}: {cause}")
         click.echo(f"  {r.verdict_reason}; linked by {r.link}")
         for e in lines[lines["attempt_id"] == r.attempt_id].itertuples():
-            text = _shown((e.text or e.message or "").split("\n")[0], 150, a.redacted)
+            text = _shown((e.text or e.message or "").split("\n")[0], 150, redacted)
             click.echo(f"    {e.ts.strftime('%H:%M:%S.%f')[:-3]}  {e.kind:<12} {e.file}:{e.line}  [{e.link}]  {text}")
 
 
@@ -370,25 +411,35 @@ def _status(v) -> str:
 
 
 @cli.command()
-@click.argument("json_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("json_file", type=click.Path(exists=True))
 @click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
 @click.option("--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown postmortem.")
 @click.option("--otlp", "otlp_out", type=click.Path(dir_okay=False), help="Write OpenTelemetry traces (OTLP/JSON).")
 @click.option("--ecs", "ecs_out", type=click.Path(dir_okay=False), help="Write the attempts as ECS NDJSON.")
 def report(json_file, html_out, md_out, otlp_out, ecs_out) -> None:
-    """Render the HTML report, the Markdown postmortem or the traces again from a saved --json export.
+    """Render the HTML report, the Markdown postmortem or the traces again from a saved --json export
+    (or an --export directory).
 
     \b
     Examples:
       loganalyzer report analysis.json -o report.html
       loganalyzer report analysis.json --markdown postmortem.md
       loganalyzer report analysis.json --otlp traces.jsonl
+      loganalyzer report out/ -o report.html        # from analyze --export out/
     """
     from loganalyzer import reports
 
     if not (html_out or md_out or otlp_out or ecs_out):
         raise click.UsageError("say what to write: -o report.html, --markdown postmortem.md, --otlp or --ecs")
-    _write_reports(reports.read_json(json_file), html_out, md_out, otlp_out, ecs_out)
+    from pathlib import Path
+
+    if Path(json_file).is_dir():
+        from loganalyzer import export
+
+        data = export.read(json_file)
+    else:
+        data = reports.read_json(json_file)
+    _write_reports(data, html_out, md_out, otlp_out, ecs_out)
 
 
 def _write_stdout(a, out_format: str) -> None:
