@@ -47,17 +47,29 @@ class ReadStats:
     notes: list[str] = field(default_factory=list)
 
 
-_stdin_cache: dict[str, bytes] = {}
+_stdin_cache: dict[str, str] = {}
+
+
+def _spool_stdin() -> str:
+    """stdin copied to a temporary file (removed at exit), block by block: it can be read only once,
+    and detection, parsing and evidence all read it, but holding it in memory would not scale."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="loganalyzer-stdin-")
+    atexit.register(lambda: os.path.exists(name) and os.unlink(name))
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out, _BLOCK)
+    return name
 
 
 def _open(path: str) -> BinaryIO:
     if path == "-":
-        # stdin can be read once; keep it so detection, parsing and evidence can all see it.
         if "-" not in _stdin_cache:
-            _stdin_cache["-"] = sys.stdin.buffer.read()
-        import io
-
-        return io.BytesIO(_stdin_cache["-"])
+            _stdin_cache["-"] = _spool_stdin()
+        return Path(_stdin_cache["-"]).open("rb")
     try:
         return Path(path).open("rb")
     except OSError as exc:
