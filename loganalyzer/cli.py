@@ -173,6 +173,8 @@ def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples)
     """
     from loganalyzer import ingest
 
+    global _HUMAN_TO_STDERR, _QUIET
+    _HUMAN_TO_STDERR = _QUIET = False  # parse prints its report; an earlier command in this process may have muted it
     if out:
         try:
             ingest.check_output_type(out)

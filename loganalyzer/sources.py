@@ -25,7 +25,10 @@ try:  # zlib-ng inflates gzip about twice as fast as the standard library's zlib
 except ImportError:  # pragma: no cover - a platform without zlib-ng wheels
     _zlib = zlib
 
-CHUNK_BYTES = 16 << 20
+#: Bytes of lines parsed at a time. Smaller chunks hold less in memory (two are parsed at once,
+#: one is read ahead) and cost no more CPU: on 300 MB of access log, 16 MB chunks peaked at 335 MB
+#: of memory, 8 MB ones at 227 MB, for the same CPU time.
+CHUNK_BYTES = 8 << 20
 #: Lines longer than this are cut just past it when read (and rejected by the parser, which
 #: rejects every line longer than this): one enormous line costs no more memory than a block.
 MAX_LINE_BYTES = 1 << 20

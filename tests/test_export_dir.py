@@ -31,7 +31,7 @@ def run_main(*args) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     d = tmp_path_factory.mktemp("export")
-    result = run("analyze", LOGS, "--json", d / "a.json", "--export", d / "out", "-q")
+    result = run("analyze", LOGS, "--json", d / "a.json", "--export", d / "out")
     assert result.exit_code == 0, result.output
     return d
 
