@@ -191,9 +191,10 @@ class Detection:
 def detect(lines: pl.Series, candidates: list[Compiled]) -> Detection:
     """Try every candidate on a sample of lines; the best explained share wins, then priority."""
     sample = lines.head(DETECT_SAMPLE)
+    frame = engine.detection_frame(sample)  # cleaned once for every candidate
     scored = []
     for fmt in candidates:
-        rate, starts = engine.match_rate(sample, fmt)
+        rate, starts = engine.match_rate(sample, fmt, frame)
         scored.append((rate, starts > 0, fmt.definition.priority, fmt))
     scored.sort(key=lambda s: (round(s[0], 3), s[1], s[2]), reverse=True)
     best = scored[0]

@@ -111,9 +111,17 @@ def lines_frame(lines: pl.Series, first_line: int = 1) -> pl.DataFrame:
 # detection
 
 
-def match_rate(lines: pl.Series, fmt: Compiled) -> tuple[float, int]:
-    """Share of non-blank sample lines this format explains, and how many start an entry."""
-    df = lines_frame(lines).filter(pl.col("text").str.strip_chars() != "")
+def detection_frame(lines: pl.Series) -> pl.DataFrame:
+    """Sample lines cleaned and numbered, blank ones left out: what :func:`match_rate` scores."""
+    return lines_frame(lines).filter(pl.col("text").str.strip_chars() != "")
+
+
+def match_rate(lines: pl.Series, fmt: Compiled, frame: pl.DataFrame | None = None) -> tuple[float, int]:
+    """Share of non-blank sample lines this format explains, and how many start an entry.
+
+    ``frame`` is ``detection_frame(lines)`` when the caller scores many formats on the same lines.
+    """
+    df = detection_frame(lines) if frame is None else frame
     if df.height == 0:
         return 0.0, 0
     if fmt.regex is None:
