@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,10 +196,10 @@ class Analysis:
 
     def write_json(self, path: str | Path | Any) -> None:
         """The export as JSON: to a file (replaced atomically), ``-`` or a text stream."""
-        from loganalyzer.outputs import open_output
+        from loganalyzer.outputs import open_output, write_json
 
         with open_output(path) as f:
-            json.dump(self.to_dict(), f, ensure_ascii=False, default=str)
+            write_json(self.to_dict(), f)
             f.write("\n")
 
 

@@ -453,7 +453,9 @@ def _write_stdout(a, out_format: str) -> None:
 
     data = reports.export(a)
     if out_format == "json":
-        json.dump(data, sys.stdout, ensure_ascii=False, default=str)
+        from loganalyzer.outputs import write_json
+
+        write_json(data, sys.stdout)
         sys.stdout.write("\n")
         return
     docs = data["requests"] if out_format == "ndjson" else otlp.ecs_documents(data)

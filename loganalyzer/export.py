@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from loganalyzer import errors, schema
+from loganalyzer.outputs import write_json
 
 if TYPE_CHECKING:
     from loganalyzer.analysis import Analysis
@@ -56,7 +57,7 @@ def write(a: Analysis, directory: str | Path) -> int:
         os.replace(tmp, d / name)
     tmp = d / f".{SUMMARY}.tmp"
     with tmp.open("w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, default=str)
+        write_json(data, f)
         f.write("\n")
     os.replace(tmp, d / SUMMARY)
     return attempts.height

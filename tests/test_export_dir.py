@@ -97,3 +97,16 @@ def test_bad_uses_are_one_line_errors(exported, tmp_path):
         assert p.returncode == status and message in p.stderr, (args, p.returncode, p.stderr)
         errors_said = [x for x in p.stderr.splitlines() if x.startswith("Error:")]
         assert "Traceback" not in p.stderr and len(errors_said) == 1 and message in errors_said[0]
+
+
+def test_the_json_writer_writes_what_json_dump_writes():
+    import io
+    import math
+
+    from loganalyzer.outputs import write_json
+
+    records = [{"id": i, "text": "é\"\n\u2028", "nan": math.nan, "when": pl.datetime} for i in range(4999)]
+    for data in ({}, {"a": []}, {"requests": records, "summary": {"x": [1, 2.5, None, True]}, "z": records[:3]}):
+        out = io.StringIO()
+        write_json(data, out)
+        assert out.getvalue() == json.dumps(data, ensure_ascii=False, default=str)
