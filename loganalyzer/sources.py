@@ -7,6 +7,7 @@ next chunk while the current one is parsed (decompression and the line splitter 
 
 from __future__ import annotations
 
+import bisect
 import bz2
 import codecs
 import queue
@@ -366,20 +367,23 @@ def head(path: str, encoding: str, max_bytes: int = 1 << 20) -> tuple[pl.Series,
 
 
 def lines_at(path: str, encoding: str, wanted: set[int], span: int = 1) -> dict[int, str]:
-    """The text of the given 1-based lines (and ``span - 1`` lines after each), read from the file."""
+    """The text of the given 1-based lines (and ``span - 1`` lines after each), read from the file.
+
+    The file is read once, up to the last line wanted; each chunk takes its lines from the sorted
+    list of wanted ones (a binary search for where they start), so the cost is the reading.
+    """
     if not wanted:
         return {}
-    want = set()
-    for n in wanted:
-        want.update(range(n, n + span))
+    want = sorted({n + i for n in wanted for i in range(span)})
     out: dict[int, str] = {}
-    last = max(want)
+    last = want[-1]
     offset = 1
     stats = ReadStats(encoding)
     for data in _utf8_chunks(path, stats, CHUNK_BYTES):
         lines, _ = split_lines(data)
-        hits = [n for n in want if offset <= n < offset + len(lines)]
-        if hits:
+        lo, hi = bisect.bisect_left(want, offset), bisect.bisect_left(want, offset + len(lines))
+        if hi > lo:
+            hits = want[lo:hi]
             picked = lines.gather([n - offset for n in hits]).to_list()
             out.update(zip(hits, picked, strict=True))
         offset += len(lines)
