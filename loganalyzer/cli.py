@@ -120,11 +120,11 @@ def _short_ts(ts) -> str:
     return ts.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def print_sources(scan: ingest.Scan, samples: int = 3) -> None:
+def print_sources(report: ingest.ParseReport, samples: int = 3) -> None:
     """The per-file table of ``loganalyzer parse``, its notes and the first rejected lines of each file."""
     rows = [("FILE", "KIND", "FORMAT", "LINES", "PARSED", "CONT", "REJECTED", "UNREAD", "FIRST (UTC)", "LAST (UTC)",
              "ZONE")]
-    for r in scan.stats:
+    for r in report.stats:
         fmt = "-" if r["format"] is None else f"{r['format']} ({r['match_rate']:.0%})"
         zone = r["zone_source"] if not r["zone"] else f"{r['zone']} ({r['zone_source']})"
         rows.append((r["file"], r["kind"] or "-", fmt, f"{r['lines']:,}", f"{r['parsed']:,}",
@@ -134,15 +134,15 @@ def print_sources(scan: ingest.Scan, samples: int = 3) -> None:
     for row in rows:
         _say("  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) if i < 8 else str(c).ljust(w)
                              for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))) + "  " + row[-1])
-    for r in scan.stats:
+    for r in report.stats:
         if r["kind"] and r["kind_evidence"] and r["kind_evidence"] != "given":
             _say(f"kind: {r['file']}: {r['kind_evidence']}")
-    for note in scan.notes:
+    for note in report.notes:
         _say(f"note: {note}")
-    if scan.rejected and samples:
-        _say(f"\nrejected lines: {scan.rejected:,} (first {samples} per file)")
+    if report.rejected and samples:
+        _say(f"\nrejected lines: {report.rejected:,} (first {samples} per file)")
         shown: dict[str, int] = {}
-        for r in scan.rejects:
+        for r in report.rejects:
             if shown.setdefault(r["file"], 0) < samples:
                 shown[r["file"]] += 1
                 _say(f"  {r['file']}:{r['line']}: {r['reason']}: {_shown(r['text'], 100)}")
@@ -180,11 +180,11 @@ def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples)
             ingest.check_output_type(out)
         except errors.UsageError as exc:
             raise click.BadParameter(str(exc), param_hint="--out") from exc
-    scan = ingest.scan(paths, out=out, samples=samples, since=since, until=until,
+    report = ingest.parse_files(paths, out=out, samples=samples, since=since, until=until,
                        **_load_options(as_, tz, encoding, formats, config))
-    print_sources(scan, samples)
+    print_sources(report, samples)
     if out:
-        click.echo(f"wrote {scan.written:,} entries to {out}")
+        click.echo(f"wrote {report.written:,} entries to {out}")
 
 
 def _ts(value) -> str:

@@ -673,11 +673,11 @@ def _stat_row(path: str, encoding: str, src: _Source | None = None, lines: int =
 
 
 # --------------------------------------------------------------------------------------------
-# scan: the same load, one chunk at a time, for `loganalyzer parse`
+# parse_files: the same load, one chunk at a time, for `loganalyzer parse`
 
 
 @dataclass
-class Scan:
+class ParseReport:
     """What a streaming pass over the logs found: one row of statistics per file (as :attr:`Logs.stats`
     has), the first rejected lines of each file, and how many entries were written out."""
 
@@ -688,7 +688,7 @@ class Scan:
     written: int | None = None
 
 
-def scan(
+def parse_files(
     paths: str | Path | Iterable[str | Path],
     *,
     out: str | Path | None = None,
@@ -700,7 +700,7 @@ def scan(
     since: str | datetime | None = None,
     until: str | datetime | None = None,
     config: str | Path | None = None,
-) -> Scan:
+) -> ParseReport:
     """Parse log files as :func:`load` does, but one chunk at a time: no frame of a whole file is held.
 
     Each chunk is counted, and with ``out`` its entries (inside the ``since``/``until`` window) are
@@ -748,7 +748,7 @@ def scan(
         lasts = [r["last_ts"] for r in stats if r["last_ts"] is not None]
         if firsts:
             notes.append(_empty_window_note(lo, hi, min(firsts), max(lasts)))
-    return Scan(stats, notes, rejects, rejected, written)
+    return ParseReport(stats, notes, rejects, rejected, written)
 
 
 def _stream(src: _Source, compiled: list[Compiled], opts: Options, notes: list[str]

@@ -52,18 +52,18 @@ def test_iter_parse_of_nothing_yields_one_empty_result():
     assert len(results) == 1 and results[0].lines == 0 and results[0].entries.height == 0
 
 
-def test_scan_counts_what_load_counts():
+def test_parse_files_counts_what_load_counts():
     logs = loganalyzer.load(LOGS)
-    scan = ingest.scan(LOGS, samples=2)
+    report = ingest.parse_files(LOGS, samples=2)
     want = logs.stats.set_index("file")
-    assert len(scan.stats) == len(want)
-    for row in scan.stats:
+    assert len(report.stats) == len(want)
+    for row in report.stats:
         w = want.loc[row["file"]]
         assert (row["lines"], row["parsed"], row["continuation"], row["rejected"]) == \
             (w["lines"], w["parsed"], w["continuation"], w["rejected"])
         assert row["first_ts"] == w["first_ts"] and row["last_ts"] == w["last_ts"]
-    assert scan.rejected == len(logs.rejects)
-    assert scan.notes == logs.notes
+    assert report.rejected == len(logs.rejects)
+    assert report.notes == logs.notes
 
 
 def test_parse_out_writes_every_entry_once(tmp_path):
