@@ -233,7 +233,7 @@ def main() -> None:
           f"(an interpreter doing nothing: {start['python_ms']:.0f} ms)")
     sizes_out = {}
     export = out_dir / "export"
-    if export.is_dir():
+    if sizes and export.is_dir():
         json_size = (out_dir / "analysis.json").stat().st_size if (out_dir / "analysis.json").exists() else None
         sizes_out = {"export_dir_bytes": sum(f.stat().st_size for f in export.iterdir()),
                      "export_summary_bytes": (export / "analysis.json").stat().st_size, "json_bytes": json_size}
