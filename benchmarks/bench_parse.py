@@ -45,8 +45,9 @@ def parse_size(text: str) -> int:
     return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
 
 
-def build(kind: str, size: int) -> tuple[Path, Path]:
-    """The sample repeated up to ``size`` bytes (whole copies, so multi-line entries stay whole)."""
+def build(kind: str, size: int, gzipped: bool = True) -> tuple[Path, Path]:
+    """The sample repeated up to ``size`` bytes (whole copies, so multi-line entries stay whole),
+    and its gzipped copy (made only when ``gzipped``)."""
     import hashlib
 
     src = (ROOT / SOURCES[kind][0]).read_bytes()
@@ -60,7 +61,7 @@ def build(kind: str, size: int) -> tuple[Path, Path]:
             for _ in range(max(1, size // len(src))):
                 f.write(src)
     gz = WORK / f"{kind}-{size}-{tag}.log.gz"
-    if not gz.exists():
+    if gzipped and not gz.exists():
         with plain.open("rb") as f, gzip.open(gz, "wb", compresslevel=6) as out:
             while chunk := f.read(1 << 24):
                 out.write(chunk)

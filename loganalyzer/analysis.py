@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,12 +96,8 @@ class Analysis:
         # the moment the line was written, so it sorts as late as it could have been.
         shift = {o.source: o.seconds for o in self.offsets if o.applied}
         offset = pl.col("kind").replace_strict(shift, default=0.0, return_dtype=pl.Float64)
-        whole = (pl.col("ts").dt.nanosecond() == 0) & pl.col("kind").is_in(["nginx_access", "nginx_error"])
-        lines = lines.with_columns(
-            (pl.col("ts") - pl.duration(microseconds=(offset * 1e6).round().cast(pl.Int64))).alias("ts"),
-        ).with_columns(
-            pl.when(whole).then(pl.col("ts") + pl.duration(milliseconds=999)).otherwise(pl.col("ts")).alias("__k")
-        ).sort(["attempt_id", "__k", "line"]).drop("__k")
+        lines = trace_order(lines.with_columns(
+            (pl.col("ts") - pl.duration(microseconds=(offset * 1e6).round().cast(pl.Int64))).alias("ts")))
         texts = {}
         for (file,), group in lines.group_by(["file"]):
             texts.update({(file, n): t for n, t in self.entries.text_of(file, group["line"].to_list()).items()})
@@ -115,32 +110,22 @@ class Analysis:
 
     def _requests_records(self) -> list[dict[str, Any]]:
         """Requests as records, each with its link and evidence, built column-wise in polars."""
-        frame = pl.from_pandas(self.requests)
-        if frame.height == 0:
-            return []
-        if self.redacted:  # ids, paths, user agents, addresses and client errors come from the logs too
+        return requests_records(self.attempts_frame(), pl.from_pandas(self.evidence))
+
+    def attempts_frame(self) -> pl.DataFrame:
+        """``requests`` as a typed polars frame, with the text that came from the logs masked when redacting."""
+        frame = schema.conform(pl.from_pandas(self.requests), schema.ATTEMPT, only=False)
+        if self.redacted and frame.height:  # ids, paths, user agents, addresses and client errors come from the logs
             text_cols = ["request_id", "logical_id", "method", "path", "user_agent", "client_error", "verdict_reason",
                          "root_cause", "root_cause_detail", "upstream_addr", "client_addr"]
             frame = frame.with_columns(redact.mask(pl.col(c)).alias(c) for c in text_cols)
-        times = [c for c in frame.columns if c == "ts" or c.endswith(("_send", "_done", "_start", "_end"))]
-        frame = frame.with_columns([iso(pl.col(c)).alias(c) for c in times]).with_columns(
-            pl.struct(pl.col("link").alias("method"), "confidence").alias("link"))
-        ev = pl.from_pandas(self.evidence)
-        item = pl.struct("role", pl.col("kind").alias("source"), "file", "line", iso(pl.col("ts")).alias("ts"),
-                         "link", "confidence", "text")
-        lists = ev.group_by("attempt_id", maintain_order=True).agg(item.alias("evidence")) if ev.height else \
-            pl.DataFrame({"attempt_id": [], "evidence": []}, schema={"attempt_id": pl.UInt32,
-                                                                     "evidence": pl.List(pl.Null)})
-        out = frame.drop("confidence").join(lists, on="attempt_id", how="left", maintain_order="left")
-        records = out.to_dicts()
-        for r in records:  # attempts without evidence lines get an empty list, not null
-            if r["evidence"] is None:
-                r["evidence"] = []
-        return records
+        return frame
 
-    def to_dict(self) -> dict[str, Any]:
-        """The whole result as plain data: sources, requests (each with its evidence), summary."""
-        requests = self._requests_records()
+    def to_dict(self, requests: bool = True) -> dict[str, Any]:
+        """The whole result as plain data: sources, requests (each with its evidence), summary.
+
+        Without ``requests`` the attempts are left out (the export directory keeps them in Parquet).
+        """
         sources_ = []
         for s in self.sources.to_dict("records"):
             sources_.append({
@@ -169,7 +154,7 @@ class Analysis:
                                      "text": redact.mask_text(r["text"][:500]) if self.redacted else r["text"][:500]}
                                     for r in self.rejects.head(50).to_dict("records")]},
             "differences": [d.to_dict() for d in self.differences],
-            "requests": requests,
+            **({"requests": self._requests_records()} if requests else {}),
         }
         # Every string the export carries besides the (column-wise masked) requests is masked too:
         # change lines, triggers, notes, cause texts quote the logs.
@@ -215,11 +200,40 @@ class Analysis:
 
     def write_json(self, path: str | Path | Any) -> None:
         """The export as JSON: to a file (replaced atomically), ``-`` or a text stream."""
-        from loganalyzer.outputs import open_output
+        from loganalyzer.outputs import open_output, write_json
 
         with open_output(path) as f:
-            json.dump(self.to_dict(), f, ensure_ascii=False, default=str)
+            write_json(self.to_dict(), f)
             f.write("\n")
+
+
+def trace_order(lines: pl.DataFrame) -> pl.DataFrame:
+    """A trace's lines (ts on the reference clock) in order per attempt. A whole-second proxy time is
+    the floor of the moment the line was written, so it sorts as late as it could have been."""
+    whole = (pl.col("ts").dt.nanosecond() == 0) & pl.col("kind").is_in(["nginx_access", "nginx_error"])
+    return lines.with_columns(
+        pl.when(whole).then(pl.col("ts") + pl.duration(milliseconds=999)).otherwise(pl.col("ts")).alias("__k")
+    ).sort(["attempt_id", "__k", "line"]).drop("__k")
+
+
+def requests_records(frame: pl.DataFrame, ev: pl.DataFrame) -> list[dict[str, Any]]:
+    """Attempts (typed as ``schema.ATTEMPT``) as records for the export, each with its evidence lines."""
+    if frame.height == 0:
+        return []
+    times = [c for c in frame.columns if c == "ts" or c.endswith(("_send", "_done", "_start", "_end"))]
+    frame = frame.with_columns([iso(pl.col(c)).alias(c) for c in times]).with_columns(
+        pl.struct(pl.col("link").alias("method"), "confidence").alias("link"))
+    item = pl.struct("role", pl.col("kind").alias("source"), "file", "line", iso(pl.col("ts")).alias("ts"),
+                     "link", "confidence", "text")
+    lists = ev.group_by("attempt_id", maintain_order=True).agg(item.alias("evidence")) if ev.height else \
+        pl.DataFrame({"attempt_id": [], "evidence": []}, schema={"attempt_id": pl.UInt32,
+                                                                 "evidence": pl.List(pl.Null)})
+    out = frame.drop("confidence").join(lists, on="attempt_id", how="left", maintain_order="left")
+    records = out.to_dicts()
+    for r in records:  # attempts without evidence lines get an empty list, not null
+        if r["evidence"] is None:
+            r["evidence"] = []
+    return records
 
 
 def aligned_frames(frames: dict[str, pl.DataFrame], offsets: list[correlate.ClockOffset]) -> dict[str, pl.DataFrame]:

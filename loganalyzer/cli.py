@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import click
 
 from loganalyzer import errors, terminal
-from loganalyzer.parsers.formats import KINDS
 
 if TYPE_CHECKING:
     from loganalyzer import analysis as analysis_mod
@@ -71,6 +70,8 @@ def _complete_zone(ctx, param, incomplete: str) -> list[str]:
     """--tz: zone names, for every file (Europe/Berlin) or one kind (crm=Europe/Berlin)."""
     import zoneinfo
 
+    from loganalyzer.parsers.formats import KINDS
+
     prefix, sep, zone = incomplete.rpartition("=")
     lead = prefix + sep
     kinds = [] if sep else [f"{k}=" for k in KINDS if k.startswith(incomplete)]
@@ -82,9 +83,22 @@ def _complete_as(ctx, param, incomplete: str) -> list[str]:
     if "=" in incomplete:  # the path: the shell's own file completion does better
         return []
     from loganalyzer.parsers import formats as formats_mod
+    from loganalyzer.parsers.formats import KINDS
 
     specs = list(KINDS) + sorted(f"{d.kind}:{d.name}" for d in formats_mod.builtin_definitions())
     return [f"{s}=" for s in specs if s.startswith(incomplete)]
+
+
+class _KindsHelp(click.Option):
+    """An option whose help names the source kinds: filled in when help is shown, so that starting
+    the command does not load the format definitions."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from loganalyzer.parsers.formats import KINDS
+
+        if self.help and "{kinds}" in self.help:
+            self.help = self.help.replace("{kinds}", ", ".join(KINDS))
+        return super().get_help_record(ctx)
 
 
 def source_options(f):
@@ -93,8 +107,9 @@ def source_options(f):
                      help="TOML file with more format definitions (repeatable).")(f)
     f = click.option("--encoding", multiple=True, metavar="[KIND=|PATH=]CODEC",
                      help="Text encoding, for all files or one kind/file (default utf-8).")(f)
-    f = click.option("--tz", multiple=True, metavar="KIND=ZONE", shell_complete=_complete_zone,
-                     help=f"Zone of lines without an offset, per kind ({', '.join(KINDS)}) or file path.")(f)
+    f = click.option("--tz", multiple=True, metavar="KIND=ZONE", cls=_KindsHelp,
+                     shell_complete=_complete_zone,
+                     help="Zone of lines without an offset, per kind ({kinds}) or file path.")(f)
     f = click.option("--as", "as_", multiple=True, metavar="KIND[:FORMAT]=PATH", shell_complete=_complete_as,
                      help="Read PATH as this kind (and format) instead of detecting it.")(f)
     f = click.option("--since", help="Drop entries before this time (ISO-8601; UTC unless an offset is given).")(f)
@@ -120,38 +135,37 @@ def _mask_option(f):
 
 
 def _short_ts(ts) -> str:
-    import pandas as pd
-
-    if _missing(ts):
+    if ts is None or ts != ts:  # None, NaN or NaT
         return "-"
-    return pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return ts.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def print_sources(logs: ingest.Logs, samples: int = 3, masked: bool = True) -> None:
-    stats = logs.stats
+def print_sources(report: ingest.ParseReport, samples: int = 3, masked: bool = True) -> None:
+    """The per-file table of ``loganalyzer parse``, its notes and the first rejected lines of each file."""
     rows = [("FILE", "KIND", "FORMAT", "LINES", "PARSED", "CONT", "REJECTED", "UNREAD", "FIRST (UTC)", "LAST (UTC)",
              "ZONE")]
-    for r in stats.itertuples():
-        fmt = "-" if _missing(r.format) else f"{r.format} ({r.match_rate:.0%})"
-        zone = r.zone_source if _missing(r.zone) or not r.zone else f"{r.zone} ({r.zone_source})"
-        rows.append((r.file, r.kind if isinstance(r.kind, str) else "-", fmt, f"{r.lines:,}", f"{r.parsed:,}",
-                     f"{r.continuation:,}", f"{r.rejected:,}", f"{r.unread:,}", _short_ts(r.first_ts),
-                     _short_ts(r.last_ts), zone or "-"))
+    for r in report.stats:
+        fmt = "-" if r["format"] is None else f"{r['format']} ({r['match_rate']:.0%})"
+        zone = r["zone_source"] if not r["zone"] else f"{r['zone']} ({r['zone_source']})"
+        rows.append((r["file"], r["kind"] or "-", fmt, f"{r['lines']:,}", f"{r['parsed']:,}",
+                     f"{r['continuation']:,}", f"{r['rejected']:,}", f"{r['unread']:,}", _short_ts(r["first_ts"]),
+                     _short_ts(r["last_ts"]), zone or "-"))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         _say("  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) if i < 8 else str(c).ljust(w)
                        for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))) + "  " + row[-1], fit="cut")
-    for r in stats.itertuples():
-        if isinstance(r.kind, str) and r.kind_evidence and r.kind_evidence != "given":
-            _say(f"kind: {r.file}: {r.kind_evidence}")
-    for note in logs.notes:
+    for r in report.stats:
+        if r["kind"] and r["kind_evidence"] and r["kind_evidence"] != "given":
+            _say(f"kind: {r['file']}: {r['kind_evidence']}")
+    for note in report.notes:
         _say(f"note: {note}")
-    if len(logs.rejects) and samples:
-        _say(f"\nrejected lines: {len(logs.rejects):,} (first {samples} per file)")
-        for file, group in logs.rejects.groupby("file", sort=False):
-            for r in group.head(samples).itertuples():
-                text = _shown(r.text, 100, masked)
-                _say(f"  {file}:{r.line}: {r.reason}: {text}")
+    if report.rejected and samples:
+        _say(f"\nrejected lines: {report.rejected:,} (first {samples} per file)")
+        shown: dict[str, int] = {}
+        for r in report.rejects:
+            if shown.setdefault(r["file"], 0) < samples:
+                shown[r["file"]] += 1
+                _say(f"  {r['file']}:{r['line']}: {r['reason']}: {_shown(r['text'], 100, masked)}")
 
 
 def _display_options() -> list[click.Option]:
@@ -204,7 +218,8 @@ def cli() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @source_options
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the parsed entries (.parquet, .csv, .jsonl).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Write the parsed entries (.parquet, .csv, .jsonl), in file order, as they are parsed.")
 @click.option("--samples", default=3, show_default=True, help="Rejected lines to show per file.")
 @click.option("--no-redact", is_flag=True, help="Show and write secrets (tokens, passwords, keys) instead of ****.")
 @_mask_option
@@ -220,16 +235,18 @@ def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples,
     """
     from loganalyzer import ingest
 
+    global _HUMAN_TO_STDERR, _QUIET
+    _HUMAN_TO_STDERR = _QUIET = False  # parse prints its report; an earlier command in this process may have muted it
     if out:
         try:
             ingest.check_output_type(out)
         except errors.UsageError as exc:
             raise click.BadParameter(str(exc), param_hint="--out") from exc
-    logs = ingest.load(paths, since=since, until=until, **_load_options(as_, tz, encoding, formats, config))
-    print_sources(logs, samples, masked=not no_redact)
+    report = ingest.parse_files(paths, out=out, samples=samples, since=since, until=until,
+                                redact_secrets=not no_redact, **_load_options(as_, tz, encoding, formats, config))
+    print_sources(report, samples, masked=not no_redact)
     if out:
-        n = logs.write(out, redact_secrets=not no_redact)
-        click.echo(f"wrote {n:,} entries to {out}")
+        click.echo(f"wrote {report.written:,} entries to {out}")
 
 
 @contextlib.contextmanager
@@ -467,13 +484,16 @@ def _analyze_options(f):
 @click.option("--otlp", "otlp_out", type=click.Path(dir_okay=False),
               help="Write the requests as OpenTelemetry traces (OTLP/JSON lines) for Jaeger or Tempo.")
 @click.option("--ecs", "ecs_out", type=click.Path(dir_okay=False), help="Write the attempts as ECS NDJSON.")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False),
+              help="Write the export as a directory: attempts.parquet, evidence.parquet and a small analysis.json "
+              "(for large logs; report and trace --from read it back).")
 @click.option("--check", is_flag=True, help=f"Exit {errors.ExitStatus.FAILURES.value} when any attempt failed.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (the exit status still tells).")
 @click.option("--format", "out_format", type=click.Choice(["text", "json", "ndjson", "ecs"]), default="text",
               show_default=True, help="What stdout gets: the summary (text), the JSON export, the attempts as "
               "NDJSON, or the attempts as ECS documents; with anything but text the summary goes to stderr.")
 def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock, json_out, html_out,
-            md_out, otlp_out, ecs_out, check, out_format, quiet) -> int:
+            md_out, otlp_out, ecs_out, export_dir, check, out_format, quiet) -> int:
     """Rebuild every request from the logs and say where each died (verdict) and why (root cause).
 
     \b
@@ -482,6 +502,7 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
       loganalyzer analyze client.log access.log error.log crm.log --since 09:00 --until 10:30
       loganalyzer analyze logs/ --json - | jq .summary
       loganalyzer analyze logs/ --check -q || page-oncall
+      loganalyzer analyze big/logs --export out/ && loganalyzer report out/ -o report.html
 
     Exit status: 0 done, 2 bad usage, 3 unreadable input, 4 no request attempt found,
     5 failures found (--check).
@@ -506,6 +527,11 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
     if json_out:
         a.write_json(json_out if json_out != "-" else sys.stdout)
         _say(f"\nwrote {json_out}")
+    if export_dir:
+        from loganalyzer import export
+
+        n = export.write(a, export_dir)
+        _say(f"wrote {export_dir} ({n:,} attempts)")
     _write_reports(a, html_out, md_out, otlp_out, ecs_out)
     if not a.summary.get("attempts"):
         click.get_current_context().exit(errors.ExitStatus.NOTHING_TO_ANALYSE)
@@ -516,17 +542,33 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
 
 @cli.command()
 @click.argument("request_id")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @source_options
 @_analyze_options
-def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock) -> None:
+@click.option("--from", "from_dir", type=click.Path(exists=True, file_okay=False),
+              help="Read an export directory (analyze --export) instead of the logs: its evidence lines.")
+def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock,
+          from_dir) -> None:
     """Print one request's hop chain: every line of every hop, attempt by attempt, in time order.
 
     \b
     Examples:
       loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 incident/logs
       loganalyzer trace '#227' incident/logs       # an attempt without a request id
+      loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 --from out/   # from analyze --export out/
     """
+    if from_dir and paths:
+        raise click.UsageError("give either log paths or --from DIR, not both")
+    if from_dir:
+        from loganalyzer import export
+
+        attempts, lines, redacted = export.trace(from_dir, request_id)
+        if attempts.height == 0:
+            raise click.ClickException(f"no request {request_id!r} in the export {from_dir}")
+        _print_trace(attempts.to_pandas(), lines.to_pandas(), redacted)
+        return
+    if not paths:
+        raise click.UsageError("give the logs to read (PATHS), or an export with --from DIR")
     from loganalyzer import analysis as analysis_mod
 
     a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
@@ -537,15 +579,20 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
     req = a.requests
     mine = req[(req["request_id"] == request_id) | (req["logical_id"] == request_id)
                | (("#" + req["attempt_id"].astype(str)) == request_id)]
+    _print_trace(mine, lines, a.redacted)
+
+
+def _print_trace(mine, lines, redacted: bool) -> None:
+    """Each attempt's outcome, then its lines (pandas frames: attempts, and lines with kind, file, line, link)."""
     for r in mine.itertuples():
         cause = r.root_cause + (f" ({r.root_cause_detail})" if isinstance(r.root_cause_detail, str) else "")
-        request = _shown(f"{r.method} {r.path}", 200, a.redacted)  # the request line is the log's text
+        request = _shown(f"{r.method} {r.path}", 200, redacted)  # the request line is the log's text
         click.echo(f"attempt {r.attempt}  {_ts(r.ts.isoformat())}  {request}  "
                    f"client {_status(r.status_client)}  proxy {_status(r.status_proxy)}  "
-                   f"upstream {_status(r.status_upstream)}  -> {r.verdict}: {_shown(cause, 200, a.redacted)}")
-        click.echo(f"  {_shown(r.verdict_reason, 300, a.redacted)}; linked by {r.link}")
+                   f"upstream {_status(r.status_upstream)}  -> {r.verdict}: {_shown(cause, 200, redacted)}")
+        click.echo(f"  {_shown(r.verdict_reason, 300, redacted)}; linked by {r.link}")
         for e in lines[lines["attempt_id"] == r.attempt_id].itertuples():
-            text = _shown((e.text or e.message or "").split("\n")[0], 150, a.redacted)
+            text = _shown((e.text or e.message or "").split("\n")[0], 150, redacted)
             click.echo(f"    {e.ts.strftime('%H:%M:%S.%f')[:-3]}  {e.kind:<12} {e.file}:{e.line}  [{e.link}]  {text}")
 
 
@@ -554,25 +601,35 @@ def _status(v) -> str:
 
 
 @cli.command()
-@click.argument("json_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("json_file", type=click.Path(exists=True))
 @click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
 @click.option("--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown postmortem.")
 @click.option("--otlp", "otlp_out", type=click.Path(dir_okay=False), help="Write OpenTelemetry traces (OTLP/JSON).")
 @click.option("--ecs", "ecs_out", type=click.Path(dir_okay=False), help="Write the attempts as ECS NDJSON.")
 def report(json_file, html_out, md_out, otlp_out, ecs_out) -> None:
-    """Render the HTML report, the Markdown postmortem or the traces again from a saved --json export.
+    """Render the HTML report, the Markdown postmortem or the traces again from a saved --json export
+    (or an --export directory).
 
     \b
     Examples:
       loganalyzer report analysis.json -o report.html
       loganalyzer report analysis.json --markdown postmortem.md
       loganalyzer report analysis.json --otlp traces.jsonl
+      loganalyzer report out/ -o report.html        # from analyze --export out/
     """
     from loganalyzer import reports
 
     if not (html_out or md_out or otlp_out or ecs_out):
         raise click.UsageError("say what to write: -o report.html, --markdown postmortem.md, --otlp or --ecs")
-    _write_reports(reports.read_json(json_file), html_out, md_out, otlp_out, ecs_out)
+    from pathlib import Path
+
+    if Path(json_file).is_dir():
+        from loganalyzer import export
+
+        data = export.read(json_file)
+    else:
+        data = reports.read_json(json_file)
+    _write_reports(data, html_out, md_out, otlp_out, ecs_out)
 
 
 def _write_stdout(a, out_format: str) -> None:
@@ -584,7 +641,9 @@ def _write_stdout(a, out_format: str) -> None:
 
     data = reports.export(a)
     if out_format == "json":
-        json.dump(data, sys.stdout, ensure_ascii=False, default=str)
+        from loganalyzer.outputs import write_json
+
+        write_json(data, sys.stdout)
         sys.stdout.write("\n")
         return
     docs = data["requests"] if out_format == "ndjson" else otlp.ecs_documents(data)

@@ -8,16 +8,19 @@ DataFrame per source kind, the rejected lines, and one row of statistics per fil
 from __future__ import annotations
 
 import codecs
+import functools
 import re
+import shutil
 import stat
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import pandas as pd
 import polars as pl
-import pyarrow as pa
 
 from loganalyzer import config as config_mod
 from loganalyzer import errors, progress, sources, timewindow
@@ -25,6 +28,11 @@ from loganalyzer import kinds as kinds_mod
 from loganalyzer.parsers import containers, engine, infer, mixed
 from loganalyzer.parsers.formats import KINDS, Compiled, DefinitionError, compile_definition, load_definitions
 from loganalyzer.rotation import order_rotated
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported where frames are handed out, not here: `loganalyzer parse` never needs it.
 
 COMMON_COLUMNS = ["ts", "source", "file", "line", "level", "request_id", "message"]
 DETECT_SAMPLE = 1000
@@ -166,9 +174,10 @@ class Detection:
 def detect(lines: pl.Series, candidates: list[Compiled]) -> Detection:
     """Try every candidate on a sample of lines; the best explained share wins, then priority."""
     sample = lines.head(DETECT_SAMPLE)
+    frame = engine.detection_frame(sample)  # cleaned once for every candidate
     scored = []
     for fmt in candidates:
-        rate, starts = engine.match_rate(sample, fmt)
+        rate, starts = engine.match_rate(sample, fmt, frame)
         scored.append((rate, starts > 0, fmt.definition.priority, fmt))
     scored.sort(key=lambda s: (round(s[0], 3), s[1], s[2]), reverse=True)
     best = scored[0]
@@ -179,7 +188,7 @@ def detect(lines: pl.Series, candidates: list[Compiled]) -> Detection:
 # the result
 
 
-class Logs(Mapping[str, pd.DataFrame]):
+class Logs(Mapping[str, "pd.DataFrame"]):
     """Parsed logs: ``logs["nginx_access"]`` is a pandas DataFrame; plus ``rejects``, ``stats``, ``notes``.
 
     The frames are kept as polars frames (``logs.polars[kind]``) and handed out as pandas on first
@@ -251,13 +260,20 @@ def check_output_type(out: str | Path) -> str:
 
 
 def empty_frame(kind: str) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame({c: pd.Series(dtype="object") for c in COMMON_COLUMNS})
     frame["ts"] = pd.Series(dtype="datetime64[ns, UTC]")
     frame["line"] = pd.Series(dtype="Int64")
     return frame
 
 
-_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.bool_(): pd.BooleanDtype()}
+@functools.cache
+def _pandas_types() -> dict:
+    import pandas as pd
+    import pyarrow as pa
+
+    return {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
 #: Columns that name a thing from a short list (a level, a method, a client, a thread): pandas gets
@@ -278,7 +294,7 @@ def to_pandas(df: pl.DataFrame, categories: bool = False) -> pd.DataFrame:
              and (c in DIMENSIONS or df[c].null_count() == df.height)]
     if small:
         df = df.with_columns(pl.col(small).cast(pl.Categorical))
-    return df.to_arrow().to_pandas(types_mapper=_PANDAS_TYPES.get)
+    return df.to_arrow().to_pandas(types_mapper=_pandas_types().get)
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,6 +342,15 @@ def load(
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    opts, settings = _options(tz, as_, encoding, formats, config)
+    # Window bounds are read (and refused) before any log is.
+    logs = _load(list(paths), opts, _bound(since, opts), _bound(until, opts))
+    if settings.source:
+        logs.notes.insert(0, f"settings read from {settings.source}")
+    return logs
+
+
+def _options(tz, as_, encoding, formats, config) -> tuple[Options, config_mod.Settings]:
     try:
         settings = config_mod.read(config)
     except config_mod.ConfigError as exc:
@@ -338,11 +363,7 @@ def load(
         encoding={**settings.encoding, **enc},
         formats=settings.formats + [str(f) for f in formats],
     )
-    # Window bounds are read (and refused) before any log is.
-    logs = _load(list(paths), opts, _bound(since, opts), _bound(until, opts))
-    if settings.source:
-        logs.notes.insert(0, f"settings read from {settings.source}")
-    return logs
+    return opts, settings
 
 
 def _bound(value, opts: Options) -> timewindow.When | None:
@@ -472,8 +493,8 @@ def _sample(path: str, codec: str) -> tuple[pl.Series, sources.ReadStats]:
         raise LoadError(str(exc)) from exc
 
 
-def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
-    progress.stage("detecting formats")
+def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[dict], list[str], list[Compiled]]:
+    """Every file's format, kind and zone, from its first lines; and the files nothing reads."""
     files, notes = expand(paths)
     explicit = {str(p) for p in paths}
     compiled = _compiled_formats(opts)
@@ -531,6 +552,11 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
         if chosen and chosen[-1].path == path:
             chosen[-1].wrapper = wrapper
     _assign_zones(chosen, opts, notes)
+    return chosen, skipped, notes, compiled
+
+
+def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
+    chosen, skipped, notes, compiled = _plan(paths, opts)
     progress.stage("reading")
     parts: list[_Source] = []
     for src in chosen:
@@ -549,17 +575,25 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
             raise LoadError(str(exc)) from exc
         parts.append(src)
     for src in parts:
-        notes.extend(src.read.notes)
-        if src.read.replaced:
-            notes.append(f"{src.path}: {src.read.replaced:,} undecodable byte sequence(s) replaced "
-                         f"(read as {src.encoding})")
-        if src.result.zone_assumed and not src.zone_source:
-            src.zone, src.zone_source = "UTC", "assumed: no offset in the lines and no --tz given"
-            notes.append(f"{src.path}: {src.kind} lines carry no UTC offset and no zone was given; "
-                         f"read as UTC (say --tz {src.kind}=Area/City)")
-        elif not src.zone_source:
-            src.zone_source = "offset in each line"
+        assert src.result is not None
+        _read_notes(src, notes, src.result.zone_assumed)
     return _assemble(parts, skipped, notes, since, until)
+
+
+def _read_notes(src: _Source, notes: list[str], zone_assumed: bool) -> None:
+    """What reading and parsing one file found that the user should hear: damage, bytes replaced, zone assumed."""
+    assert src.read is not None
+    notes.extend(n for n in src.read.notes if n not in notes)  # parts of a mixed file share one reader
+    if src.read.replaced:
+        note = f"{src.path}: {src.read.replaced:,} undecodable byte sequence(s) replaced (read as {src.encoding})"
+        if note not in notes:
+            notes.append(note)
+    if zone_assumed and not src.zone_source:
+        src.zone, src.zone_source = "UTC", "assumed: no offset in the lines and no --tz given"
+        notes.append(f"{src.path}: {src.kind} lines carry no UTC offset and no zone was given; "
+                     f"read as UTC (say --tz {src.kind}=Area/City)")
+    elif not src.zone_source:
+        src.zone_source = "offset in each line"
 
 
 def _parse_mixed(src: _Source, chunks, compiled: list[Compiled], opts: Options, notes: list[str]) -> list[_Source]:
@@ -620,23 +654,242 @@ def _infer_error_log_zone(chosen: list[_Source], notes: list[str]) -> None:
                          "the offset of the access log beside it (say --tz nginx_error=Area/City to override)")
 
 
-def _stat_row(path: str, encoding: str, src: _Source | None = None, lines: int = 0, unread: int = 0) -> dict:
-    r = src.result if src else None
-    ts = r.entries["ts"] if r is not None and r.parsed else None
+@dataclass
+class _Tally:
+    """The line accounting of one file, added up over its chunks."""
+
+    lines: int = 0
+    parsed: int = 0
+    continuation: int = 0
+    rejected: int = 0
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+    upstream_status: bool = False  # whether the format logs $upstream_status
+    zone_assumed: bool = False  # naive timestamps were read in a zone nobody named
+
+    def add(self, r: engine.ParseResult) -> None:
+        self.lines += r.lines
+        self.parsed += r.parsed
+        self.continuation += r.continuation
+        self.rejected += r.rejected
+        if r.parsed:
+            lo, hi = r.entries["ts"].min(), r.entries["ts"].max()
+            self.first_ts = lo if self.first_ts is None or lo is None else min(self.first_ts, lo)
+            self.last_ts = hi if self.last_ts is None or hi is None else max(self.last_ts, hi)
+        self.upstream_status |= "upstream_status" in r.entries.columns
+        self.zone_assumed |= r.zone_assumed
+
+
+def _stat_row(path: str, encoding: str, src: _Source | None = None, lines: int = 0, unread: int = 0,
+              tally: _Tally | None = None) -> dict:
+    if tally is None and src is not None and src.result is not None:
+        tally = _Tally()
+        tally.add(src.result)
+    t = tally
     return {
         "file": path, "kind": src.kind if src else None, "format": src.fmt.name if src else None,
-        "lines": r.lines if r is not None else lines, "parsed": r.parsed if r is not None else 0,
-        "continuation": r.continuation if r is not None else 0, "rejected": r.rejected if r is not None else 0,
+        "lines": t.lines if t is not None else lines, "parsed": t.parsed if t is not None else 0,
+        "continuation": t.continuation if t is not None else 0, "rejected": t.rejected if t is not None else 0,
         "unread": unread,
         "kind_confidence": src.decision.confidence if src and src.decision else None,
         "kind_evidence": src.decision.describe() if src and src.decision else "",
         "match_rate": src.rate if src else None, "encoding": encoding,
         "replaced_bytes": src.read.replaced if src and src.read else 0,
         "zone": src.zone if src else None, "zone_source": src.zone_source if src else "",
-        "first_ts": ts.min() if ts is not None else None, "last_ts": ts.max() if ts is not None else None,
+        "first_ts": t.first_ts if t is not None else None, "last_ts": t.last_ts if t is not None else None,
         # Whether the format logs $upstream_status: then an empty one means no upstream answered.
-        "logs_upstream_status": r is not None and "upstream_status" in r.entries.columns,
+        "logs_upstream_status": t is not None and t.upstream_status,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# parse_files: the same load, one chunk at a time, for `loganalyzer parse`
+
+
+@dataclass
+class ParseReport:
+    """What a streaming pass over the logs found: one row of statistics per file (as :attr:`Logs.stats`
+    has), the first rejected lines of each file, and how many entries were written out."""
+
+    stats: list[dict]
+    notes: list[str]
+    rejects: list[dict]  # file, line, kind, text, reason: the first ``samples`` of each file
+    rejected: int  # every rejected line
+    written: int | None = None
+
+
+def parse_files(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    out: str | Path | None = None,
+    samples: int = 3,
+    tz: Mapping[str, str] | None = None,
+    as_: Mapping[str, str] | None = None,
+    encoding: str | Mapping[str, str] | None = None,
+    formats: Iterable[str | Path] = (),
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    config: str | Path | None = None,
+    redact_secrets: bool = True,
+) -> ParseReport:
+    """Parse log files as :func:`load` does, but one chunk at a time: no frame of a whole file is held.
+
+    With ``out``, text columns are written with secrets masked unless ``redact_secrets`` is false.
+
+    Each chunk is counted, and with ``out`` its entries (inside the ``since``/``until`` window) are
+    written as they come, every kind in one table in file order (.parquet, .csv or .jsonl).
+    Peak memory is a few chunks, whatever the size of the logs; files of several formats and
+    compose captures are the exception (each is parsed whole).
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    suffix = check_output_type(out) if out is not None else None
+    opts, settings = _options(tz, as_, encoding, formats, config)
+    lo_bound, hi_bound = _bound(since, opts), _bound(until, opts)
+    chosen, skipped, notes, compiled = _plan(list(paths), opts)
+    if settings.source:
+        notes.insert(0, f"settings read from {settings.source}")
+    if out is not None and not chosen:
+        raise LoadError("nothing parsed, nothing written")
+    lo, hi = _window(chosen, lo_bound, hi_bound)
+    writer = _EntryWriter(Path(out), suffix, redact_secrets) if out is not None else None
+    stats, rejects, rejected, kept = list(skipped), [], 0, 0
+    try:
+        for src in chosen:
+            tallies: dict[int, tuple[_Source, _Tally]] = {}
+            for part, result in _stream(src, compiled, opts, notes):
+                _, tally = tallies.setdefault(id(part), (part, _Tally()))
+                tally.add(result)
+                rejected += result.rejected
+                shown = sum(1 for r in rejects if r["file"] == part.path and r["kind"] == part.kind)
+                if result.rejected and shown < samples:
+                    rejects.extend(result.rejects.head(samples - shown).with_columns(
+                        file=pl.lit(part.path), kind=pl.lit(part.kind)).iter_rows(named=True))
+                entries = _in_window(result.entries, lo, hi)
+                kept += entries.height
+                if writer is not None:
+                    writer.add(_with_source(entries, part.kind, part.path))
+            for part, tally in tallies.values():
+                _read_notes(part, notes, tally.zone_assumed)
+                stats.append(_stat_row(part.path, part.encoding, part, tally=tally))
+        written = writer.close() if writer is not None else None
+    finally:
+        if writer is not None:
+            writer.discard()
+    if (lo is not None or hi is not None) and kept == 0:
+        firsts = [r["first_ts"] for r in stats if r["first_ts"] is not None]
+        lasts = [r["last_ts"] for r in stats if r["last_ts"] is not None]
+        if firsts:
+            notes.append(_empty_window_note(lo, hi, min(firsts), max(lasts)))
+    return ParseReport(stats, notes, rejects, rejected, written)
+
+
+def _stream(src: _Source, compiled: list[Compiled], opts: Options, notes: list[str]
+            ) -> Iterator[tuple[_Source, engine.ParseResult]]:
+    """The results of one file as they are parsed: chunk by chunk, or whole (mixed files, compose)."""
+    src.read = sources.ReadStats(src.encoding)
+    try:
+        chunks = sources.line_chunks(src.path, src.read)
+        if src.mixed:
+            for part in _parse_mixed(src, chunks, compiled, opts, notes):
+                yield part, part.result
+        elif src.wrapper:
+            yield src, containers.parse_stream(chunks, src.fmt, src.zone, src.wrapper)
+        else:
+            for result in engine.iter_parse(chunks, src.fmt, src.zone):
+                yield src, result
+    except sources.ReadError as exc:
+        raise LoadError(str(exc)) from exc
+
+
+def _window(chosen: list[_Source], since: timewindow.When | None, until: timewindow.When | None
+            ) -> tuple[datetime | None, datetime | None]:
+    """The window as instants. A time of day goes on the logs' first date, taken here from the
+    first lines of each file (read before the files are: the whole load takes it from every entry)."""
+    day: date | None = None
+    if any(b is not None and b.instant is None for b in (since, until)):
+        firsts = []
+        for src in chosen:
+            ts = engine.parse(src.sample, src.fmt, src.zone).entries["ts"]
+            if ts.len() and ts.min() is not None:
+                firsts.append(ts.min())
+        day = min(firsts).date() if firsts else None
+    return _resolve_window(since, until, day)
+
+
+def _resolve_window(since: timewindow.When | None, until: timewindow.When | None, day: date | None
+                    ) -> tuple[datetime | None, datetime | None]:
+    lo = since.resolve(day) if since is not None else None
+    hi = until.resolve(day) if until is not None else None
+    if lo is not None and hi is not None and hi < lo:
+        raise errors.UsageError(f"the window ends ({hi:%Y-%m-%d %H:%M:%S} UTC) before it starts "
+                                f"({lo:%Y-%m-%d %H:%M:%S} UTC)")
+    return lo, hi
+
+
+def _in_window(df: pl.DataFrame, lo: datetime | None, hi: datetime | None) -> pl.DataFrame:
+    if lo is not None:
+        df = df.filter(pl.col("ts") >= lo)
+    if hi is not None:
+        df = df.filter(pl.col("ts") <= hi)
+    return df
+
+
+def _empty_window_note(lo: datetime | None, hi: datetime | None, first: datetime, last: datetime) -> str:
+    def fmt(t):
+        return f"{t:%Y-%m-%d %H:%M:%S}" if t is not None else "…"
+
+    return (f"the window {fmt(lo)} to {fmt(hi)} UTC leaves no entry: the logs cover "
+            f"{fmt(first)} to {fmt(last)} UTC (as logged, before clock offsets)")
+
+
+def _with_source(entries: pl.DataFrame, kind: str, path: str) -> pl.DataFrame:
+    """Entries with their kind and file, the common columns first (as :class:`Logs` frames have them)."""
+    df = entries.with_columns(pl.lit(kind).alias("source"), pl.lit(path).alias("file"))
+    first = [c for c in COMMON_COLUMNS if c in df.columns]
+    return df.select(first + [c for c in df.columns if c not in first])
+
+
+class _EntryWriter:
+    """Entries written out as they are parsed, in bounded memory.
+
+    Chunks of different files (and kinds) have different columns, and a Parquet or CSV file has
+    one set: each chunk goes to a part file in a hidden folder beside the output, and
+    :meth:`close` streams the parts, their columns united, into the output.
+    """
+
+    def __init__(self, out: Path, suffix: str, redact_secrets: bool = True):
+        self.out, self.suffix, self.redact = out, suffix, redact_secrets
+        self.dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if str(out.parent) else "."))
+        self.parts: list[Path] = []
+
+    def add(self, df: pl.DataFrame) -> None:
+        if df.height and self.redact:
+            from loganalyzer import redact
+
+            df = redact.mask_frame(df)
+        if df.height:
+            part = self.dir / f"{len(self.parts):06d}.parquet"
+            df.write_parquet(part, compression="lz4", statistics=False)
+            self.parts.append(part)
+
+    def close(self) -> int:
+        if not self.parts:
+            frame = pl.DataFrame(schema={c: (pl.Datetime("ns", "UTC") if c == "ts" else pl.Int64 if c == "line"
+                                              else pl.String) for c in COMMON_COLUMNS}).lazy()
+        else:
+            frame = pl.concat([pl.scan_parquet(p) for p in self.parts], how="diagonal_relaxed")
+        n = frame.select(pl.len()).collect().item()
+        if self.suffix == ".parquet":
+            frame.sink_parquet(self.out)
+        elif self.suffix == ".csv":
+            frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")).sink_csv(self.out)
+        else:
+            frame.sink_ndjson(self.out)
+        return n
+
+    def discard(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], since, until) -> Logs:
@@ -660,26 +913,17 @@ def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], sinc
     lasts = [df["ts"].max() for df in whole.values() if df.height]
     # A time of day is on the logs' own date (the incident's), not today's.
     day = min(firsts).date() if firsts else None
-    lo = since.resolve(day) if since is not None else None
-    hi = until.resolve(day) if until is not None else None
-    if lo is not None and hi is not None and hi < lo:
-        raise errors.UsageError(f"the window ends ({hi:%Y-%m-%d %H:%M:%S} UTC) before it starts "
-                                f"({lo:%Y-%m-%d %H:%M:%S} UTC)")
+    lo, hi = _resolve_window(since, until, day)
     kept = 0
     for kind, df in whole.items():
-        if lo is not None:
-            df = df.filter(pl.col("ts") >= lo)
-        if hi is not None:
-            df = df.filter(pl.col("ts") <= hi)
+        df = _in_window(df, lo, hi)
         kept += df.height
         first = [c for c in COMMON_COLUMNS if c in df.columns]
         frames[kind] = df.select(first + [c for c in df.columns if c not in first])
     if (lo is not None or hi is not None) and firsts and kept == 0:
-        def fmt(t):
-            return f"{t:%Y-%m-%d %H:%M:%S}" if t is not None else "…"
+        notes.append(_empty_window_note(lo, hi, min(firsts), max(lasts)))
+    import pandas as pd
 
-        notes.append(f"the window {fmt(lo)} to {fmt(hi)} UTC leaves no entry: the logs cover "
-                     f"{fmt(min(firsts))} to {fmt(max(lasts))} UTC (as logged, before clock offsets)")
     if reject_frames:
         rej = pl.concat(reject_frames, how="diagonal_relaxed").select("file", "line", "kind", "text", "reason")
         rejects = to_pandas(rej)
@@ -694,5 +938,7 @@ def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], sinc
 
 
 def _utc(value):
+    import pandas as pd
+
     ts = pd.Timestamp(value)
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()

@@ -74,3 +74,32 @@ def _discard(tmp: str) -> None:
 def write_text(target: str | Path | IO[str], text: str, **_: Any) -> None:
     with open_output(target) as f:
         f.write(text)
+
+
+#: Items of a long list encoded at a time by :func:`write_json`.
+_JSON_BATCH = 2000
+
+
+def write_json(data: dict[str, Any], f: IO[str]) -> None:
+    """``json.dump(data, f, ensure_ascii=False, default=str)``, byte for byte, many times faster.
+
+    ``json.dump`` hands the file one small piece per value (millions of writes for a large export);
+    here each top-level value, and a long list a batch of items at a time, is encoded in one call
+    of the C encoder, so memory holds one batch's text, not the whole document's.
+    """
+    import json
+
+    def enc(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False, default=str)
+
+    f.write("{")
+    for i, (key, value) in enumerate(data.items()):
+        f.write((", " if i else "") + enc(key) + ": ")
+        if isinstance(value, list) and len(value) > _JSON_BATCH:
+            f.write("[")
+            for j in range(0, len(value), _JSON_BATCH):
+                f.write((", " if j else "") + enc(value[j:j + _JSON_BATCH])[1:-1])
+            f.write("]")
+        else:
+            f.write(enc(value))
+    f.write("}")

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TypeVar
@@ -64,6 +67,14 @@ LEVELS = {
 }
 MAX_KV_KEYS = 64
 MAX_TIME_FALLBACK = 20_000
+#: Lines longer than this are rejected with a reason. The reader (``loganalyzer.sources``) cuts
+#: them just past it, so a single enormous line costs no more memory than this.
+MAX_LINE_BYTES = 1 << 20
+#: How much of such a line a reject keeps as its text.
+LONG_LINE_KEPT = 4096
+#: Chunks parsed at once by :func:`iter_parse`: one regex extraction runs on one core, so chunks in
+#: parallel are what use the others. More than four buys little and holds more chunks in memory.
+PARSE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -100,9 +111,17 @@ def lines_frame(lines: pl.Series, first_line: int = 1) -> pl.DataFrame:
 # detection
 
 
-def match_rate(lines: pl.Series, fmt: Compiled) -> tuple[float, int]:
-    """Share of non-blank sample lines this format explains, and how many start an entry."""
-    df = lines_frame(lines).filter(pl.col("text").str.strip_chars() != "")
+def detection_frame(lines: pl.Series) -> pl.DataFrame:
+    """Sample lines cleaned and numbered, blank ones left out: what :func:`match_rate` scores."""
+    return lines_frame(lines).filter(pl.col("text").str.strip_chars() != "")
+
+
+def match_rate(lines: pl.Series, fmt: Compiled, frame: pl.DataFrame | None = None) -> tuple[float, int]:
+    """Share of non-blank sample lines this format explains, and how many start an entry.
+
+    ``frame`` is ``detection_frame(lines)`` when the caller scores many formats on the same lines.
+    """
+    df = detection_frame(lines) if frame is None else frame
     if df.height == 0:
         return 0.0, 0
     if fmt.regex is None:
@@ -127,10 +146,25 @@ def match_rate(lines: pl.Series, fmt: Compiled) -> tuple[float, int]:
 def parse(lines: pl.Series, fmt: Compiled, zone: str | None, first_line: int = 1) -> ParseResult:
     """Parse lines with ``fmt``; naive timestamps are read in ``zone`` (UTC if None).
 
-    ``first_line`` numbers the lines when this is a later chunk of a file (see :func:`parse_stream`).
+    ``first_line`` numbers the lines when this is a later chunk of a file (see :func:`iter_parse`).
     Entries keep their fields, not the line's text: evidence is read back from file and line.
+    A line longer than ``MAX_LINE_BYTES`` is rejected (the reader cuts such lines, so its text is
+    the start of the line only).
     """
     df = lines_frame(lines, first_line)
+    too_long = df["text"].str.len_bytes() > MAX_LINE_BYTES
+    if not too_long.any():
+        return _parse_frame(df, fmt, zone)
+    long = df.filter(too_long).select(
+        "line", pl.col("text").str.slice(0, LONG_LINE_KEPT),
+        pl.lit(f"line longer than {MAX_LINE_BYTES:,} bytes (cut when read)").alias("reason"))
+    result = _parse_frame(df.filter(~too_long), fmt, zone)
+    result.rejects = pl.concat([result.rejects, long], how="vertical_relaxed").sort("line")
+    result.lines = df.height
+    return result
+
+
+def _parse_frame(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResult:
     if df.height == 0:
         empty = pl.DataFrame(schema={"line": pl.Int64, "ts": pl.Datetime("ns", "UTC"), "level": pl.String,
                                      "request_id": pl.String, "message": pl.String})
@@ -195,16 +229,49 @@ def parse(lines: pl.Series, fmt: Compiled, zone: str | None, first_line: int = 1
     if mode != "none":
         entries = _type_columns(entries, fmt)
     entries = _post_process(entries, fmt)
-    return ParseResult(entries, rejects, len(lines), continuation, assumed)
+    return ParseResult(entries, rejects, df.height, continuation, assumed)
+
+
+def iter_parse(chunks: Iterable[pl.Series], fmt: Compiled, zone: str | None) -> Iterator[ParseResult]:
+    """Parse a file that arrives in chunks of lines: one result per chunk, in file order.
+
+    Memory stays bounded by a few chunks: chunks are parsed ``PARSE_WORKERS`` at a time in threads
+    (polars releases the GIL, so they use every core) while the next chunk is read. A multi-line
+    entry (or a pretty-printed JSON object) may straddle two chunks: the lines from the last entry
+    start onwards are held back and parsed with the next chunk, so every entry is parsed whole.
+    Lines are numbered through the file. An empty input yields one empty result.
+    """
+    pending: deque[Future[ParseResult]] = deque()
+    any_result = False
+    with ThreadPoolExecutor(max_workers=PARSE_WORKERS, thread_name_prefix="parse") as pool:
+        for lines, first_line in _whole_entries(chunks, fmt):
+            pending.append(pool.submit(parse, lines, fmt, zone, first_line))
+            while len(pending) >= PARSE_WORKERS:
+                any_result = True
+                yield pending.popleft().result()
+        while pending:
+            any_result = True
+            yield pending.popleft().result()
+    if not any_result:
+        yield parse(pl.Series("text", [], dtype=pl.String), fmt, zone)
 
 
 def parse_stream(chunks: Iterable[pl.Series], fmt: Compiled, zone: str | None) -> ParseResult:
-    """Parse a file that arrives in chunks of lines, keeping memory bounded by the chunk size.
+    """The results of :func:`iter_parse` as one: every entry and reject of the file."""
+    results = list(iter_parse(chunks, fmt, zone))
+    return results[0] if len(results) == 1 else concat_results(results)
 
-    A multi-line entry (or a pretty-printed JSON object) may straddle two chunks: the lines from the
-    last entry start onwards are held back and parsed with the next chunk, so every entry is parsed whole.
-    """
-    results: list[ParseResult] = []
+
+def concat_results(results: list[ParseResult]) -> ParseResult:
+    """Results of consecutive chunks of one file as one result."""
+    entries = concat_frames([r.entries for r in results])
+    rejects = pl.concat([r.rejects for r in results], how="vertical_relaxed")
+    return ParseResult(entries, rejects, sum(r.lines for r in results), sum(r.continuation for r in results),
+                       any(r.zone_assumed for r in results))
+
+
+def _whole_entries(chunks: Iterable[pl.Series], fmt: Compiled) -> Iterator[tuple[pl.Series, int]]:
+    """Chunks cut where an entry starts (multi-line formats), with the number of their first line."""
     held: pl.Series | None = None
     first_line = 1
     multiline = fmt.regex is None or fmt.definition.multiline_mode != "none"
@@ -212,23 +279,29 @@ def parse_stream(chunks: Iterable[pl.Series], fmt: Compiled, zone: str | None) -
         lines = chunk if held is None else pl.concat([held, chunk])
         held = None
         if multiline:
-            # A JSON object may be pretty-printed over lines: hold back from the last line opening one.
-            starts = (lines.str.starts_with("{") if fmt.regex is None else lines.str.contains(fmt.regex)).arg_true()
-            cut = int(starts[-1]) if len(starts) else 0
+            cut = _last_start(lines, fmt)
             lines, held = lines.head(cut), lines.slice(cut)
         if len(lines):
-            results.append(parse(lines, fmt, zone, first_line))
+            yield lines, first_line
             first_line += len(lines)
     if held is not None and len(held):
-        results.append(parse(held, fmt, zone, first_line))
-    if not results:
-        results.append(parse(pl.Series("text", [], dtype=pl.String), fmt, zone))
-    if len(results) == 1:
-        return results[0]
-    entries = concat_frames([r.entries for r in results])
-    rejects = pl.concat([r.rejects for r in results], how="vertical_relaxed")
-    return ParseResult(entries, rejects, sum(r.lines for r in results), sum(r.continuation for r in results),
-                       any(r.zone_assumed for r in results))
+        yield held, first_line
+
+
+def _last_start(lines: pl.Series, fmt: Compiled) -> int:
+    """Index of the last line that may start an entry (0 if none): looked for from the end, in
+    growing windows, so the regex runs over a few lines of the chunk rather than all of them."""
+    n = len(lines)
+    window = 256
+    while True:
+        tail = lines.slice(max(0, n - window))
+        # A JSON object may be pretty-printed over lines: hold back from the last line opening one.
+        starts = (tail.str.starts_with("{") if fmt.regex is None else tail.str.contains(fmt.regex)).arg_true()
+        if len(starts):
+            return n - len(tail) + int(starts[-1])
+        if len(tail) == n:
+            return 0
+        window *= 8
 
 
 def concat_frames(frames: list[pl.DataFrame]) -> pl.DataFrame:
