@@ -324,7 +324,7 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1, roots:
 
     if verbose:
         heading("Files")
-        print_sources(a.entries, samples=3)
+        print_sources(a.entries.report(samples=3), samples=3, masked=a.redacted)
         _say("")
     heading("Sources")
     for r in a.sources.itertuples():

@@ -241,6 +241,14 @@ class Logs(Mapping[str, "pd.DataFrame"]):
             df.write_ndjson(out)
         return df.height
 
+    def report(self, samples: int = 3) -> ParseReport:
+        """The per-file statistics, notes and first rejected lines of each file, as :func:`parse_files`
+        reports them."""
+        stats = self.stats.astype(object).where(self.stats.notna(), None).to_dict("records")
+        rej = self.rejects.groupby("file", sort=False).head(samples) if len(self.rejects) else self.rejects
+        rejects = rej.astype(object).where(rej.notna(), None).to_dict("records")
+        return ParseReport(stats, list(self.notes), rejects, len(self.rejects))
+
     def text_of(self, file: str, lines: Iterable[int], span: int = 1) -> dict[int, str]:
         """The text of some lines of a loaded file, read back from it (evidence for a report)."""
         row = self.stats[self.stats["file"] == file]
@@ -556,6 +564,7 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
 
 
 def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
+    progress.stage("detecting formats")
     chosen, skipped, notes, compiled = _plan(paths, opts)
     progress.stage("reading")
     parts: list[_Source] = []
