@@ -99,3 +99,16 @@ def test_digit_runs_that_are_no_date_are_not_taken_for_timestamps():
     for text in ("20121302.102240 order shipped", "20120702.252240 x", "1700000000123456 x"):
         m = infer._COMPACT_LINE.match(text)
         assert m is None, text
+
+
+def test_truncated_servlet_thread_names_and_attempt_counters_are_evidence():
+    from loganalyzer import kinds
+
+    # Spring Boot's %15.15t keeps the end of "http-nio-8080-exec-10"; "pool-1-thread-1" is nobody's side.
+    server = pl.DataFrame({"thread": ["o-8080-exec-10", "nio-8080-exec-5", "exec-1"], "message": ["a", "b", "c"]})
+    assert kinds.classify(server, "app").kind == "crm"
+    assert kinds.classify(pl.DataFrame({"thread": ["pool-1-thread-1"], "message": ["x"]}), "app").kind == "other"
+    # A client writing "attempt=2" (read into the attempt column) is numbering its calls.
+    client = pl.DataFrame({"message": ["send req=r1", "fail req=r1"], "attempt": [1, 2]})
+    d = kinds.classify(client, "app")
+    assert (d.kind, d.by_content) == ("vac", True) and "attempts" in d.evidence
