@@ -140,7 +140,7 @@ def time_detection(runs: int, without: set[str]) -> None:
     for name, ts in times.items():
         med = statistics.median(ts)
         print(f"  {name:<50} {len(peers[name]):>3} definitions  {med * 1000:8.0f} ms  "
-              f"{med / max(n_lines, 1) * 1e6:6.1f} µs a line  x{med / base:.2f} of all")
+              f"{med / max(n_lines, 1) * 1e6:6.1f} µs a line  x{med / base:.2f} of all  (min {min(ts) * 1000:.0f} ms)")
 
 
 def main(argv: list[str] | None = None) -> int:
