@@ -99,6 +99,9 @@ _SLASH_LINE = re.compile(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:([.,])(\d{1,9})
 _EPOCH_LINE = re.compile(r"(\d{10}|\d{13}|\d{16})(?:\.(\d{1,9}))?(?![\d.])")
 # Epoch values taken for timestamps: 2001-09-09 .. 2100-01-01, so other numbers are not.
 _EPOCH_RANGE = (1_000_000_000, 4_102_444_800)
+# Digits only, date then time: "20120702.102240,672" (a strftime "%Y%m%d.%H%M%S" datefmt).
+_COMPACT_LINE = re.compile(r"((?:19[7-9]|20\d)\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))([.T_-]?)"
+                           r"((?:[01]\d|2[0-3])[0-5]\d[0-5]\d)(?:([.,])(\d{1,9}))?(?![\d])")
 
 
 def _frac_rx(fracs: list[tuple[str, int] | None], chars: str = ".,") -> str:
@@ -162,22 +165,34 @@ def _iso_shape(matches: list[re.Match]) -> TimeShape:
     return TimeShape(regex, time_format, label, has_offset=bool(styles) and None not in offsets)
 
 
-def _slash_shape(matches: list[re.Match]) -> TimeShape:
-    base = r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}"
-    fracs = [(m.group(1), len(m.group(2))) if m.group(1) else None for m in matches]
-    label = "yyyy/mm/dd HH:MM:SS, " + _frac_label(fracs) + ", no offset"
+def _fixed_shape(base: str, strftime: str, fracs: list[tuple[str, int] | None], label: str) -> TimeShape:
+    """A timestamp of fixed digits (``base``, read by ``strftime``) and an optional fraction."""
     kinds = set(fracs)
     if kinds == {None}:
-        return TimeShape(base, "%Y/%m/%d %H:%M:%S", label)
+        return TimeShape(base, strftime, label)
     only = next(iter(kinds))
     if len(kinds) == 1 and only is not None:
         mark, digits = only
         if digits == 6:
-            return TimeShape(base + escape(mark) + r"\d{6}", f"%Y/%m/%d %H:%M:%S{mark}%f", label)
+            return TimeShape(base + escape(mark) + r"\d{6}", f"{strftime}{mark}%f", label)
         if digits == 3:
             # strftime has no milliseconds; the engine adds a group named msecs to the time it reads.
-            return TimeShape(base, "%Y/%m/%d %H:%M:%S", label, msecs=escape(mark) + r"(?P<msecs>\d{3})")
-    return TimeShape(base + _frac_rx(fracs), "%Y/%m/%d %H:%M:%S.%f", label)
+            return TimeShape(base, strftime, label, msecs=escape(mark) + r"(?P<msecs>\d{3})")
+    return TimeShape(base + _frac_rx(fracs), f"{strftime}.%f", label)
+
+
+def _slash_shape(matches: list[re.Match]) -> TimeShape:
+    fracs = [(m.group(1), len(m.group(2))) if m.group(1) else None for m in matches]
+    return _fixed_shape(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}", "%Y/%m/%d %H:%M:%S", fracs,
+                        "yyyy/mm/dd HH:MM:SS, " + _frac_label(fracs) + ", no offset")
+
+
+def _compact_shape(matches: list[re.Match]) -> TimeShape:
+    # One separator between date and time: the one most lines use (lines with another continue entries).
+    sep = Counter(m.group(2) for m in matches).most_common(1)[0][0]
+    fracs = [(m.group(4), len(m.group(5))) if m.group(4) else None for m in matches if m.group(2) == sep]
+    return _fixed_shape(r"\d{8}" + escape(sep) + r"\d{6}", f"%Y%m%d{sep}%H%M%S", fracs,
+                        f"yyyymmdd{sep}HHMMSS, " + _frac_label(fracs) + ", no offset")
 
 
 def _syslog_shape(matches: list[re.Match]) -> TimeShape:
@@ -216,6 +231,7 @@ TIME_SHAPES: dict[str, tuple[re.Pattern, Callable[[re.Match], bool], Callable[[l
     "syslog": (_SYSLOG_LINE, lambda m: True, _syslog_shape),
     "slash": (_SLASH_LINE, lambda m: True, _slash_shape),
     "epoch": (_EPOCH_LINE, _epoch_ok, _epoch_shape),
+    "compact": (_COMPACT_LINE, lambda m: True, _compact_shape),
 }
 # What may follow a timestamp: a separator, not a CSV comma or more digits.
 _AFTER_TIME = re.compile(r"[ \t:|]|$")
