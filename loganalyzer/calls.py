@@ -372,12 +372,13 @@ def _aggregate(c: pl.DataFrame, by: list[str], unreached: list[str]) -> pl.DataF
         pl.coalesce(sent, pl.col("ts").min()).alias("send"),
         # When no line tells of the sending, the request went out after the lane's line before
         # the attempt's first: the earliest it can have started.
-        pl.coalesce(sent, pl.col("after").sort_by("row").first(), pl.col("ts").min()).alias("opened"),
+        # (Rows are unique: the line at the smallest row, without sorting each group.)
+        pl.coalesce(sent, pl.col("after").get(pl.col("row").arg_min()), pl.col("ts").min()).alias("opened"),
         pl.col("ts").max().alias("last_seen"),
         pl.coalesce(heard, pl.col("ts").max()).alias("done"),
         pl.col("method").drop_nulls().first(),
         pl.col("path").drop_nulls().first(),
-        pl.col("url").filter(pl.col("url").str.contains("://")).first().alias("__abs_url"),
+        pl.col("url").filter(pl.col("url").str.contains("://", literal=True)).first().alias("__abs_url"),
         pl.col("url").drop_nulls().first().alias("__any_url"),
         pl.col("scheme").drop_nulls().first(),
         pl.col("host").drop_nulls().first(),
