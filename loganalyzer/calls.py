@@ -500,16 +500,16 @@ def _absorb(with_id: pl.DataFrame, without: pl.DataFrame) -> tuple[pl.DataFrame,
 
 def _id_attempts(c: pl.DataFrame, attach_s: float, unreached: list[str]) -> pl.DataFrame:
     """Attempts of lines with request ids: numbered by the log where it numbers them."""
-    numbered = c.filter(pl.col("attempt").is_not_null())["request_id"].unique()
-    by_number = c.filter(pl.col("request_id").is_in(numbered.implode()))
-    by_order = c.filter(~pl.col("request_id").is_in(numbered.implode()))
+    # An id is numbered when any of its lines carries a number: its highest one is then not null.
+    last = c.group_by("request_id").agg(pl.col("attempt").max().alias("__last"))
+    c = c.join(last, on="request_id", how="left", maintain_order="left")
+    by_number = c.filter(pl.col("__last").is_not_null())
+    by_order = c.filter(pl.col("__last").is_null()).drop("__last")
     parts = []
     if by_number.height:
         # Lines about the logical request (a final "giving up") carry no number: they go with its
         # last attempt.
-        last = by_number.group_by("request_id").agg(pl.col("attempt").max().alias("__last"))
-        by_number = by_number.join(last, on="request_id", how="left").with_columns(
-            pl.coalesce("attempt", "__last").alias("__att")).drop("__last")
+        by_number = by_number.with_columns(pl.coalesce("attempt", "__last").alias("__att")).drop("__last")
         # By id and number alone, as correlate.vac_table does: a text log and a JSON log of the same
         # events give the same attempts, with the rows of both.
         a = _aggregate(by_number, ["request_id", "__att"], unreached)
