@@ -17,7 +17,9 @@ revision is checked out into a temporary git worktree, and two worker processes,
 code of this checkout and one the revision's, each build the same replicated frames (each with its
 own parsers) and time the same ``run`` below, taking turns (the first to go alternates) ``--repeat``
 times. It prints each side's medians and the ratio of the medians (this code / the peer's): on a
-shared machine, timings of separate runs swing more than the difference being measured.
+shared machine, timings of separate runs swing more than the difference being measured. The goal:
+correlation and diagnosis of 1M attempts within 20 % of revision 6d94081's time (a total ratio of at
+most 1.20).
 """
 
 from __future__ import annotations
