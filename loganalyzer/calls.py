@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 RULES_PATH = Path(__file__).with_name("rules") / "client_calls.toml"
@@ -62,6 +63,8 @@ class Rule:
     error_class: str | None  # None: classify the error text; "": no transport error
     source: str
     groups: tuple[str, ...]
+    #: A regex of literals one of which every match contains (null: none, the rule runs on every line).
+    prefilter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class ErrorClass:
 class Rules:
     rules: tuple[Rule, ...]
     classes: tuple[ErrorClass, ...]
+    #: Every rule's literals at once, case-insensitively (null: a rule has none).
+    prefilter: str | None = None
 
 
 class RulesError(Exception):
@@ -103,11 +108,28 @@ def load_rules(path: str | Path | None = None) -> Rules:
         if unknown:
             raise RulesError(f"{p}: [[rule]] {name}: unknown group(s) {', '.join(unknown)} "
                              f"(known: {', '.join(FIELDS)})")
+        literals = r.get("literals")
+        if literals is not None and (not isinstance(literals, list) or not literals
+                                     or not all(isinstance(x, str) and x for x in literals)):
+            raise RulesError(f"{p}: [[rule]] {name}: literals must be a list of non-empty strings")
         rules.append(Rule(name, pattern, r["phase"], bool(r.get("retry", False)), r.get("error_class"),
-                          r.get("source", ""), groups))
+                          r.get("source", ""), groups, _literal_regex(literals, pattern)))
     classes = tuple(ErrorClass(c["name"], _ascii_boundaries(c["pattern"]), c.get("reached"))
                     for c in data.get("error_class", []))
-    return Rules(tuple(rules), classes)
+    every = None
+    if rules and all(x.prefilter for x in rules):
+        every = _literal_regex(sorted({lit for x in data["rule"] for lit in x["literals"]}), "(?i)")
+    return Rules(tuple(rules), classes, every)
+
+
+def _literal_regex(literals: list[str] | None, pattern: str) -> str | None:
+    """The literals as one alternation, with the pattern's case-insensitivity (the regex engine folds
+    case the same way for both, so the prefilter is true wherever the pattern can match)."""
+    if not literals:
+        return None
+    # Only the regex engine's metacharacters: it rejects escapes of some other characters.
+    alternation = "|".join(re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", x) for x in literals)
+    return f"(?i:{alternation})" if pattern.startswith("(?i)") else f"(?:{alternation})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -140,19 +162,6 @@ def _classify(text: pl.Expr, classes: tuple[ErrorClass, ...]) -> pl.Expr:
     return out
 
 
-@lru_cache(maxsize=8)
-def _any_rule(r: Rules) -> str:
-    """All wordings as one regex without groups: does any of them match?"""
-    parts = []
-    for rule in r.rules:
-        p = re.sub(r"\(\?P<\w+>", "(?:", rule.pattern)
-        flags = re.match(r"^\(\?([a-zA-Z]+)\)", p)
-        if flags:  # a leading (?i) applies to its own alternative only
-            p = f"(?{flags.group(1)}:{p[flags.end():]})"
-        parts.append(f"(?:{p})")
-    return "|".join(parts)
-
-
 def client_calls(entries: pl.DataFrame, rules: str | Path | None = None) -> pl.DataFrame:
     """The lines of one client log that are about outbound calls, one row each.
 
@@ -178,43 +187,24 @@ def client_calls(entries: pl.DataFrame, rules: str | Path | None = None) -> pl.D
     lane = [c for c in ("file", "thread") if c in df.columns]
     before = pl.col("ts").cast(_NS).shift(1)
     df = df.sort("row").with_columns((before.over(lane) if lane else before).alias("__after"))
-    # One pass of all wordings at once (one automaton) finds the lines any of them matches; only
-    # those are told apart rule by rule. Most lines of a client's log match none.
-    hit = df.filter(pl.col("__text").str.contains(_any_rule(r)).fill_null(False))
-    which = pl.lit(None, pl.Int32)
-    for i in reversed(range(len(r.rules))):
-        which = pl.when(pl.col("__text").str.contains(r.rules[i].pattern)).then(pl.lit(i, pl.Int32)).otherwise(which)
-    missed = df.join(hit.select("row"), on="row", how="anti")
-    df = pl.concat([hit.with_columns(which.alias("__rule")),
-                    missed.with_columns(pl.lit(None, pl.Int32).alias("__rule"))], how="vertical_relaxed")
+    # Only the columns the rows below are made of: entries may carry many more.
+    kept = ("row", "ts", "file", "line", "level", "logger", "thread", "method", "url", "path", "status", "error",
+            "elapsed_ms", "request_id", "attempt", "__text", "__after")
+    df = df.select([x for x in kept if x in df.columns])
+    df = df.with_columns(_rule_index(df["__text"], r).alias("__rule"))
     s_method = _col(df, "method")
     s_status, s_error = _col(df, "status", pl.Int64), _col(df, "error")
     structured = s_method.is_not_null() | s_status.is_not_null() | s_error.is_not_null()
     df = df.filter(pl.col("__rule").is_not_null() | structured)
-
-    parts = []
-    for i, rule in enumerate(r.rules):
-        sub = df.filter(pl.col("__rule") == i)
-        if sub.height == 0:
-            continue
-        g = pl.col("__text").str.extract_groups(rule.pattern)
-        parts.append(sub.with_columns(
-            *[(g.struct.field(f) if f in rule.groups else pl.lit(None, pl.String)).alias(f"__{f}") for f in FIELDS],
-            pl.lit(rule.phase).alias("__phase"), pl.lit(rule.retry).alias("__retry"),
-            pl.lit(rule.error_class, pl.String).alias("__fixed_class"),
-            pl.lit(rule.error_class is not None).alias("__has_fixed"), pl.lit(rule.name).alias("__rule_name")))
-    rest = df.filter(pl.col("__rule").is_null())
-    if rest.height:
-        # Known by their fields alone (a key=value or JSON log): an error, an answer, or a request.
-        phase = (pl.when(s_error.is_not_null() & s_status.is_null()).then(pl.lit("error"))
-                 .when(s_status.is_not_null()).then(pl.lit("response")).otherwise(pl.lit("send")))
-        parts.append(rest.with_columns(
-            *[pl.lit(None, pl.String).alias(f"__{f}") for f in FIELDS],
-            phase.alias("__phase"), pl.lit(False).alias("__retry"), pl.lit(None, pl.String).alias("__fixed_class"),
-            pl.lit(False).alias("__has_fixed"), pl.lit("fields").alias("__rule_name")))
-    if not parts:
+    if df.height == 0:
         return _empty_calls()
-    c = pl.concat(parts, how="vertical_relaxed").sort("row")
+    # Lines known by their fields alone (a key=value or JSON log): an error, an answer, or a request.
+    phase = (pl.when(s_error.is_not_null() & s_status.is_null()).then(pl.lit("error"))
+             .when(s_status.is_not_null()).then(pl.lit("response")).otherwise(pl.lit("send")))
+    c = df.join(_extracted(df, r), on="row", how="left").with_columns(
+        pl.when(pl.col("__rule").is_null()).then(phase).otherwise(pl.col("__phase")).alias("__phase"),
+        pl.col("__retry").fill_null(False), pl.col("__has_fixed").fill_null(False),
+        pl.col("__rule_name").fill_null("fields")).sort("row")
 
     # Fields the wording gives win; the structured fields fill the rest.
     url = pl.coalesce(pl.col("__url"), _col(c, "url"), _col(c, "path"))
@@ -259,6 +249,55 @@ def client_calls(entries: pl.DataFrame, rules: str | Path | None = None) -> pl.D
     alone = ((pl.col("rule") == "fields") & pl.col("method").is_null() & pl.col("status").is_null()
              & pl.col("url").is_null() & pl.col("request_id").is_null() & (pl.col("error_class") == "other"))
     return out.filter(~alone.fill_null(False))
+
+
+def _rule_index(text: pl.Series, r: Rules) -> pl.Series:
+    """The first rule each text matches (i32; null: none), as a when/then chain of every rule would say.
+
+    A rule's pattern runs only on the texts holding one of its literals and not matched by an
+    earlier rule: a client's log is mostly lines about no call, and most rules match none.
+    """
+    which = np.full(len(text), -1, dtype=np.int32)
+    every = text.str.contains(r.prefilter) if r.prefilter else text.is_not_null()
+    left = np.flatnonzero(every.fill_null(False).to_numpy())  # positions not yet matched
+    texts = text.gather(left)
+    for i, rule in enumerate(r.rules):
+        if len(left) == 0:
+            break
+        may = np.flatnonzero((texts.str.contains(rule.prefilter) if rule.prefilter
+                              else texts.is_not_null()).fill_null(False).to_numpy())
+        if len(may) == 0:
+            continue
+        hit = may[texts.gather(may).str.contains(rule.pattern).fill_null(False).to_numpy()]
+        if len(hit) == 0:
+            continue
+        which[left[hit]] = i
+        rest = np.ones(len(left), dtype=bool)
+        rest[hit] = False
+        left, texts = left[rest], texts.filter(pl.Series(rest))
+    return pl.Series(which).replace(-1, None)
+
+
+def _extracted(df: pl.DataFrame, r: Rules) -> pl.DataFrame:
+    """``row`` and what the matching rule says of each line a rule matched: its groups, phase, flags."""
+    matched = df.select("row", "__text", "__rule").filter(pl.col("__rule").is_not_null())
+    parts = []
+    for i, rule in enumerate(r.rules):
+        sub = matched.filter(pl.col("__rule") == i)
+        if sub.height == 0:
+            continue
+        g = pl.col("__text").str.extract_groups(rule.pattern)
+        parts.append(sub.select(
+            "row",
+            *[(g.struct.field(f) if f in rule.groups else pl.lit(None, pl.String)).alias(f"__{f}") for f in FIELDS],
+            pl.lit(rule.phase).alias("__phase"), pl.lit(rule.retry).alias("__retry"),
+            pl.lit(rule.error_class, pl.String).alias("__fixed_class"),
+            pl.lit(rule.error_class is not None).alias("__has_fixed"), pl.lit(rule.name).alias("__rule_name")))
+    if parts:
+        return pl.concat(parts, how="vertical_relaxed")
+    return pl.DataFrame(schema={"row": pl.UInt32, **{f"__{f}": pl.String for f in FIELDS}, "__phase": pl.String,
+                                "__retry": pl.Boolean, "__fixed_class": pl.String, "__has_fixed": pl.Boolean,
+                                "__rule_name": pl.String})
 
 
 def _empty_calls() -> pl.DataFrame:
@@ -333,12 +372,13 @@ def _aggregate(c: pl.DataFrame, by: list[str], unreached: list[str]) -> pl.DataF
         pl.coalesce(sent, pl.col("ts").min()).alias("send"),
         # When no line tells of the sending, the request went out after the lane's line before
         # the attempt's first: the earliest it can have started.
-        pl.coalesce(sent, pl.col("after").sort_by("row").first(), pl.col("ts").min()).alias("opened"),
+        # (Rows are unique: the line at the smallest row, without sorting each group.)
+        pl.coalesce(sent, pl.col("after").get(pl.col("row").arg_min()), pl.col("ts").min()).alias("opened"),
         pl.col("ts").max().alias("last_seen"),
         pl.coalesce(heard, pl.col("ts").max()).alias("done"),
         pl.col("method").drop_nulls().first(),
         pl.col("path").drop_nulls().first(),
-        pl.col("url").filter(pl.col("url").str.contains("://")).first().alias("__abs_url"),
+        pl.col("url").filter(pl.col("url").str.contains("://", literal=True)).first().alias("__abs_url"),
         pl.col("url").drop_nulls().first().alias("__any_url"),
         pl.col("scheme").drop_nulls().first(),
         pl.col("host").drop_nulls().first(),
@@ -460,16 +500,16 @@ def _absorb(with_id: pl.DataFrame, without: pl.DataFrame) -> tuple[pl.DataFrame,
 
 def _id_attempts(c: pl.DataFrame, attach_s: float, unreached: list[str]) -> pl.DataFrame:
     """Attempts of lines with request ids: numbered by the log where it numbers them."""
-    numbered = c.filter(pl.col("attempt").is_not_null())["request_id"].unique()
-    by_number = c.filter(pl.col("request_id").is_in(numbered.implode()))
-    by_order = c.filter(~pl.col("request_id").is_in(numbered.implode()))
+    # An id is numbered when any of its lines carries a number: its highest one is then not null.
+    last = c.group_by("request_id").agg(pl.col("attempt").max().alias("__last"))
+    c = c.join(last, on="request_id", how="left", maintain_order="left")
+    by_number = c.filter(pl.col("__last").is_not_null())
+    by_order = c.filter(pl.col("__last").is_null()).drop("__last")
     parts = []
     if by_number.height:
         # Lines about the logical request (a final "giving up") carry no number: they go with its
         # last attempt.
-        last = by_number.group_by("request_id").agg(pl.col("attempt").max().alias("__last"))
-        by_number = by_number.join(last, on="request_id", how="left").with_columns(
-            pl.coalesce("attempt", "__last").alias("__att")).drop("__last")
+        by_number = by_number.with_columns(pl.coalesce("attempt", "__last").alias("__att")).drop("__last")
         # By id and number alone, as correlate.vac_table does: a text log and a JSON log of the same
         # events give the same attempts, with the rows of both.
         a = _aggregate(by_number, ["request_id", "__att"], unreached)

@@ -282,7 +282,8 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     ``given_offsets``: clock offsets measured elsewhere (a scan measures them once for all its
     time windows, so that every window compares times alike); they replace this call's own.
     """
-    frames = {k: v.with_columns(pl.col("ts").cast(_NS)) for k, v in frames.items() if v.height}
+    frames = {k: v if v.schema["ts"] == _NS else v.with_columns(pl.col("ts").cast(_NS)) for k, v in frames.items()
+              if v.height}
     offsets: list[ClockOffset] = []
     access, precision = (access_table(frames["nginx_access"]) if "nginx_access" in frames
                          else (pl.DataFrame(), 1.0))
