@@ -82,10 +82,13 @@ def _complete_as(ctx, param, incomplete: str) -> list[str]:
     """--as: a kind, or a kind and one of its formats, then '=' and the path."""
     if "=" in incomplete:  # the path: the shell's own file completion does better
         return []
+    from loganalyzer.kinds import APP_SIDES
     from loganalyzer.parsers import formats as formats_mod
     from loganalyzer.parsers.formats import KINDS
 
-    specs = list(KINDS) + sorted(f"{d.kind}:{d.name}" for d in formats_mod.builtin_definitions())
+    # An application layout reads either application side (and logs that are neither).
+    specs = list(KINDS) + sorted({f"{k}:{d.name}" for d in formats_mod.builtin_definitions()
+                                  for k in ((*APP_SIDES, "other") if d.kind == "app" else (d.kind,))})
     return [f"{s}=" for s in specs if s.startswith(incomplete)]
 
 
