@@ -285,11 +285,6 @@ def shift_of(offsets: list[correlate.ClockOffset]) -> dict[str, float]:
     return {o.source: o.seconds for o in offsets if o.applied}
 
 
-def aligned_ts(kind: str, shift: dict[str, float]) -> pl.Expr:
-    """An entry's time on the reference clock."""
-    return pl.col("ts") - pl.duration(microseconds=int(round(shift.get(kind, 0.0) * 1e6)))
-
-
 def analyze_window(logs: Logs, ruleset: diagnose.RuleSet, offsets: list[correlate.ClockOffset] | None,
                    redact_secrets: bool = True) -> WindowResult:
     """Correlate and diagnose ``logs`` (one window and its overlap): every attempt, with the
@@ -503,7 +498,7 @@ def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: 
                 empty.totals = history.totals(db)
                 return empty
             first = False
-            settled, more, read_any = _batch(cfg, db, run_id, night, plans, by_source, complete, wall,
+            settled, more, read_any = _batch(cfg, db, run_id, night, plans, by_source, ruleset, complete, wall,
                                              redact_secrets, executor or InProcess(), limit)
             known = settled + gone
             if not more:
@@ -612,7 +607,7 @@ class InProcess:
 HEAD_BYTES = 4 << 20
 
 
-def _decide(cfg: ScanConfig, specs: list, by_source: dict[str, Source], ruleset, night: _Night, stage: Path) -> list:
+def _decide(cfg: ScanConfig, specs: list, ruleset, night: _Night, stage: Path) -> list:
     """Kind and zone of each range from the heads of all of them, read together (an nginx error log
     takes the offset of the access log beside it); and, on a run's first batch, the clock offsets."""
     from dataclasses import replace as _replace
@@ -651,14 +646,13 @@ def _decide(cfg: ScanConfig, specs: list, by_source: dict[str, Source], ruleset,
     return out
 
 
-def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_source: dict[str, Source],
+def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_source: dict[str, Source], ruleset,
            complete: bool, wall: float, redact_secrets: bool, ex, limit: int | None) -> tuple[list, bool, bool]:
     """Read, correlate, diagnose and store one batch of the run. Returns the files' cursors after
     it, whether any file has more to read, and whether any new bytes were read."""
-    from loganalyzer import diagnose, scanwork
+    from loganalyzer import scanwork
 
     night.batches += 1
-    ruleset = diagnose.load_rules(cfg.settings.rules)
     live = [p for p in plans if not p.unchanged]
     specs = []
     for n, p in enumerate(live):
@@ -671,7 +665,7 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
     # Kinds and zones are decided once per file and run, on its first batch.
     fresh = [sp for sp in specs if sp.path not in night.decided]
     if fresh:
-        for sp in _decide(cfg, fresh, by_source, ruleset, night, Path(f"{cfg.history}.stage")):
+        for sp in _decide(cfg, fresh, ruleset, night, Path(f"{cfg.history}.stage")):
             night.decided[sp.path] = (sp.kind, sp.zone)
     specs = [replace(sp, kind=night.decided[sp.path][0], zone=night.decided[sp.path][1]) for sp in specs]
     shift = shift_of(night.offsets)
@@ -700,7 +694,6 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
             horizon = _horizon(newest, cfg, final, wall)
         over = cfg.overlap_s
         lo, hi = min(st.lo for st in timed), newest
-        rules_files = list(cfg.settings.rules)
         first_window = True
         for w in scanwork.window_ids(lo, hi, cfg.window_s, 0.0):
             a, b = scanwork.window_bounds(w, cfg.window_s)
@@ -713,7 +706,7 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
                      for f, st in zip(futures, stats, strict=True)
                      if st.lo is not None and st.lo - pad <= b and st.hi + pad >= a]
             if parts:
-                results.append(ex.submit(scanwork.window, parts, rules_files, night.offsets, keep_from, keep_until,
+                results.append(ex.submit(scanwork.window, parts, ruleset, night.offsets, keep_from, keep_until,
                                          first_window and horizon_prev is None, redact_secrets))
                 first_window = False
     windows_done = ex.gather(results)

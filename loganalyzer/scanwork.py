@@ -195,10 +195,11 @@ def partition(r: RangeResult, w: int, width_s: float, overlap_s: float) -> Parti
     return Partition(frames, r.stats.stats_row, r.stats.name, r.data[start:end], first, r.encoding)
 
 
-def window(parts: list[Partition | None], rules_files: list[str], offsets: list, keep_from: datetime | None,
+def window(parts: list[Partition | None], ruleset, offsets: list, keep_from: datetime | None,
            keep_until: datetime | None, nulls: bool, redact_secrets: bool):
-    """Correlate and diagnose one window from its partitions; the attempts it keeps, with evidence."""
-    from loganalyzer import diagnose, scan
+    """Correlate and diagnose one window from its partitions; the attempts it keeps, with evidence.
+    ``ruleset``: the run's rules, loaded once by the client (a window never reads rule files)."""
+    from loganalyzer import scan
 
     parts = [p for p in parts if p is not None]
     if not parts:
@@ -210,7 +211,6 @@ def window(parts: list[Partition | None], rules_files: list[str], offsets: list,
     frames = {k: pl.concat(v, how="diagonal_relaxed") for k, v in by_kind.items()}
     stats = pd.DataFrame([p.stats_row for p in parts])
     logs = HeldLogs(frames, stats, parts)
-    ruleset = diagnose.load_rules(rules_files)
     return scan.analyze_window(logs, ruleset, offsets, redact_secrets).keep(keep_from, keep_until, nulls)
 
 
