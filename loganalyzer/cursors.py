@@ -213,6 +213,24 @@ def settle(p: Plan, got: int, lines: int, more: bool, now: float) -> Cursor:
                    last_growth=now if got else cur.last_growth)
 
 
+def read_range(path: str, carry: bytes, start: int, complete: bool, limit: int | None, new: bool = True
+               ) -> tuple[bytes, int, int, bool]:
+    """``carry``, then the file's new bytes from ``start`` (at most about ``limit``); returns the
+    bytes, how many are new, their lines, and whether the file has more. A file already carrying
+    half a batch reads nothing new: it is ahead of the others in time, and waits for them."""
+    more = [False]
+    chunks = [carry]
+    got = lines = 0
+    if new and limit is not None and len(carry) >= limit // 2:
+        more[0] = True
+    elif new:
+        for block in new_bytes(path, start, complete, limit, more):
+            chunks.append(block)
+            got += len(block)
+            lines += block.count(b"\n")
+    return b"".join(chunks), got, lines, more[0]
+
+
 def advance(files: Iterable[tuple[str, str]], known: list[Cursor], stage: Path, now: float,
             complete: bool = False, limit: int | None = None) -> tuple[list[Piece], list[Cursor]]:
     """Read what is new in ``files`` into staged copies in ``stage`` (:func:`plan`, then the bytes).
@@ -231,22 +249,12 @@ def advance(files: Iterable[tuple[str, str]], known: list[Cursor], stage: Path, 
             pieces.append(Piece(p.path, cur, cur.offset, cur.offset, cur.lines + 1, 0, "unchanged"))
             continue
         staged = stage / f"{n:05d}-{Path(p.path).name}"
-        more = [False]
-        got = lines = 0
-        with staged.open("wb") as out:
-            out.write(cur.carry)
-            if p.status == "gone":
-                pass
-            elif limit is not None and len(cur.carry) >= limit // 2:
-                more[0] = True
-            else:
-                for data in new_bytes(p.path, p.start, complete, limit, more):
-                    out.write(data)
-                    got += len(data)
-                    lines += data.count(b"\n")
+        data, got, lines, more = read_range(p.path, cur.carry, p.start, complete, limit,
+                                            new=p.status != "gone")
+        staged.write_bytes(data)
         status = "unchanged" if p.status == "grown" and not got else p.status
-        pieces.append(Piece(p.path, settle(p, got, lines, more[0], now), p.start, p.start + got, p.first_line, lines,
-                            status, str(staged) if (got or cur.carry) else None, cur.carry.count(b"\n"), more[0]))
+        pieces.append(Piece(p.path, settle(p, got, lines, more, now), p.start, p.start + got, p.first_line, lines,
+                            status, str(staged) if (got or cur.carry) else None, cur.carry.count(b"\n"), more))
     return pieces, gone
 
 

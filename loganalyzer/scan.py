@@ -659,9 +659,8 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
         src = by_source.get(p.cursor.source)
         specs.append(scanwork.RangeSpec(
             f"{night.batches:04d}-{n:05d}-{Path(p.path).name}", p.path, p.start, limit,
-            complete, p.cursor.carry if p.status != "gone" or p.cursor.carry else b"", p.first_line,
-            p.cursor.carry.count(b"\n"), src.kind if src else None, src.zone if src else None,
-            src.encoding if src else None, cfg.file))
+            complete, p.cursor.carry, p.first_line, p.cursor.carry.count(b"\n"), src.kind if src else None,
+            src.zone if src else None, src.encoding if src else None, cfg.file, gone=p.status == "gone"))
     # Kinds and zones are decided once per file and run, on its first batch.
     fresh = [sp for sp in specs if sp.path not in night.decided]
     if fresh:

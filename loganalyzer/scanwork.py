@@ -46,6 +46,7 @@ class RangeSpec:
     zone: str | None
     encoding: str | None
     settings_file: str | None
+    gone: bool = False  # the file is gone: only its carried lines are read
 
 
 @dataclass
@@ -98,17 +99,7 @@ def aligned(kind: str, shift: dict[str, float]) -> pl.Expr:
 
 def read_bytes(spec: RangeSpec) -> tuple[bytes, int, int, bool]:
     """carry + the new bytes of the range; returns (data, new bytes, new lines, more to read)."""
-    more = [False]
-    chunks = [spec.carry]
-    got = lines = 0
-    if not (spec.limit is not None and len(spec.carry) >= spec.limit // 2):
-        for block in cursors.new_bytes(spec.path, spec.start, spec.complete, spec.limit, more):
-            chunks.append(block)
-            got += len(block)
-            lines += block.count(b"\n")
-    else:
-        more[0] = True  # ahead of the others in time: waits for them
-    return b"".join(chunks), got, lines, more[0]
+    return cursors.read_range(spec.path, spec.carry, spec.start, spec.complete, spec.limit, new=not spec.gone)
 
 
 def parse_range(spec: RangeSpec, shift: dict[str, float], expiry_patterns: list[tuple[str, str]]) -> RangeResult:

@@ -385,3 +385,17 @@ def test_failure_rate_against_a_baseline_of_nights(tmp_path):
         r = scan.scan(cfg)
         rules = {b["rule"] for b in r.breaches}
         assert ("failure_rate" in rules) == (night == 3), (night, r.breaches)
+
+
+def test_a_file_gone_before_the_next_run_gives_its_held_lines(tmp_path):
+    cfg = setup(tmp_path)
+    at = middle("trailing-comma")
+    parts = split_at("trailing-comma", at)
+    for name, (first, _) in parts.items():
+        (tmp_path / "logs" / name).write_bytes(first)
+    r1 = scan.scan(cfg, now=at.timestamp() + 1)
+    assert r1.held_until_next_run > 0
+    (tmp_path / "logs" / "error.log").unlink()  # gone, with lines carried over
+    r2 = scan.scan(cfg)
+    assert "gone" in {p.status for p in r2.pieces}
+    assert r1.summary()["attempts"] + r2.summary()["attempts"] > r1.summary()["attempts"]
