@@ -41,6 +41,9 @@ MIN_MATCH_RATE = 0.5
 NOT_LOGS = {
     ".csv", ".md", ".toml", ".yaml", ".yml", ".ini", ".conf", ".py", ".java", ".class", ".jar", ".html",
     ".htm", ".png", ".jpg", ".svg", ".pdf", ".parquet", ".db", ".sqlite", ".xml", ".sh", ".zip", ".tar",
+    # Source code beside the logs it writes (a generator, a reproducer): read as code, never as a log.
+    ".go", ".js", ".mjs", ".cjs", ".ts", ".rb", ".rs", ".c", ".h", ".cc", ".cpp", ".hpp", ".cs", ".kt", ".scala",
+    ".php", ".pl", ".lua", ".swift", ".ps1", ".bat", ".properties", ".gradle", ".css",
 }
 
 

@@ -32,6 +32,16 @@ def test_rotated_set_is_read_oldest_first(write, tmp_path):
     assert logs["nginx_access"]["file"].str.endswith("access.log.2.gz").sum() == 3
 
 
+def test_source_code_beside_the_logs_is_passed_over(write, tmp_path):
+    # A generator or reproducer kept next to the log it wrote is code: a walk does not read it as a log.
+    write("svc/app.log", "".join(access(i) for i in range(3)))
+    write("svc/main.go", "package main\n\nfunc main() {}\n")
+    write("svc/gen.js", "const pino = require('pino')\n")
+    files, notes = ingest.expand([tmp_path / "svc"])
+    assert [Path(f).name for f in files] == ["app.log"]
+    assert any("passed over 2 file" in n for n in notes)
+
+
 def test_dateext_rotation_order():
     paths = [Path("a/app.log"), Path("a/app.log-20261124.gz"), Path("a/app.log-20261123")]
     assert [p.name for p in ingest.order_rotated(paths)] == ["app.log-20261123", "app.log-20261124.gz", "app.log"]
