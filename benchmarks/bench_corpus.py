@@ -60,9 +60,8 @@ def _rows(directory: Path) -> list[dict]:
         if isinstance(r["kind"], str):
             row["kind"].append(r["kind"])
             row["format"].append(("inferred:" if r["file"] in inferred else "") + r["format"])
-        # A file of several formats has a row per format, each counting all of its lines.
-        row["lines"] = max(row["lines"], int(r["lines"]))
-        for col in ("parsed", "rejected", "unread"):
+        # A file of several formats has a row per format, each counting the lines given to it.
+        for col in ("lines", "parsed", "rejected", "unread"):
             row[col] += int(r[col])
     for row in rows.values():
         row["kind"] = "+".join(sorted(set(row["kind"]))) or "-"

@@ -455,6 +455,20 @@ def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Option
     return det.format, det.rate, None
 
 
+def _pooled(sample: pl.Series, compiled: list[Compiled], opts: Options, path: str) -> tuple[Compiled, float] | None:
+    """(format, rate) when several formats together read the file that none reads alone: their
+    pooled rate meets the bar one format must meet, and beats a layout inferred from the lines."""
+    if opts.as_.get(path) or opts.as_.get(Path(path).name):
+        return None
+    rate, used = mixed.pool_rate(sample.head(DETECT_SAMPLE), compiled)
+    if used < 2 or rate < MIN_MATCH_RATE:
+        return None
+    guess = infer.infer_format(sample.head(infer.SAMPLE))
+    if guess is not None and guess.share >= rate:
+        return None
+    return detect(sample, compiled).format, rate
+
+
 def _serves(format_kind: str, kind: str) -> bool:
     """Whether a format of ``format_kind`` can read a file of ``kind``: application layouts serve
     both application sides (a Python or logback layout is a client's or a server's alike)."""
@@ -536,6 +550,13 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
             notes.append(f"{path}: empty file" + (f" ({len(sample):,} blank lines)" if len(sample) and not blank
                                                    else ""))
             skipped.append(_stat_row(path, codec, lines=len(sample), unread=len(sample)))
+        elif problem and (pooled := _pooled(sample, compiled, opts, path)) is not None:
+            # No one format reads the file, but several do, each its own lines (a pool of layouts,
+            # a log whose writer changed its layout): read it per line, and say so.
+            fmt, rate = pooled
+            notes.append(f"{path}: no one format reads it; each line is read with the format that matches it")
+            decision = _kind_of(path, fmt, sample, opts)
+            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper, True))
         elif problem and (guess := infer.infer_format(sample.head(infer.SAMPLE))) is not None:
             # No definition fits, but the lines show a layout: read them with it, and say so.
             fmt, rate = guess.compiled, guess.share
