@@ -469,6 +469,21 @@ def _pooled(sample: pl.Series, compiled: list[Compiled], opts: Options, path: st
     return detect(sample, compiled).format, rate
 
 
+#: A date with a clock time, a clock time, or an epoch (seconds to nanoseconds), anywhere in a line.
+_TIME_ANYWHERE = (r"\d{4}[-/.]\d{2}[-/.]\d{2}[T ]\d{2}:\d{2}|\b\d{1,2}:\d{2}:\d{2}\b|"
+                  r"\d{2}/[A-Za-z]{3}/\d{4}:\d{2}|\b1\d{9}(?:\d{3}){0,3}\b")
+#: A file nothing reads is no log at all when fewer of its non-blank lines than this carry a time.
+_TIMED_SHARE = 0.1
+
+
+def _timed_share(sample: pl.Series) -> float:
+    """Share of the non-blank lines that carry a time, where a format expects it or not: a log's
+    entries do."""
+    text = sample.head(DETECT_SAMPLE)
+    text = text.filter(text.str.strip_chars() != "")
+    return 1.0 if text.len() == 0 else float(text.str.contains(_TIME_ANYWHERE).mean() or 0)
+
+
 def _serves(format_kind: str, kind: str) -> bool:
     """Whether a format of ``format_kind`` can read a file of ``kind``: application layouts serve
     both application sides (a Python or logback layout is a client's or a server's alike)."""
@@ -564,6 +579,14 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
                          f"({guess.description})")
             decision = _kind_of(path, fmt, sample, opts)
             chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision))
+        elif problem and (timed := _timed_share(sample)) < _TIMED_SHARE:
+            # Nothing reads it and its lines carry no time: prose, a catalog, a list of messages.
+            why = f"{path}: matches no known format, and is not a log: {timed:.0%} of its lines carry a time"
+            if path in explicit or path == "-":
+                raise LoadError(why)
+            unread = _count_lines(path, codec)
+            notes.append(f"{why}; its {unread:,} lines were not read")
+            skipped.append({**_stat_row(path, codec, lines=unread, unread=unread), "not_log": True})
         elif problem:
             if path in explicit or path == "-":
                 raise LoadError(problem)
@@ -732,6 +755,7 @@ def _stat_row(path: str, encoding: str, src: _Source | None = None, lines: int =
         "first_ts": t.first_ts if t is not None else None, "last_ts": t.last_ts if t is not None else None,
         # Whether the format logs $upstream_status: then an empty one means no upstream answered.
         "logs_upstream_status": t is not None and t.upstream_status,
+        "not_log": False,  # True: read by nothing, and its lines carry no time (prose, a catalog)
     }
 
 
