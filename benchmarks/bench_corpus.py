@@ -7,7 +7,8 @@
 Each folder is loaded once through ``loganalyzer.load`` with no kinds, zones or formats given,
 as a new user's first run on it would. Per file: the kind decided, the format (a built-in definition's
 name, or ``inferred`` when the layout was inferred from the lines), lines, parsed entries,
-rejected lines and unread lines (a file no format or inferred layout reads). A folder the load
+rejected lines and unread lines (a file no format or inferred layout reads; ``(not a log)`` when
+its lines do not even carry times: prose, a catalog). A folder the load
 refuses gets its one-line error in a row; the run goes on. Files that are not logs by their
 extension (notes, configs, code) are passed over as any directory walk passes them over.
 
@@ -56,17 +57,17 @@ def _rows(directory: Path) -> list[dict]:
     rows: dict[str, dict] = {}
     for r in logs.stats.to_dict("records"):
         row = rows.setdefault(r["file"], {"file": r["file"], "kind": [], "format": [], "lines": 0, "parsed": 0,
-                                         "rejected": 0, "unread": 0, "error": ""})
+                                         "rejected": 0, "unread": 0, "error": "", "not_log": False})
+        row["not_log"] = row["not_log"] or r.get("not_log") is True
         if isinstance(r["kind"], str):
             row["kind"].append(r["kind"])
             row["format"].append(("inferred:" if r["file"] in inferred else "") + r["format"])
-        # A file of several formats has a row per format, each counting all of its lines.
-        row["lines"] = max(row["lines"], int(r["lines"]))
-        for col in ("parsed", "rejected", "unread"):
+        # A file of several formats has a row per format, each counting the lines given to it.
+        for col in ("lines", "parsed", "rejected", "unread"):
             row[col] += int(r[col])
     for row in rows.values():
         row["kind"] = "+".join(sorted(set(row["kind"]))) or "-"
-        row["format"] = "+".join(sorted(set(row["format"]))) or "-"
+        row["format"] = "+".join(sorted(set(row["format"]))) or ("(not a log)" if row["not_log"] else "-")
     return sorted(rows.values(), key=lambda r: r["file"])
 
 
@@ -92,7 +93,9 @@ def table(directory: Path) -> list[dict]:
 def totals(rows: list[dict], label: str) -> None:
     got_kind = sum(1 for r in rows if r["kind"] != "-" and not r["error"] and r["unread"] < r["lines"])
     lines = sum(r["lines"] for r in rows)
+    not_logs = [r for r in rows if r.get("not_log")]
     print(f"{label}: {len(rows)} files, {got_kind} with a kind and a format, "
+          f"{len(not_logs)} not logs ({sum(r['lines'] for r in not_logs):,} lines, counted unread), "
           f"{sum(1 for r in rows if r['unread'])} with unread lines ({sum(r['unread'] for r in rows):,} of "
           f"{lines:,} lines), {sum(r['rejected'] for r in rows):,} lines rejected, "
           f"{sum(1 for r in rows if r['error'])} refused; kinds: "

@@ -132,7 +132,7 @@ class Analysis:
                 "file": s["file"], "kind": _none(s["kind"]), "format": _none(s["format"]), "lines": _int(s["lines"]),
                 "parsed": _int(s["parsed"]), "continuation": _int(s["continuation"]), "rejected": _int(s["rejected"]),
                 "match_rate": _none(s["match_rate"]), "encoding": s["encoding"], "zone": _none(s["zone"]),
-                "zone_source": s["zone_source"],
+                "zone_source": s["zone_source"], "not_log": bool(s.get("not_log") is True),
                 "time_range": {"from": _iso(_none(s["first_ts"])), "to": _iso(_none(s["last_ts"]))},
             })
         causes = self.causes()

@@ -148,7 +148,8 @@ def print_sources(report: ingest.ParseReport, samples: int = 3, masked: bool = T
     rows = [("FILE", "KIND", "FORMAT", "LINES", "PARSED", "CONT", "REJECTED", "UNREAD", "FIRST (UTC)", "LAST (UTC)",
              "ZONE")]
     for r in report.stats:
-        fmt = "-" if r["format"] is None else f"{r['format']} ({r['match_rate']:.0%})"
+        fmt = "(not a log)" if r.get("not_log") else "-" if r["format"] is None else \
+            f"{r['format']} ({r['match_rate']:.0%})"
         zone = r["zone_source"] if not r["zone"] else f"{r['zone']} ({r['zone_source']})"
         rows.append((r["file"], r["kind"] or "-", fmt, f"{r['lines']:,}", f"{r['parsed']:,}",
                      f"{r['continuation']:,}", f"{r['rejected']:,}", f"{r['unread']:,}", _short_ts(r["first_ts"]),

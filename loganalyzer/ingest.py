@@ -41,6 +41,9 @@ MIN_MATCH_RATE = 0.5
 NOT_LOGS = {
     ".csv", ".md", ".toml", ".yaml", ".yml", ".ini", ".conf", ".py", ".java", ".class", ".jar", ".html",
     ".htm", ".png", ".jpg", ".svg", ".pdf", ".parquet", ".db", ".sqlite", ".xml", ".sh", ".zip", ".tar",
+    # Source code beside the logs it writes (a generator, a reproducer): read as code, never as a log.
+    ".go", ".js", ".mjs", ".cjs", ".ts", ".rb", ".rs", ".c", ".h", ".cc", ".cpp", ".hpp", ".cs", ".kt", ".scala",
+    ".php", ".pl", ".lua", ".swift", ".ps1", ".bat", ".properties", ".gradle", ".css",
 }
 
 
@@ -452,6 +455,35 @@ def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Option
     return det.format, det.rate, None
 
 
+def _pooled(sample: pl.Series, compiled: list[Compiled], opts: Options, path: str) -> tuple[Compiled, float] | None:
+    """(format, rate) when several formats together read the file that none reads alone: their
+    pooled rate meets the bar one format must meet, and beats a layout inferred from the lines."""
+    if opts.as_.get(path) or opts.as_.get(Path(path).name):
+        return None
+    rate, used = mixed.pool_rate(sample.head(DETECT_SAMPLE), compiled)
+    if used < 2 or rate < MIN_MATCH_RATE:
+        return None
+    guess = infer.infer_format(sample.head(infer.SAMPLE))
+    if guess is not None and guess.share >= rate:
+        return None
+    return detect(sample, compiled).format, rate
+
+
+#: A date with a clock time, a clock time, or an epoch (seconds to nanoseconds), anywhere in a line.
+_TIME_ANYWHERE = (r"\d{4}[-/.]\d{2}[-/.]\d{2}[T ]\d{2}:\d{2}|\b\d{1,2}:\d{2}:\d{2}\b|"
+                  r"\d{2}/[A-Za-z]{3}/\d{4}:\d{2}|\b1\d{9}(?:\d{3}){0,3}\b")
+#: A file nothing reads is no log at all when fewer of its non-blank lines than this carry a time.
+_TIMED_SHARE = 0.1
+
+
+def _timed_share(sample: pl.Series) -> float:
+    """Share of the non-blank lines that carry a time, where a format expects it or not: a log's
+    entries do."""
+    text = sample.head(DETECT_SAMPLE)
+    text = text.filter(text.str.strip_chars() != "")
+    return 1.0 if text.len() == 0 else float(text.str.contains(_TIME_ANYWHERE).mean() or 0)
+
+
 def _serves(format_kind: str, kind: str) -> bool:
     """Whether a format of ``format_kind`` can read a file of ``kind``: application layouts serve
     both application sides (a Python or logback layout is a client's or a server's alike)."""
@@ -533,6 +565,13 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
             notes.append(f"{path}: empty file" + (f" ({len(sample):,} blank lines)" if len(sample) and not blank
                                                    else ""))
             skipped.append(_stat_row(path, codec, lines=len(sample), unread=len(sample)))
+        elif problem and (pooled := _pooled(sample, compiled, opts, path)) is not None:
+            # No one format reads the file, but several do, each its own lines (a pool of layouts,
+            # a log whose writer changed its layout): read it per line, and say so.
+            fmt, rate = pooled
+            notes.append(f"{path}: no one format reads it; each line is read with the format that matches it")
+            decision = _kind_of(path, fmt, sample, opts)
+            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper, True))
         elif problem and (guess := infer.infer_format(sample.head(infer.SAMPLE))) is not None:
             # No definition fits, but the lines show a layout: read them with it, and say so.
             fmt, rate = guess.compiled, guess.share
@@ -540,6 +579,14 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
                          f"({guess.description})")
             decision = _kind_of(path, fmt, sample, opts)
             chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision))
+        elif problem and (timed := _timed_share(sample)) < _TIMED_SHARE:
+            # Nothing reads it and its lines carry no time: prose, a catalog, a list of messages.
+            why = f"{path}: matches no known format, and is not a log: {timed:.0%} of its lines carry a time"
+            if path in explicit or path == "-":
+                raise LoadError(why)
+            unread = _count_lines(path, codec)
+            notes.append(f"{why}; its {unread:,} lines were not read")
+            skipped.append({**_stat_row(path, codec, lines=unread, unread=unread), "not_log": True})
         elif problem:
             if path in explicit or path == "-":
                 raise LoadError(problem)
@@ -708,6 +755,7 @@ def _stat_row(path: str, encoding: str, src: _Source | None = None, lines: int =
         "first_ts": t.first_ts if t is not None else None, "last_ts": t.last_ts if t is not None else None,
         # Whether the format logs $upstream_status: then an empty one means no upstream answered.
         "logs_upstream_status": t is not None and t.upstream_status,
+        "not_log": False,  # True: read by nothing, and its lines carry no time (prose, a catalog)
     }
 
 

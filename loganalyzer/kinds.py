@@ -96,8 +96,10 @@ def classify(entries: pl.DataFrame, format_kind: str) -> KindDecision:
         side, what = key.split("|", 1)
         hits[side].append((what, share))
         scores[side] += share * weights[(side, what)]
-    # A side's strength: the share of entries showing any of its evidence, and how varied it is.
-    strength = {s: (row.get(f"__any_{s}") or 0.0) * (1 + 0.25 * (len(hits[s]) - 1)) if hits[s] else 0.0
+    # A side's strength: the share of entries showing any of its evidence, how varied it is, and
+    # its heaviest pattern (what a line means can outweigh what any program's lines show).
+    strength = {s: (row.get(f"__any_{s}") or 0.0) * (1 + 0.25 * (len(hits[s]) - 1))
+                * max(weights[(s, what)] for what, _ in hits[s]) if hits[s] else 0.0
                 for s in APP_SIDES}
     strength = {s: v for s, v in strength.items() if v >= MIN_SHARE}
     if not strength:

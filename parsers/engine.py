@@ -39,7 +39,9 @@ FOREIGN_START = (
     r"^(?:\[?\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}"
     r"|\S+ \S+ \S+ \[\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] \""
     r"|\{\".*\}\s*$"
-    r"|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} )"
+    r"|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} "
+    # logfmt (slog, logrus): an entry opens with its time key
+    r"|(?:time|ts|t)=\"?\d{4}-\d{2}-\d{2}[T ]\d{2}:)"
 )
 
 #: Types of well-known columns, wherever they come from (key=value pairs, JSON keys).

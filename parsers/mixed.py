@@ -2,7 +2,8 @@
 
 Real files do: nginx's ``log_format`` changed by a reload (``combined`` lines, then ``main``, then
 ``combined`` again), a container's stdout carrying nginx access lines and its stderr the error
-log in one stream, an application that prints a banner before its first log entry.
+log in one stream, an application that prints a banner before its first log entry, a pool of
+sample lines of many layouts that no one format reads.
 
 :func:`split_by_format` gives every line to one format: an entry-start line to the candidate
 that matches it (the file's dominant format when it matches, else the most specific match), a
@@ -10,8 +11,8 @@ line no candidate matches to the entry before it (a continuation, or a reject of
 :func:`parse_mixed` parses each format's lines with :func:`engine.parse` and numbers entries and
 rejects by the input's lines, so concatenating its results gives every entry once and
 ``lines = parsed + continuation + rejected`` over the results; :func:`parse_stream` does the same
-for a file read in chunks. :func:`is_mixed` is the cheap test that tells whether a file needs
-this.
+for a file read in chunks. :func:`is_mixed` is the cheap test that tells whether a file one
+format reads needs this; :func:`pool_rate` tells whether formats together read a file none reads.
 
 Typical use (ingest)::
 
@@ -39,6 +40,8 @@ SINGLE_ENOUGH = 0.97
 MIN_GAIN = 0.01
 MIN_GAIN_LINES = 3
 DETECT_SAMPLE = 1000
+#: split_by_format: the format that starts at least this share of the entries is the file's own.
+DOMINANT_SHARE = 0.5
 
 
 @dataclass
@@ -108,11 +111,34 @@ def is_mixed(lines: pl.Series, candidates: list[Compiled]) -> bool:
     return pair - single >= max(MIN_GAIN * n, MIN_GAIN_LINES)
 
 
+def pool_rate(lines: pl.Series, candidates: list[Compiled]) -> tuple[float, int]:
+    """How well the candidates together read the lines, each line by the one that matches it:
+    (rate, formats used). The rate counts as ``engine.match_rate`` does, so it meets the same bar
+    as one format's: entry starts in full, continuation lines (after a start, not starting like
+    some other entry) by half, over the non-blank lines."""
+    text = engine.lines_frame(lines.head(DETECT_SAMPLE))["text"]
+    text = text.filter(text.str.strip_chars() != "")
+    if text.len() == 0:
+        return 0.0, 0
+    # Any JSON object "starts" a JSON format's entry here: only those that read the objects' time count.
+    usable = [f for f in candidates if f.regex is not None or engine.match_rate(text, f)[1] > 0]
+    chosen = _choose(text, usable)
+    if chosen is None:
+        return 0.0, 0
+    starts = chosen["start"].is_not_null()
+    used = [usable[i] for i in chosen["start"].drop_nulls().unique()]
+    multiline = any(f.regex is not None and f.definition.multiline_mode != "none" for f in used)
+    cont = ~starts & (starts.cum_sum() > 0) & ~text.str.contains(engine.FOREIGN_START)
+    read = int(starts.sum()) + (0.5 * int(cont.sum()) if multiline else 0)
+    return read / text.len(), len(used)
+
+
 def split_by_format(lines: pl.Series, candidates: list[Compiled], first_line: int = 1) -> list[Segment]:
     """Give every line to one of the candidate formats; one :class:`Segment` per format used.
 
     An entry-start line goes to the dominant format (most entry starts in the first and last
-    ``DETECT_SAMPLE`` lines, then the higher priority) when it matches, else to the matching
+    ``DETECT_SAMPLE`` lines, then the higher priority; at least ``DOMINANT_SHARE`` of the lines
+    any candidate starts, else there is none) when it matches, else to the matching
     candidate with most captured groups, then the higher priority. Lines no candidate matches go
     with the entry before them (lines before the first entry go with the first entry's format,
     which rejects them). Segments are listed by their first line; no candidate matching any
@@ -132,13 +158,20 @@ def _choose(text: pl.Series, candidates: list[Compiled]) -> pl.DataFrame | None:
     if n == 0 or not candidates:
         return None
     sample = text if n <= 2 * DETECT_SAMPLE else pl.concat([text.head(DETECT_SAMPLE), text.tail(DETECT_SAMPLE)])
-    counts = [int(_starts(sample, fmt).sum()) for fmt in candidates]
+    masks = [_starts(sample, fmt) for fmt in candidates]
+    counts = [int(m.sum()) for m in masks]
     dominant = max(range(len(candidates)), key=lambda i: (counts[i], candidates[i].definition.priority))
-    rest = sorted((i for i in range(len(candidates)) if i != dominant),
+    any_start = masks[0]
+    for m in masks[1:]:
+        any_start = any_start | m
+    # A file's own format goes first where it matches (a log_format change keeps its lines). A
+    # pool of layouts, where no format starts most entries, has none: the most specific match wins.
+    first = [dominant] if counts[dominant] >= DOMINANT_SHARE * int(any_start.sum()) else []
+    rest = sorted((i for i in range(len(candidates)) if i not in first),
                   key=lambda i: (*_specificity(candidates[i]), counts[i]), reverse=True)
     choice = pl.Series("start", [None] * n, dtype=pl.Int32)
     open_rows = pl.int_range(0, n, eager=True, dtype=pl.UInt32)
-    for i in [dominant, *rest]:
+    for i in [*first, *rest]:
         if open_rows.len() == 0:
             break
         hit = _starts(text.gather(open_rows), candidates[i])

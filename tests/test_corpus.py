@@ -28,6 +28,7 @@ FOREIGN = [
     ("lnav/logfile_caddy_log.0", "json_lines", 0),  # Caddy's own JSON behind docker compose prefixes
     ("lnav/logfile_generic.3", "inferred", 0),
     ("lnav/logfile_java.0", "inferred", 0),
+    ("lnav/logfile_json3.json", "json_kong", 0),  # Kong's request records: another gateway's
 ]
 
 
@@ -112,3 +113,24 @@ def test_truncated_servlet_thread_names_and_attempt_counters_are_evidence():
     client = pl.DataFrame({"message": ["send req=r1", "fail req=r1"], "attempt": [1, 2]})
     d = kinds.classify(client, "app")
     assert (d.kind, d.by_content) == ("vac", True) and "attempts" in d.evidence
+
+
+def test_an_apache_access_log_with_identity_and_time_taken_is_read_with_both():
+    logs = loganalyzer.load(DATA / "lnav" / "logfile_regexp_access_log.0")
+    accounted(logs)
+    st = logs.stats.iloc[0]
+    assert (st.kind, st.format, int(st.parsed), int(st.rejected)) == ("nginx_access", "apache_vhost_duration", 2, 0)
+    df = logs.polars["nginx_access"]
+    assert df["ident"].to_list() == ["1j0vhgd", "cger1e"] and df["duration_us"].to_list() == [116075, 156302]
+    assert df["ts"].dt.to_string("%Y-%m-%dT%H:%M:%S").to_list() == ["2023-07-26T07:01:26", "2023-07-26T07:02:12"]
+
+
+def test_lnavs_pool_of_access_layouts_is_read_per_line():
+    # Nine sample lines of as many access layouts: combined, common (no referer), vhost_combined and
+    # Python's http.server read five; the four of layouts no built-in knows are rejected, shown.
+    logs = loganalyzer.load(DATA / "lnav" / "format_samples_access_log.txt")
+    accounted(logs)
+    st = logs.stats
+    assert set(st["format"]) == {"combined", "common", "vhost_combined", "python_http_server"}
+    assert (int(st["lines"].sum()), int(st["parsed"].sum()), int(st["unread"].sum())) == (9, 5, 0)
+    assert int(st["rejected"].sum()) == 4

@@ -32,6 +32,16 @@ def test_rotated_set_is_read_oldest_first(write, tmp_path):
     assert logs["nginx_access"]["file"].str.endswith("access.log.2.gz").sum() == 3
 
 
+def test_source_code_beside_the_logs_is_passed_over(write, tmp_path):
+    # A generator or reproducer kept next to the log it wrote is code: a walk does not read it as a log.
+    write("svc/app.log", "".join(access(i) for i in range(3)))
+    write("svc/main.go", "package main\n\nfunc main() {}\n")
+    write("svc/gen.js", "const pino = require('pino')\n")
+    files, notes = ingest.expand([tmp_path / "svc"])
+    assert [Path(f).name for f in files] == ["app.log"]
+    assert any("passed over 2 file" in n for n in notes)
+
+
 def test_dateext_rotation_order():
     paths = [Path("a/app.log"), Path("a/app.log-20261124.gz"), Path("a/app.log-20261123")]
     assert [p.name for p in ingest.order_rotated(paths)] == ["app.log-20261123", "app.log-20261124.gz", "app.log"]
@@ -165,3 +175,22 @@ def test_every_public_sample_accounts_for_every_line():
                             tz={"vac": "UTC", "crm": "UTC"})
     accounted(logs)
     assert logs.stats["kind"].notna().sum() >= 12
+
+
+def test_a_file_whose_lines_carry_no_time_is_reported_as_not_a_log(write, tmp_path):
+    # A catalog of nginx's error messages (prose, templates) beside a real log: shown and counted.
+    catalog = (DATA / "catalog" / "nginx_error_messages.txt").read_text(encoding="utf-8")
+    write("d/nginx_error_messages.txt", catalog)
+    write("d/access.log", "".join(access(i) for i in range(3)))
+    # Lines with times no format reads stay "matches no known format", not "not a log".
+    write("d/odd.txt", "".join(f"@@ at 10:15:{i:02d} thing {i} happened @@\n" for i in range(5)))
+    logs = loganalyzer.load(tmp_path / "d")
+    st = logs.stats.set_index(logs.stats["file"].map(lambda f: Path(f).name))
+    row = st.loc["nginx_error_messages.txt"]
+    assert bool(row["not_log"]) and not isinstance(row["kind"], str)
+    assert int(row["unread"]) == int(row["lines"]) == len(catalog.splitlines())
+    assert any("nginx_error_messages.txt: matches no known format, and is not a log" in n for n in logs.notes)
+    assert not bool(st.loc["odd.txt", "not_log"]) and int(st.loc["odd.txt", "unread"]) == 5
+    assert not bool(st.loc["access.log", "not_log"])
+    with pytest.raises(ingest.LoadError, match="not a log"):
+        loganalyzer.load(tmp_path / "d" / "nginx_error_messages.txt")

@@ -129,3 +129,24 @@ def test_proxy_formats_are_not_scored():
 def test_lnav_spring_boot_corpus_lines_are_upstream():
     logs = loganalyzer.load(DATA / "spring-boot" / "actuator-docs-sample.log")
     assert logs.stats.iloc[0]["kind"] == "crm"
+
+
+def test_a_go_service_that_calls_its_upstream_is_the_server_side():
+    # Go's log, slog and logrus lines of a service handling POST /api/tickets whose own upstream
+    # refuses the connection: the dial errors are its dependency's, not a client's calls.
+    logs = loganalyzer.load(DATA / "text_layouts" / "go_layouts.log")
+    by_format = logs.stats.set_index("format")
+    assert set(by_format.index) == {"go_log", "go_slog_text", "logrus_text"}
+    assert set(by_format["kind"]) == {"crm"}, by_format["kind_evidence"].to_dict()
+    assert "upstream" in by_format.loc["go_log", "kind_evidence"]
+    assert "request it received" in by_format.loc["go_slog_text", "kind_evidence"]
+
+
+def test_the_heaviest_evidence_decides_between_sides_shown_by_the_same_lines():
+    # The same line shows a refused connection (any caller's) and names the upstream (a server's word).
+    line = "upstream call failed: dial tcp 10.0.0.7:8080: connect: connection refused"
+    d = kinds.classify(pl.DataFrame({"message": [line, "POST /api/tickets rid=1"]}), "app")
+    assert d.kind == "crm" and d.scores["vac"] > 0, d
+    # Without that word the same failure is the caller's.
+    plain = line.replace("upstream call", "call")
+    assert kinds.classify(pl.DataFrame({"message": [plain, "POST /api/tickets rid=1"]}), "app").kind == "vac"

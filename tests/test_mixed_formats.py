@@ -175,3 +175,43 @@ def test_parse_stream_gives_what_parse_mixed_gives(size, case):
         assert (s.lines, s.parsed, s.continuation, s.rejected) == (r.lines, r.parsed, r.continuation, r.rejected)
         assert s.entries["line"].to_list() == r.entries["line"].to_list()
         assert s.entries["message"].to_list() == r.entries["message"].to_list()
+
+
+def _blocks(path) -> dict[str, list[int]]:
+    """Line numbers (1-based) of each ``## <format>`` block of a generated layout log."""
+    out: dict[str, list[int]] = {}
+    name = ""
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if line.startswith("## "):
+            name = line[3:].split(" ")[0]
+        else:
+            out.setdefault(name, []).append(i)
+    return out
+
+
+def test_a_pool_of_layouts_that_no_one_format_reads_is_read_per_line(tmp_path):
+    # Thirteen Python logging layouts in one file, each written by CPython's logging: no format
+    # reads half of it, together they read every line, and each block's entries go to its own
+    # (python_asctime reads the python_bracket_logger lines too, but owns no majority of the file:
+    # the layout with more fields takes them).
+    path = DATA / "text_layouts" / "python_layouts.log"
+    lines = series(path.read_text().splitlines())
+    assert ingest.detect(lines, CANDIDATES).rate < ingest.MIN_MATCH_RATE
+    rate, used = mixed.pool_rate(lines, CANDIDATES)
+    assert rate >= ingest.MIN_MATCH_RATE and used == 13
+    logs = ingest.load(path)
+    assert int(logs.stats["unread"].sum()) == 0 and int(logs.stats["lines"].sum()) == lines.len()
+    assert any("each line is read with the format that matches it" in n for n in logs.notes)
+    assert sorted(logs.stats["format"]) == sorted(_blocks(path))
+    read = {fmt.name: set(r.entries["line"].to_list()) for fmt, r in mixed.parse_mixed(lines, CANDIDATES, "UTC")}
+    for fmt, numbers in _blocks(path).items():
+        assert len(read[fmt]) == 7 and read[fmt] <= set(numbers), fmt
+
+
+def test_logfmt_lines_start_entries_of_their_own_after_a_go_log_line():
+    # slog's "time=..." lines are not continuations of the Go log line before them.
+    path = DATA / "text_layouts" / "go_layouts.log"
+    result = engine.parse(series(path.read_text().splitlines()), FORMATS["go_log"], "UTC")
+    assert result.parsed == 4
+    assert result.continuation == 3  # the "## ..." headings after the first entry
+    assert result.rejected == 1 + 8  # the heading before it, and the slog and logrus entries
