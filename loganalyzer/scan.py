@@ -25,18 +25,19 @@ import math
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
+from loganalyzer import allocator, cursors, errors, history, schema
 from loganalyzer import config as config_mod
-from loganalyzer import cursors, errors, history, schema
 from loganalyzer.rotation import order_rotated
 
-if TYPE_CHECKING:  # the parsing and diagnosis stack is imported when a run has lines to read
+if TYPE_CHECKING:  # polars and the parsing and diagnosis stack are imported when a run has lines to read
+    import polars as pl
+
     from loganalyzer import correlate, diagnose
     from loganalyzer.ingest import Logs
 
@@ -270,6 +271,8 @@ class WindowResult:
     def keep(self, keep_from: datetime | None, keep_until: datetime | None, nulls: bool) -> WindowResult:
         """Only the attempts that started in ``[keep_from, keep_until)`` (None: unbounded); those
         without a time with ``nulls``."""
+        import polars as pl
+
         t = pl.col("ts")
         inside = pl.lit(True)
         if keep_from is not None:
@@ -289,6 +292,8 @@ def analyze_window(logs: Logs, ruleset: diagnose.RuleSet, offsets: list[correlat
                    redact_secrets: bool = True) -> WindowResult:
     """Correlate and diagnose ``logs`` (one window and its overlap): every attempt, with the
     evidence of the failed ones. ``offsets``: the run's clock offsets (None: measure them here)."""
+    import polars as pl
+
     from loganalyzer import analysis
 
     a = analysis.analyze_logs(logs, ruleset, redact_secrets, offsets=offsets, extras=False)
@@ -314,9 +319,9 @@ class ScanResult:
     started: datetime
     finished: datetime
     pieces: list[cursors.Piece]
-    attempts: pl.DataFrame
-    failures: pl.DataFrame
-    hourly: pl.DataFrame
+    attempts: pl.DataFrame | None  # None: the run read nothing (and so imported no polars)
+    failures: pl.DataFrame | None
+    hourly: pl.DataFrame | None
     breaches: list[dict[str, Any]]
     offsets: list[correlate.ClockOffset]
     lines: dict[str, int]
@@ -337,6 +342,11 @@ class ScanResult:
         return not any(p.new_lines or p.staged for p in self.pieces)
 
     def summary(self) -> dict[str, Any]:
+        if self.attempts is None:
+            return {"attempts": 0, "requests": 0, "failed_attempts": 0, "success_rate": None, "by_verdict": {},
+                    "by_cause": {}, "held_until_next_run": self.held_until_next_run}
+        import polars as pl
+
         a = self.attempts
         failed = a.filter(pl.col("verdict") != "ok")
         return {
@@ -351,7 +361,9 @@ class ScanResult:
         """The night as plain data: the run, its summary, breaches (what is new first), the hours,
         the failed attempts with their evidence, and the previous nights for trends."""
         f = self.failures
-        if self.evidence is not None and self.evidence.height and f.height:
+        if f is not None:
+            import polars as pl
+        if f is not None and self.evidence is not None and self.evidence.height and f.height:
             lists = self.evidence.group_by("attempt_id", maintain_order=True).agg(
                 pl.struct("role", "kind", "file", "line", "ts", "text").alias("evidence"))
             f = f.join(lists, on="attempt_id", how="left", maintain_order="left")
@@ -371,9 +383,10 @@ class ScanResult:
                     "notes": self.notes},
             "summary": self.summary(),
             "breaches": sorted(self.breaches, key=lambda b: (not b["new"], b["rule"])),
-            "hours": self.hourly.with_columns(pl.col(pl.Float64).round(6)).to_dicts(),
-            "failures_shown": f.height,  # the first ones; the history has every failure with its evidence
-            "failures": f.to_dicts(),
+            "hours": self.hourly.with_columns(pl.col(pl.Float64).round(6)).to_dicts() if self.hourly is not None
+            else [],
+            "failures_shown": f.height if f is not None else 0,  # the first; the history has every failure
+            "failures": f.to_dicts() if f is not None else [],
             "nights": self.nights,
             "totals": self.totals,
             "rules": list(BREACH_RULES),
@@ -429,14 +442,20 @@ def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None, r
                 on_cluster(cluster.dashboard(ex))
             return scan(cfg, complete=complete, now=now, redact_secrets=redact_secrets, rebuild=rebuild,
                         executor=ex)
-    from loganalyzer import diagnose
-
     started = datetime.now(UTC)
     wall = time.time() if now is None else now
-    try:
-        ruleset = diagnose.load_rules(cfg.settings.rules)
-    except diagnose.RuleError as exc:
-        raise errors.RulesError(str(exc)) from exc
+    allocator.return_large_buffers()  # batch after batch in one process: their buffers must not pile up
+
+    def rules() -> diagnose.RuleSet:
+        # Loaded when there are lines to read, before any is read: a run that finds nothing new
+        # imports none of the diagnosis stack and takes a moment.
+        from loganalyzer import diagnose
+
+        try:
+            return diagnose.load_rules(cfg.settings.rules)
+        except diagnose.RuleError as exc:
+            raise errors.RulesError(str(exc)) from exc
+
     with history.lock(cfg.history):
         try:
             db = history.connect(cfg.history)
@@ -448,14 +467,15 @@ def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None, r
         stage = Path(f"{cfg.history}.stage")
         shutil.rmtree(stage, ignore_errors=True)  # a killed run's leftovers
         try:
-            return _run(cfg, db, stage, ruleset, complete, wall, started, redact_secrets, executor)
+            return _run(cfg, db, stage, rules, complete, wall, started, redact_secrets, executor)
         finally:
             db.close()
             shutil.rmtree(stage, ignore_errors=True)
 
 
-def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: bool, wall: float,
+def _run(cfg: ScanConfig, db, stage: Path, rules: Callable[[], diagnose.RuleSet], complete: bool, wall: float,
          started: datetime, redact_secrets: bool, executor) -> ScanResult:
+
     files: list[tuple[str, str]] = []
     seen_paths: set[str] = set()
     by_source: dict[str, Source] = {}
@@ -489,14 +509,15 @@ def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: 
                 db.execute("ROLLBACK")
                 pieces = [cursors.Piece(p.path, p.cursor, p.start, p.start, p.first_line, 0, "unchanged")
                           for p in plans]
-                empty = ScanResult(cfg.file, cfg.history, None, started, datetime.now(UTC), pieces,
-                                   schema.empty(schema.ATTEMPT), pl.DataFrame(), pl.DataFrame(), [], [],
-                                   {"read": 0, "parsed": 0, "rejected": 0, "unread": 0}, notes)
+                empty = ScanResult(cfg.file, cfg.history, None, started, datetime.now(UTC), pieces, None, None,
+                                   None, [], [], {"read": 0, "parsed": 0, "rejected": 0, "unread": 0}, notes)
                 empty.breaches = _silent(cfg, db, pieces, wall)
                 empty.notes.append("nothing new since the last run")
                 empty.nights = history.nights(db, limit=30)
                 empty.totals = history.totals(db)
                 return empty
+            if first:
+                ruleset = rules()
             first = False
             settled, more, read_any = _batch(cfg, db, run_id, night, plans, by_source, ruleset, complete, wall,
                                              redact_secrets, executor or InProcess(), limit)
@@ -530,19 +551,21 @@ def _run(cfg: ScanConfig, db, stage: Path, ruleset: diagnose.RuleSet, complete: 
 
 #: The columns of a night's attempts kept in memory across batches (for the hours and thresholds).
 #: Typed small (categories, 16-bit statuses, 32-bit times): a night of millions of attempts stays small.
-_KEPT = {"ts": None, "endpoint": pl.Categorical, "attempt": pl.Int32, "verdict": pl.Categorical,
-         "root_cause": pl.Categorical, "root_cause_detail": pl.Categorical, "status_client": pl.Int16,
-         "status_proxy": pl.Int16, "status_upstream": pl.Int16, "request_time": pl.Float32,
-         "upstream_response_time": pl.Float32}
+_KEPT = {"ts": None, "endpoint": "Categorical", "attempt": "Int32", "verdict": "Categorical",
+         "root_cause": "Categorical", "root_cause_detail": "Categorical", "status_client": "Int16",
+         "status_proxy": "Int16", "status_upstream": "Int16", "request_time": "Float32",
+         "upstream_response_time": "Float32"}
 #: Failed attempts a run keeps in memory for its JSON and report (all of them go to the history).
 FAILURE_SAMPLE = 500
 
 
 def _compact(attempts: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl
+
     from loganalyzer import summary as summary_mod
 
     a = attempts.with_columns(summary_mod.endpoint(pl.col("method"), pl.col("path")).alias("endpoint"))
-    return a.select([pl.col(c) if t is None else pl.col(c).cast(t) for c, t in _KEPT.items()])
+    return a.select([pl.col(c) if t is None else pl.col(c).cast(getattr(pl, t)) for c, t in _KEPT.items()])
 
 
 class _Night:
@@ -566,6 +589,8 @@ class _Night:
         self.decided: dict[str, tuple[str | None, str | None]] = {}  # path -> kind, zone
 
     def result(self, cfg: ScanConfig, run_id: int, started: datetime, redact_secrets: bool) -> ScanResult:
+        import polars as pl
+
         attempts = pl.concat(self.attempts, how="vertical_relaxed").sort("ts", nulls_last=True) if self.attempts \
             else _compact(schema.empty(schema.ATTEMPT))
         failures = pl.concat(self.failures, how="vertical_relaxed") if self.failures else \
@@ -769,6 +794,8 @@ def _horizon(newest: datetime, cfg: ScanConfig, complete: bool, wall: float) -> 
 
 def _merge(parts: list[WindowResult], base: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One attempts table (ids renumbered across windows, from ``base + 1``) and the evidence of its failures."""
+    import polars as pl
+
     attempts, evidence = [], []
     for p in parts:
         if p.attempts.height == 0:
@@ -786,6 +813,8 @@ def _merge(parts: list[WindowResult], base: int = 0) -> tuple[pl.DataFrame, pl.D
 
 
 def _failures_frame(attempts: pl.DataFrame, redact_secrets: bool = True) -> pl.DataFrame:
+    import polars as pl
+
     from loganalyzer import analysis, redact
     from loganalyzer import summary as summary_mod
 
@@ -802,6 +831,8 @@ def _failures_frame(attempts: pl.DataFrame, redact_secrets: bool = True) -> pl.D
 def _map_evidence(evidence: pl.DataFrame, ranges: list[tuple[str, str, str, int]]) -> pl.DataFrame:
     """Evidence cited by the real file, its identity and its real line number. ``ranges``: (name
     in the entries, path, identity, line number before the range's first line)."""
+    import polars as pl
+
     from loganalyzer import analysis
 
     table = pl.DataFrame(ranges, schema={"file": pl.String, "__path": pl.String, "identity": pl.String,
@@ -814,6 +845,8 @@ def _map_evidence(evidence: pl.DataFrame, ranges: list[tuple[str, str, str, int]
 
 def _hourly(attempts: pl.DataFrame) -> pl.DataFrame:
     """Per hour and endpoint: attempts, requests, failures, latency percentiles, longest failure run."""
+    import polars as pl
+
     from loganalyzer import analysis
     from loganalyzer import summary as summary_mod
 
@@ -846,6 +879,8 @@ def _hourly(attempts: pl.DataFrame) -> pl.DataFrame:
 
 def _finish_run(db, cfg: ScanConfig, run_id: int, r: ScanResult, night: _Night) -> None:
     """The run's row, the files it read, and its hours, once every batch is in."""
+    import polars as pl
+
     from loganalyzer import analysis, redact
 
     s = r.summary()
@@ -924,6 +959,8 @@ def _breach(rule: str, subject: str | None, value: float | None, threshold: floa
 
 
 def _thresholds(cfg: ScanConfig, db, run_id: int, r: ScanResult, wall: float) -> list[dict[str, Any]]:
+    import polars as pl
+
     th = cfg.thresholds
     out: list[dict[str, Any]] = []
     a = r.attempts.with_columns(pl.col(pl.Categorical).cast(pl.String))

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from loganalyzer import cursors, ingest, schema
+from loganalyzer import allocator, cursors, ingest, schema
 from loganalyzer.ingest import Logs
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -104,6 +104,7 @@ def read_bytes(spec: RangeSpec) -> tuple[bytes, int, int, bool]:
 
 def parse_range(spec: RangeSpec, shift: dict[str, float], expiry_patterns: list[tuple[str, str]]) -> RangeResult:
     """Read and parse one range (see the module's docstring)."""
+    allocator.return_large_buffers()  # on a worker too: each range's buffers are freed after its window
     data, got, new_lines, more = read_bytes(spec)
     stage = Path(tempfile.mkdtemp(prefix="loganalyzer-range-"))
     staged = stage / spec.name

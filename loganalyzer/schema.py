@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from loganalyzer.parsers import formats
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: Bumped when a column of the export changes meaning or type; readers check it.
 EXPORT_VERSION = "2"
 #: Export versions this release reads back (``report``, ``trace --from``).
 READABLE_EXPORT_VERSIONS = ("1", "2")
-
-UTC_NS = pl.Datetime("ns", "UTC")
 
 #: The source kinds (declared with the formats that read them), each with what its lines are about.
 KINDS = formats.KINDS
@@ -38,92 +38,111 @@ KIND_ROLES = {
 
 @dataclass(frozen=True)
 class Column:
+    """A column: its name, its type (a polars type's name; ``UTC`` for nanoseconds in UTC) and what it holds.
+
+    Types are named rather than held so that reading the history's schema needs no polars (a scan
+    that finds nothing new reads only SQLite)."""
+
     name: str
-    dtype: pl.DataType
+    type: str
     doc: str
 
+    @property
+    def dtype(self) -> pl.DataType:
+        import polars as pl
 
-def _cols(*specs: tuple[str, pl.DataType, str]) -> dict[str, Column]:
+        return pl.Datetime("ns", "UTC") if self.type == "UTC" else getattr(pl, self.type)
+
+
+def __getattr__(name: str):
+    if name == "UTC_NS":  # the time type of every frame, on first use
+        import polars as pl
+
+        return pl.Datetime("ns", "UTC")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _cols(*specs: tuple[str, str, str]) -> dict[str, Column]:
     return {name: Column(name, dtype, doc) for name, dtype, doc in specs}
 
 
 #: Entry roles: what a parsed line means, whatever format wrote it. Formats may add columns of
 #: their own (nginx variables, MDC keys); stages never rely on those.
 ENTRY = _cols(
-    ("ts", UTC_NS, "when the line was written, in UTC"),
-    ("source", pl.Categorical, "the kind of source (one of KINDS)"),
-    ("file", pl.Categorical, "the file it was read from"),
-    ("line", pl.Int64, "its first line number in that file"),
-    ("level", pl.String, "TRACE, DEBUG, INFO, NOTICE, WARN, ERROR or FATAL"),
-    ("thread", pl.String, "the writer's thread (a worker of the upstream: the id-less link)"),
-    ("logger", pl.String, "the logger or component"),
-    ("message", pl.String, "the message, without the layout's prefix"),
-    ("method", pl.String, "HTTP method of the request the line is about"),
-    ("url", pl.String, "the URL as written (absolute for outbound calls)"),
-    ("path", pl.String, "the URL's path"),
-    ("status", pl.Int64, "HTTP status the line reports"),
-    ("request_time", pl.Float64, "duration in seconds ($request_time, elapsed)"),
-    ("request_id", pl.String, "a request or trace id shared with other hops"),
-    ("exception", pl.String, "the exception raised (class name)"),
-    ("exception_message", pl.String, "its message"),
-    ("root_cause", pl.String, "the innermost cause's class (Java: the last 'Caused by:')"),
-    ("root_cause_message", pl.String, "its message"),
-    ("stack_trace", pl.String, "the stack trace as written"),
+    ("ts", "UTC", "when the line was written, in UTC"),
+    ("source", "Categorical", "the kind of source (one of KINDS)"),
+    ("file", "Categorical", "the file it was read from"),
+    ("line", "Int64", "its first line number in that file"),
+    ("level", "String", "TRACE, DEBUG, INFO, NOTICE, WARN, ERROR or FATAL"),
+    ("thread", "String", "the writer's thread (a worker of the upstream: the id-less link)"),
+    ("logger", "String", "the logger or component"),
+    ("message", "String", "the message, without the layout's prefix"),
+    ("method", "String", "HTTP method of the request the line is about"),
+    ("url", "String", "the URL as written (absolute for outbound calls)"),
+    ("path", "String", "the URL's path"),
+    ("status", "Int64", "HTTP status the line reports"),
+    ("request_time", "Float64", "duration in seconds ($request_time, elapsed)"),
+    ("request_id", "String", "a request or trace id shared with other hops"),
+    ("exception", "String", "the exception raised (class name)"),
+    ("exception_message", "String", "its message"),
+    ("root_cause", "String", "the innermost cause's class (Java: the last 'Caused by:')"),
+    ("root_cause_message", "String", "its message"),
+    ("stack_trace", "String", "the stack trace as written"),
 )
 #: Roles correlation and diagnosis read; a frame without one gets it as typed nulls.
 ENTRY_REQUIRED = ("ts", "source", "file", "line", "level", "message", "request_id")
 
 #: One row per attempt: what each hop saw, the verdict, the cause, how it was linked.
 ATTEMPT = _cols(
-    ("attempt_id", pl.UInt32, "the attempt's number in this analysis"),
-    ("request_id", pl.String, "the request id, when the logs carry one"),
-    ("logical_id", pl.String, "the logical request (retries share it)"),
-    ("attempt", pl.Int64, "1 for the first try of a logical request, 2 for the first retry, ..."),
-    ("last_attempt", pl.Boolean, "the logical request's final attempt"),
-    ("ts", UTC_NS, "when it started, on the reference clock"),
-    ("method", pl.String, "HTTP method"),
-    ("path", pl.String, "URL path"),
-    ("status_client", pl.Int64, "status the client received"),
-    ("status_proxy", pl.Int64, "status nginx sent ($status)"),
-    ("status_upstream", pl.Int64, "status the upstream sent ($upstream_status)"),
-    ("verdict", pl.String, "the hop where it died (see the rules' verdicts), or ok"),
-    ("verdict_reason", pl.String, "why that verdict, in words"),
-    ("verdict_evidence", pl.String, "strong: a line says so; thin: inferred from a status alone"),
-    ("answered_by", pl.String, "who answered: client, proxy, upstream or none"),
-    ("root_cause", pl.String, "the cause's name, or signature:<id> for an unnamed error"),
-    ("root_cause_detail", pl.String, "a finer grain of the cause"),
-    ("rule", pl.String, "the rule that named it"),
-    ("link", pl.String, "how the client and proxy sides were paired"),
-    ("confidence", pl.Float64, "1 / candidates the pairing was chosen from"),
-    ("client_error", pl.String, "the client's error text"),
-    ("elapsed_ms", pl.Float64, "the client's elapsed time"),
-    ("request_time", pl.Float64, "$request_time"),
-    ("upstream_response_time", pl.Float64, "$upstream_response_time"),
-    ("upstream_addr", pl.String, "$upstream_addr"),
-    ("connection", pl.Int64, "nginx's connection number"),
-    ("client_addr", pl.String, "the client's address as nginx saw it"),
-    ("user_agent", pl.String, "User-Agent"),
+    ("attempt_id", "UInt32", "the attempt's number in this analysis"),
+    ("request_id", "String", "the request id, when the logs carry one"),
+    ("logical_id", "String", "the logical request (retries share it)"),
+    ("attempt", "Int64", "1 for the first try of a logical request, 2 for the first retry, ..."),
+    ("last_attempt", "Boolean", "the logical request's final attempt"),
+    ("ts", "UTC", "when it started, on the reference clock"),
+    ("method", "String", "HTTP method"),
+    ("path", "String", "URL path"),
+    ("status_client", "Int64", "status the client received"),
+    ("status_proxy", "Int64", "status nginx sent ($status)"),
+    ("status_upstream", "Int64", "status the upstream sent ($upstream_status)"),
+    ("verdict", "String", "the hop where it died (see the rules' verdicts), or ok"),
+    ("verdict_reason", "String", "why that verdict, in words"),
+    ("verdict_evidence", "String", "strong: a line says so; thin: inferred from a status alone"),
+    ("answered_by", "String", "who answered: client, proxy, upstream or none"),
+    ("root_cause", "String", "the cause's name, or signature:<id> for an unnamed error"),
+    ("root_cause_detail", "String", "a finer grain of the cause"),
+    ("rule", "String", "the rule that named it"),
+    ("link", "String", "how the client and proxy sides were paired"),
+    ("confidence", "Float64", "1 / candidates the pairing was chosen from"),
+    ("client_error", "String", "the client's error text"),
+    ("elapsed_ms", "Float64", "the client's elapsed time"),
+    ("request_time", "Float64", "$request_time"),
+    ("upstream_response_time", "Float64", "$upstream_response_time"),
+    ("upstream_addr", "String", "$upstream_addr"),
+    ("connection", "Int64", "nginx's connection number"),
+    ("client_addr", "String", "the client's address as nginx saw it"),
+    ("user_agent", "String", "User-Agent"),
     # The hop spans, on the reference clock (the proxy's): what a waterfall draws.
-    ("client_send", UTC_NS, "client sent"),
-    ("client_done", UTC_NS, "client heard back or gave up"),
-    ("proxy_start", UTC_NS, "proxy began"),
-    ("proxy_end", UTC_NS, "proxy answered"),
-    ("upstream_start", UTC_NS, "upstream began"),
-    ("upstream_end", UTC_NS, "upstream answered"),
+    ("client_send", "UTC", "client sent"),
+    ("client_done", "UTC", "client heard back or gave up"),
+    ("proxy_start", "UTC", "proxy began"),
+    ("proxy_end", "UTC", "proxy answered"),
+    ("upstream_start", "UTC", "upstream began"),
+    ("upstream_end", "UTC", "upstream answered"),
 )
 
 #: The lines behind each verdict and cause.
 EVIDENCE = _cols(
-    ("attempt_id", pl.UInt32, "the attempt"),
-    ("role", pl.String, "verdict or cause"),
-    ("kind", pl.String, "the source kind"),
-    ("file", pl.String, "the file"),
-    ("line", pl.Int64, "line number"),
-    ("ts", UTC_NS, "when, on the reference clock"),
-    ("level", pl.String, "its level"),
-    ("link", pl.String, "how it was linked to the attempt"),
-    ("confidence", pl.Float64, "1 / candidates"),
-    ("text", pl.String, "the line as written, secrets masked"),
+    ("attempt_id", "UInt32", "the attempt"),
+    ("role", "String", "verdict or cause"),
+    ("kind", "String", "the source kind"),
+    ("file", "String", "the file"),
+    ("line", "Int64", "line number"),
+    ("ts", "UTC", "when, on the reference clock"),
+    ("level", "String", "its level"),
+    ("link", "String", "how it was linked to the attempt"),
+    ("confidence", "Float64", "1 / candidates"),
+    ("text", "String", "the line as written, secrets masked"),
 )
 
 
@@ -209,6 +228,8 @@ HISTORY_VERSION = len(HISTORY_MIGRATIONS)
 
 def empty(schema: Mapping[str, Column]) -> pl.DataFrame:
     """A frame with no rows and every column of ``schema``, typed."""
+    import polars as pl
+
     return pl.DataFrame(schema={c.name: c.dtype for c in schema.values()})
 
 
@@ -217,6 +238,8 @@ def conform(df: pl.DataFrame, schema: Mapping[str, Column], only: bool = True) -
 
     ``only=False`` keeps ``df``'s other columns after the schema's.
     """
+    import polars as pl
+
     exprs = []
     for c in schema.values():
         if c.name in df.columns:
@@ -229,6 +252,8 @@ def conform(df: pl.DataFrame, schema: Mapping[str, Column], only: bool = True) -
 
 
 def _cast(expr: pl.Expr, have: pl.DataType, want: pl.DataType) -> pl.Expr:
+    import polars as pl
+
     if have == want:
         return expr
     if have == pl.Null:

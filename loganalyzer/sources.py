@@ -17,9 +17,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
+
 
 try:  # zlib-ng inflates gzip about twice as fast as the standard library's zlib
     from zlib_ng import zlib_ng as _zlib
@@ -307,6 +309,8 @@ def _utf8_chunks(path: str, stats: ReadStats, chunk_bytes: int) -> Iterator[byte
 
 def split_lines(data: bytes) -> tuple[pl.Series, int]:
     """Split UTF-8 bytes into lines in bulk; returns the lines and how many bytes were invalid UTF-8."""
+    import polars as pl
+
     n = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
     if n == 0:
         return pl.Series("text", [], dtype=pl.String), 0
@@ -371,6 +375,8 @@ def line_chunks(path: str, stats: ReadStats, chunk_bytes: int = CHUNK_BYTES) -> 
 
 def head(path: str, encoding: str, max_bytes: int = 1 << 20) -> tuple[pl.Series, ReadStats]:
     """The first lines of a file (about ``max_bytes``), for format detection."""
+    import polars as pl
+
     stats = ReadStats(encoding)
     for data in _utf8_chunks(path, stats, max_bytes):
         cut = data.rfind(b"\n", 0, max_bytes) + 1 if len(data) > max_bytes else len(data)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -399,3 +402,23 @@ def test_a_file_gone_before_the_next_run_gives_its_held_lines(tmp_path):
     r2 = scan.scan(cfg)
     assert "gone" in {p.status for p in r2.pieces}
     assert r1.summary()["attempts"] + r2.summary()["attempts"] > r1.summary()["attempts"]
+
+
+def test_a_run_that_finds_nothing_new_reads_only_the_history(tmp_path):
+    # An unchanged folder is cron's commonest night: it must not pay for polars and the rules.
+    cfg = setup(tmp_path, 'batch = "64KB"')
+    for f in (SAMPLES / "healthy" / "logs").iterdir():
+        shutil.copy(f, tmp_path / "logs" / f.name)
+    scan.scan(cfg, complete=True)
+    child = (
+        "import sys, json\n"
+        "from loganalyzer import scan\n"
+        f"r = scan.scan(scan.load_config({str(tmp_path / 'loganalyzer.toml')!r}))\n"
+        "d = r.to_dict()\n"
+        "print(json.dumps([sorted(m for m in ('polars', 'pandas', 'loganalyzer.diagnose') if m in sys.modules),"
+        " d['summary']['attempts'], d['run']['notes']]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True, cwd=tmp_path)
+    loaded, attempts, notes = json.loads(out.stdout)
+    assert loaded == [] and attempts == 0
+    assert "nothing new since the last run" in notes
