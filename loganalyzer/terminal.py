@@ -17,9 +17,11 @@ colours). rich is imported only when a terminal or forced colour needs it, so a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -227,3 +229,14 @@ def listener() -> TerminalProgress | TimingOnly | None:
     if SETTINGS.verbose:
         return TimingOnly(SETTINGS.timings)
     return None
+
+
+@contextlib.contextmanager
+def showing_progress() -> Iterator[None]:
+    """Progress on stderr while the library works, when stderr is a terminal (and stage timings for -v)."""
+    shown = listener()
+    if shown is None:
+        yield
+        return
+    with shown, progress.reporting(shown):
+        yield
