@@ -187,8 +187,10 @@ def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples,
             ingest.check_output_type(out)
         except errors.UsageError as exc:
             raise click.BadParameter(str(exc), param_hint="--out") from exc
-    report = ingest.parse_files(paths, out=out, samples=samples, since=since, until=until,
-                                redact_secrets=not no_redact, **_load_options(as_, tz, encoding, formats, config))
+    options = _load_options(as_, tz, encoding, formats, config)
+    with terminal.showing_progress():
+        report = ingest.parse_files(paths, out=out, samples=samples, since=since, until=until,
+                                    redact_secrets=not no_redact, **options)
     printing.print_sources(report, samples, masked=not no_redact)
     if out:
         click.echo(f"wrote {report.written:,} entries to {out}")
@@ -302,10 +304,14 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
     if not paths:
         raise click.UsageError("give the logs to read (PATHS), or an export with --from DIR")
     from loganalyzer import analysis as analysis_mod
+    from loganalyzer import progress
 
-    a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
-                             clock_correction=not no_clock, **_load_options(as_, tz, encoding, formats, config))
-    lines = a.trace(request_id)
+    options = _load_options(as_, tz, encoding, formats, config)
+    with terminal.showing_progress():
+        a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
+                                 clock_correction=not no_clock, **options)
+        progress.stage("tracing")
+        lines = a.trace(request_id)
     if lines.empty:
         raise click.ClickException(f"no request {request_id!r} in these logs")
     req = a.requests

@@ -569,10 +569,8 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
     progress.stage("reading")
     parts: list[_Source] = []
     for src in chosen:
-        src.read = sources.ReadStats(src.encoding)
         try:
-            chunks = progress.track(sources.line_chunks(src.path, src.read), src.path,
-                                    lambda read=src.read: read.read_bytes)
+            chunks = _chunks(src)
             if src.mixed:
                 parts.extend(_parse_mixed(src, chunks, compiled, opts, notes))
                 continue
@@ -755,6 +753,7 @@ def parse_files(
     suffix = check_output_type(out) if out is not None else None
     opts, settings = _options(tz, as_, encoding, formats, config)
     lo_bound, hi_bound = _bound(since, opts), _bound(until, opts)
+    progress.stage("detecting formats")
     chosen, skipped, notes, compiled = _plan(list(paths), opts)
     if settings.source:
         notes.insert(0, f"settings read from {settings.source}")
@@ -763,6 +762,7 @@ def parse_files(
     lo, hi = _window(chosen, lo_bound, hi_bound)
     writer = _EntryWriter(Path(out), suffix, redact_secrets) if out is not None else None
     stats, rejects, rejected, kept = list(skipped), [], 0, 0
+    progress.stage("reading")
     try:
         for src in chosen:
             tallies: dict[int, tuple[_Source, _Tally]] = {}
@@ -781,6 +781,8 @@ def parse_files(
             for part, tally in tallies.values():
                 _read_notes(part, notes, tally.zone_assumed)
                 stats.append(_stat_row(part.path, part.encoding, part, tally=tally))
+        if writer is not None:
+            progress.stage(f"finishing {out}")
         written = writer.close() if writer is not None else None
     finally:
         if writer is not None:
@@ -793,12 +795,17 @@ def parse_files(
     return ParseReport(stats, notes, rejects, rejected, written)
 
 
+def _chunks(src: _Source) -> Iterator[pl.Series]:
+    """The file's chunks of whole lines, each reported to the progress listener (bytes read so far)."""
+    src.read = sources.ReadStats(src.encoding)
+    return progress.track(sources.line_chunks(src.path, src.read), src.path, lambda read=src.read: read.read_bytes)
+
+
 def _stream(src: _Source, compiled: list[Compiled], opts: Options, notes: list[str]
             ) -> Iterator[tuple[_Source, engine.ParseResult]]:
     """The results of one file as they are parsed: chunk by chunk, or whole (mixed files, compose)."""
-    src.read = sources.ReadStats(src.encoding)
     try:
-        chunks = sources.line_chunks(src.path, src.read)
+        chunks = _chunks(src)
         if src.mixed:
             for part in _parse_mixed(src, chunks, compiled, opts, notes):
                 yield part, part.result
