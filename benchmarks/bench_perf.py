@@ -145,8 +145,8 @@ def run_all(jobs: dict[str, dict], runs: int, cwd: Path) -> dict[str, dict]:
     return out
 
 
-def startup_ms(runs: int, pythons: list[str] | None = None) -> dict[str, float]:
-    """Median milliseconds of `loganalyzer --help`, of a completion TAB (command names; an option's
+def startup_ms(runs: int, pythons: list[str] | None = None) -> dict[str, tuple[float, float]]:
+    """Median milliseconds (wall, CPU) of `loganalyzer --help`, of a completion TAB (command names; an option's
     values) and of an interpreter that does nothing (the floor), alternating, per interpreter given
     (the first is this one; another venv's python measures another checkout side by side).
 
@@ -166,15 +166,23 @@ def startup_ms(runs: int, pythons: list[str] | None = None) -> dict[str, float]:
         jobs[f"loganalyzer --help{tag}"] = ([script, "--help"], env)
         jobs[f"TAB: loganalyzer an{tag}"] = ([script], tab)
         jobs[f"TAB: analyze --format{tag}"] = ([script], values)
-    times: dict[str, list[float]] = {name: [] for name in jobs}
+    def once(cmd: list[str], e: dict[str, str]) -> tuple[float, float]:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed")
+        return wall * 1000, (usage.ru_utime + usage.ru_stime) * 1000
+
     for cmd, e in jobs.values():  # warm-up
-        subprocess.run(cmd, env=e, stdout=subprocess.DEVNULL, check=True)
+        once(cmd, e)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in jobs}
     for _ in range(max(5, runs * 3)):
         for name, (cmd, e) in jobs.items():
-            t = time.perf_counter()
-            subprocess.run(cmd, env=e, stdout=subprocess.DEVNULL, check=True)
-            times[name].append((time.perf_counter() - t) * 1000)
-    return {name: statistics.median(t) for name, t in times.items()}
+            times[name].append(once(cmd, e))
+    # wall time is what a user waits; CPU time (user + system) moves less with the machine's load
+    return {name: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t)) for name, t in times.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,8 +215,9 @@ def main() -> None:
                     help="with --startup-only: also this interpreter (another checkout's venv), alternating")
     args = ap.parse_args()
     if args.startup_only:
-        for name, ms in startup_ms(args.runs, [sys.executable, *args.against]).items():
-            print(f"{name:<60} {ms:7.1f} ms")
+        print(f"{'median of ' + str(max(5, args.runs * 3)) + ' runs':<60} {'wall':>9} {'CPU':>9}")
+        for name, (wall, cpu) in startup_ms(args.runs, [sys.executable, *args.against]).items():
+            print(f"{name:<60} {wall:6.1f} ms {cpu:6.1f} ms")
         return
     size = parse_size(args.size)
     WORK.mkdir(exist_ok=True)
@@ -258,8 +267,8 @@ def main() -> None:
     start = startup_ms(args.runs)
     print(table(results, peers))
     print("")
-    for name, ms in start.items():
-        print(f"{name:<30} {ms:5.0f} ms")
+    for name, (wall, cpu) in start.items():
+        print(f"{name:<30} {wall:5.0f} ms wall, {cpu:5.0f} ms CPU")
     sizes_out = {}
     export = out_dir / "export"
     if sizes and export.is_dir():

@@ -22,7 +22,6 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 import click
@@ -36,15 +35,18 @@ Part = str | tuple[str, str]
 COLOR_CHOICES = ("auto", "always", "never")
 
 
-@dataclass
 class Settings:
-    color: str = "auto"
-    verbose: int = 0
-    quiet: bool = False
-    #: Human text goes to stderr when stdout carries data (an output named "-").
-    to_stderr: bool = False
-    #: Stage timings of the last run, for -v.
-    timings: progress.Timings = field(default_factory=progress.Timings)
+    """The display settings of one run (a plain class: a dataclass compiles its methods at import,
+    which --help would pay for)."""
+
+    def __init__(self, color: str = "auto", verbose: int = 0, quiet: bool = False, to_stderr: bool = False) -> None:
+        self.color = color
+        self.verbose = verbose
+        self.quiet = quiet
+        #: Human text goes to stderr when stdout carries data (an output named "-").
+        self.to_stderr = to_stderr
+        #: Stage timings of the last run, for -v.
+        self.timings = progress.Timings()
 
 
 SETTINGS = Settings()
