@@ -171,7 +171,7 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, required=True)
 @source_options
 @click.option("--out", type=_FILE,
-              help="Write the parsed entries (.parquet, .csv, .jsonl), in file order, as they are parsed.")
+              help="Write the parsed entries (.parquet, .csv, .jsonl; - for JSON lines on stdout), in file order.")
 @click.option("--samples", default=3, show_default=True, help="Rejected lines to show per file.")
 @click.option("--no-redact", is_flag=True, help="Show and write secrets (tokens, passwords, keys) instead of ****.")
 @_mask_option
@@ -192,13 +192,30 @@ def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples,
             ingest.check_output_type(out)
         except errors.UsageError as exc:
             raise click.BadParameter(str(exc), param_hint="--out") from exc
+        (out,) = _outputs((out,), paths)  # with --out - the entries are stdout's, the table stderr's
     options = _load_options(as_, tz, encoding, formats, config)
     with terminal.showing_progress():
         report = ingest.parse_files(paths, out=out, samples=samples, since=since, until=until,
                                     redact_secrets=not no_redact, **options)
     printing.print_sources(report, samples, masked=not no_redact)
     if out:
-        click.echo(f"wrote {report.written:,} entries to {out}")
+        terminal.say(f"wrote {report.written:,} entries to {out}")
+
+
+def _outputs(outputs: tuple[str | None, ...], inputs, stdout_taken: bool = False) -> tuple[str | None, ...]:
+    """The outputs, checked before any input is read: ``/dev/stdout`` and the like become ``-``, at
+    most one goes to stdout (and then the human text goes to stderr), each can be written and
+    overwrites no input."""
+    from loganalyzer.outputs import as_stdout, check_writable
+
+    outputs = tuple(map(as_stdout, outputs))
+    if sum(o == "-" for o in outputs) + stdout_taken > 1:
+        raise click.UsageError("only one output can go to stdout (-)")
+    terminal.SETTINGS.to_stderr = stdout_taken or "-" in outputs
+    for o in outputs:
+        if o:
+            check_writable(o, list(inputs))
+    return outputs
 
 
 def _analyze_options(f):
@@ -247,14 +264,8 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
     from loganalyzer import printing
 
     terminal.SETTINGS.quiet = quiet
-    outputs = [o for o in (json_out, html_out, md_out, otlp_out, ecs_out) if o]
-    if sum(o == "-" for o in outputs) + (out_format != "text") > 1:
-        raise click.UsageError("only one output can go to stdout (-)")
-    terminal.SETTINGS.to_stderr = out_format != "text" or "-" in outputs
-    from loganalyzer.outputs import check_writable
-
-    for o in outputs:
-        check_writable(o, list(paths))
+    json_out, html_out, md_out, otlp_out, ecs_out = _outputs((json_out, html_out, md_out, otlp_out, ecs_out), paths,
+                                                             stdout_taken=out_format != "text")
     with terminal.showing_progress():
         a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
                                  clock_correction=not no_clock, **_load_options(as_, tz, encoding, formats, config))
@@ -346,6 +357,7 @@ def report(json_file, html_out, md_out, otlp_out, ecs_out) -> None:
 
     if not (html_out or md_out or otlp_out or ecs_out):
         raise click.UsageError("say what to write: -o report.html, --markdown postmortem.md, --otlp or --ecs")
+    html_out, md_out, otlp_out, ecs_out = _outputs((html_out, md_out, otlp_out, ecs_out), (json_file,))
     from pathlib import Path
 
     if Path(json_file).is_dir():
@@ -448,8 +460,9 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
     """
     from loganalyzer import printing
     from loganalyzer import scan as scan_mod
+    from loganalyzer.outputs import as_stdout, check_writable
 
-    outputs = {k: v for k, v in (("json", json_out), ("html", html_out), ("prom", prom_out)) if v}
+    outputs = {k: as_stdout(v) for k, v in (("json", json_out), ("html", html_out), ("prom", prom_out)) if v}
     if sum(v == "-" for v in outputs.values()) > 1:
         raise click.UsageError("only one output can go to stdout (-)")
     terminal.SETTINGS.to_stderr = "-" in outputs.values()
@@ -460,8 +473,6 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
             raise errors.ConfigError(f"{exc} (loganalyzer init writes a starter, or say --config FILE)") from exc
         raise
     outputs = {**cfg.outputs, **outputs}
-    from loganalyzer.outputs import check_writable
-
     for o in outputs.values():
         check_writable(o, [])
     from loganalyzer import history

@@ -12,6 +12,7 @@ import functools
 import re
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -261,6 +262,8 @@ ENTRY_OUTPUT_TYPES = (".parquet", ".csv", ".jsonl", ".ndjson")
 
 def check_output_type(out: str | Path) -> str:
     """The file type entries can be written as, from the name's suffix; checked before any log is read."""
+    if str(out) == "-":  # stdout: one entry per line, the one type written as it streams
+        return ".jsonl"
     suffix = Path(out).suffix.lower()
     if suffix not in ENTRY_OUTPUT_TYPES:
         raise errors.UsageError(f"unknown file type {suffix or '(none)'}; use .parquet, .csv or .jsonl")
@@ -876,7 +879,9 @@ class _EntryWriter:
 
     def __init__(self, out: Path, suffix: str, redact_secrets: bool = True):
         self.out, self.suffix, self.redact = out, suffix, redact_secrets
-        self.dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if str(out.parent) else "."))
+        stdout = str(out) == "-"
+        self.dir = Path(tempfile.mkdtemp(prefix=".entries." if stdout else f".{out.name}.",
+                                         dir=None if stdout else out.parent if str(out.parent) else "."))
         self.parts: list[Path] = []
 
     def add(self, df: pl.DataFrame) -> None:
@@ -900,6 +905,10 @@ class _EntryWriter:
             frame.sink_parquet(self.out)
         elif self.suffix == ".csv":
             frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")).sink_csv(self.out)
+        elif str(self.out) == "-":
+            sys.stdout.flush()
+            frame.sink_ndjson(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
         else:
             frame.sink_ndjson(self.out)
         return n
