@@ -121,7 +121,7 @@ def _mask_option(f):
 
 
 def _display_options() -> list[click.Option]:
-    """--color and -v: accepted before the command and after it (every command gets them)."""
+    """--color, --debug and -v: accepted before the command and after it (every command gets them)."""
     def color(ctx, param, value):
         if value is not None:
             terminal.SETTINGS.color = value
@@ -133,6 +133,9 @@ def _display_options() -> list[click.Option]:
         click.Option(["--color"], type=click.Choice(terminal.COLOR_CHOICES), default=None, expose_value=False,
                      is_eager=True, callback=color, metavar="auto|always|never",
                      help="Colour the output: auto (default: on a terminal, unless NO_COLOR is set), always, never."),
+        # main() acts on it (it must know before the options are parsed); declared so that help names it
+        click.Option(["--debug"], is_flag=True, expose_value=False,
+                     help="On an unexpected error, show the traceback (to report a bug) instead of one line."),
         click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=verbose,
                      help="More detail: every file's counts, clock offset and note, how attempts were linked, "
                           "which rules matched, stage timings."),
@@ -160,6 +163,13 @@ _Group.group_class = _Group
 @click.version_option(version=__version__, prog_name="loganalyzer")  # not importlib.metadata: slow
 def cli() -> None:
     """Line up client, Nginx and Spring Boot logs and say where each request died, and why.
+
+    \b
+    Examples:
+      loganalyzer analyze incident/logs -o report.html --markdown postmortem.md
+      loganalyzer parse /var/log/nginx
+      loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 incident/logs
+      loganalyzer init /etc/loganalyzer && loganalyzer scan --config /etc/loganalyzer/loganalyzer.toml
 
     \b
     Shell completion: eval "$(_LOGANALYZER_COMPLETE=bash_source loganalyzer)" in ~/.bashrc
@@ -371,7 +381,15 @@ def report(json_file, html_out, md_out, otlp_out, ecs_out) -> None:
 
 @cli.group()
 def formats() -> None:
-    """The format definitions: list them, check a file of your own, or infer one from a log."""
+    """The format definitions: list them, check a file of your own, or infer one from a log.
+
+    \b
+    Examples:
+      loganalyzer formats list
+      loganalyzer formats suggest app.log > app.toml
+      loganalyzer formats check app.toml
+      loganalyzer analyze --formats app.toml logs/
+    """
 
 
 @formats.command("list")
@@ -421,7 +439,14 @@ def formats_check(files) -> None:
 @cli.command()
 @click.argument("folder", default=".", type=_DIR)
 def init(folder) -> None:
-    """Write a commented starter loganalyzer.toml (sources, history, thresholds, outputs) in FOLDER."""
+    """Write a commented starter loganalyzer.toml (sources, history, thresholds, outputs) in FOLDER.
+
+    \b
+    Examples:
+      loganalyzer init                      # ./loganalyzer.toml, which scan finds here or below
+      loganalyzer init /etc/loganalyzer && $EDITOR /etc/loganalyzer/loganalyzer.toml
+      loganalyzer scan --config /etc/loganalyzer/loganalyzer.toml
+    """
     from loganalyzer import scan as scan_mod
 
     target = scan_mod.init(folder)
@@ -518,8 +543,6 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
 def main() -> None:
     """Entry point: expected problems print one line; unexpected ones too, unless --debug."""
     debug = "--debug" in sys.argv
-    if debug:
-        sys.argv.remove("--debug")
     try:
         status = cli(standalone_mode=False, prog_name="loganalyzer")  # also names the completion variable
     except click.exceptions.Abort:  # Ctrl-C inside a click prompt
@@ -529,8 +552,10 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except errors.LoganalyzerError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, and still the exit status that says what kind of problem it was
+            import traceback
+
+            traceback.print_exc()
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_status)
     except KeyboardInterrupt:
