@@ -303,8 +303,8 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
 @click.argument("paths", nargs=-1)
 @source_options
 @_analyze_options
-@click.option("--from", "from_dir", type=click.Path(exists=True, file_okay=False),
-              help="Read an export directory (analyze --export) instead of the logs: its evidence lines.")
+@click.option("--from", "from_dir", type=click.Path(exists=True),
+              help="Read a saved export (analyze --export DIR or --json FILE) instead of the logs: its evidence.")
 def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock,
           from_dir) -> None:
     """Print one request's hop chain: every line of every hop, attempt by attempt, in time order.
@@ -313,7 +313,7 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
     Examples:
       loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 incident/logs
       loganalyzer trace '#227' incident/logs       # an attempt without a request id
-      loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 --from out/   # from analyze --export out/
+      loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 --from analysis.json   # from analyze --json
     """
     from loganalyzer import printing
 
