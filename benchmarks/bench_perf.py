@@ -3,6 +3,7 @@
     python benchmarks/bench_perf.py                   # 1 GB inputs, 3 alternating runs each
     python benchmarks/bench_perf.py --size 100M       # a quick run
     python benchmarks/bench_perf.py --analyze-sizes 100M,500M,1G,2G   # how analyze grows
+    python benchmarks/bench_perf.py --startup-only --runs 10          # --help and completion only
 
 Inputs are generated from ``samples/`` into ``benchmarks/generated/`` (kept between runs):
 
@@ -144,17 +145,44 @@ def run_all(jobs: dict[str, dict], runs: int, cwd: Path) -> dict[str, dict]:
     return out
 
 
-def startup_ms(runs: int) -> dict[str, float]:
-    """Median milliseconds of `loganalyzer --help`, and of an interpreter that does nothing (the floor)."""
-    def med(cmd: list[str]) -> float:
-        times = []
-        for _ in range(max(5, runs * 3)):
-            t = time.perf_counter()
-            subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
-            times.append((time.perf_counter() - t) * 1000)
-        return statistics.median(times)
+def startup_ms(runs: int, pythons: list[str] | None = None) -> dict[str, tuple[float, float]]:
+    """Median milliseconds (wall, CPU) of `loganalyzer --help`, of a completion TAB (command names; an option's
+    values) and of an interpreter that does nothing (the floor), alternating, per interpreter given
+    (the first is this one; another venv's python measures another checkout side by side).
 
-    return {"help_ms": med([*LOGANALYZER, "--help"]), "python_ms": med([sys.executable, "-c", "pass"])}
+    Each runs the console script (what a user types) from the interpreter's own bin directory, after
+    one warm-up run that may write bytecode (as a user's first run does), unless
+    PYTHONDONTWRITEBYTECODE says not to.
+    """
+    pythons = pythons or [sys.executable]
+    env = dict(os.environ)
+    tab = {**env, "_LOGANALYZER_COMPLETE": "bash_complete", "COMP_WORDS": "loganalyzer an", "COMP_CWORD": "1"}
+    values = {**tab, "COMP_WORDS": "loganalyzer analyze --format ", "COMP_CWORD": "3"}
+    jobs: dict[str, tuple[list[str], dict[str, str]]] = {}
+    for n, py in enumerate(pythons):
+        tag = "" if n == 0 else f" [{py}]"
+        script = str(Path(py).parent / "loganalyzer")
+        jobs[f"python -c pass{tag}"] = ([py, "-c", "pass"], env)
+        jobs[f"loganalyzer --help{tag}"] = ([script, "--help"], env)
+        jobs[f"TAB: loganalyzer an{tag}"] = ([script], tab)
+        jobs[f"TAB: analyze --format{tag}"] = ([script], values)
+    def once(cmd: list[str], e: dict[str, str]) -> tuple[float, float]:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed")
+        return wall * 1000, (usage.ru_utime + usage.ru_stime) * 1000
+
+    for cmd, e in jobs.values():  # warm-up
+        once(cmd, e)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in jobs}
+    for _ in range(max(5, runs * 3)):
+        for name, (cmd, e) in jobs.items():
+            times[name].append(once(cmd, e))
+    # wall time is what a user waits; CPU time (user + system) moves less with the machine's load
+    return {name: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t)) for name, t in times.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,7 +209,16 @@ def main() -> None:
     ap.add_argument("--analyze-sizes", default="", help="more incident sizes for `analyze` (e.g. 100M,500M,2G)")
     ap.add_argument("--no-analyze", action="store_true", help="skip `analyze`")
     ap.add_argument("--json", type=Path, default=WORK / "bench_perf.json", help="where the figures go")
+    ap.add_argument("--startup-only", action="store_true",
+                    help="only `loganalyzer --help` and completion TABs (medians of 3 x --runs runs)")
+    ap.add_argument("--against", action="append", default=[], metavar="PYTHON",
+                    help="with --startup-only: also this interpreter (another checkout's venv), alternating")
     args = ap.parse_args()
+    if args.startup_only:
+        print(f"{'median of ' + str(max(5, args.runs * 3)) + ' runs':<60} {'wall':>9} {'CPU':>9}")
+        for name, (wall, cpu) in startup_ms(args.runs, [sys.executable, *args.against]).items():
+            print(f"{name:<60} {wall:6.1f} ms {cpu:6.1f} ms")
+        return
     size = parse_size(args.size)
     WORK.mkdir(exist_ok=True)
     out_dir = WORK / "bench_perf_out"
@@ -229,8 +266,9 @@ def main() -> None:
     peers = {tool: results[name]["lines_per_s"] for tool, (name, _) in peer_jobs.items() if name in results}
     start = startup_ms(args.runs)
     print(table(results, peers))
-    print(f"\n`loganalyzer --help`: {start['help_ms']:.0f} ms "
-          f"(an interpreter doing nothing: {start['python_ms']:.0f} ms)")
+    print("")
+    for name, (wall, cpu) in start.items():
+        print(f"{name:<30} {wall:5.0f} ms wall, {cpu:5.0f} ms CPU")
     sizes_out = {}
     export = out_dir / "export"
     if sizes and export.is_dir():

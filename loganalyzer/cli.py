@@ -1,39 +1,20 @@
-"""Command line: parses options, calls the library, prints. Nothing else lives here."""
+"""Command line: parses options, calls the library, prints (through loganalyzer.printing). Nothing else lives here.
+
+This module is what ``--help`` and shell completion load: it imports click and the option
+definitions only; the library, and the printing of results, are imported inside each command."""
 
 from __future__ import annotations
 
-import contextlib
-import re
 import sys
-from typing import TYPE_CHECKING
 
 import click
 
-from loganalyzer import errors, terminal
+from loganalyzer import __version__, errors, terminal
 
-if TYPE_CHECKING:
-    from loganalyzer import analysis as analysis_mod
-    from loganalyzer import ingest
-
-
-def _say(message: str = "", *parts: terminal.Part, indent: int = 0, fit: str = "wrap") -> None:
-    """One line of human text (stderr when stdout carries data; nothing with -q), fitted to a terminal."""
-    terminal.say(message, *parts, indent=indent, fit=fit)
-
-
-def _shown(text: str | None, width: int | None, masked: bool = True) -> str:
-    """Log text for a terminal: secrets masked, control characters visible, cut to ``width`` (None: whole)."""
-    from loganalyzer import redact
-
-    text = redact.printable(redact.mask_text(text) if masked else text)
-    return text if width is None or len(text) <= width else text[: width - 3] + "..."
-
-
-def _missing(v) -> bool:
-    """None, NaN, NaT or pandas' NA (the library's frames hand these out)."""
-    import pandas as pd
-
-    return v is None or bool(pd.isna(v))
+# One instance of each path type for all options: click asks gettext for the type's name in
+# each one's constructor, and two dozen of those lookups were a third of --help's own time.
+_FILE = click.Path(dir_okay=False)
+_DIR = click.Path(file_okay=False)
 
 
 def _pairs(values: tuple[str, ...], option: str, what: str) -> dict[str, str]:
@@ -106,7 +87,7 @@ class _KindsHelp(click.Option):
 
 def source_options(f):
     """Options every command that reads logs shares."""
-    f = click.option("--formats", "formats", multiple=True, type=click.Path(dir_okay=False),
+    f = click.option("--formats", "formats", multiple=True, type=_FILE,
                      help="TOML file with more format definitions (repeatable).")(f)
     f = click.option("--encoding", multiple=True, metavar="[KIND=|PATH=]CODEC",
                      help="Text encoding, for all files or one kind/file (default utf-8).")(f)
@@ -117,13 +98,15 @@ def source_options(f):
                      help="Read PATH as this kind (and format) instead of detecting it.")(f)
     f = click.option("--since", help="Drop entries before this time (ISO-8601; UTC unless an offset is given).")(f)
     f = click.option("--until", help="Drop entries after this time.")(f)
-    f = click.option("--config", type=click.Path(dir_okay=False),
+    f = click.option("--config", type=_FILE,
                      help="Settings file (zones, encodings, formats, rules); default ./loganalyzer.toml.")(f)
     return f
 
 
 def _mask_option(f):
     def add(ctx, param, values):
+        if not values or ctx.resilient_parsing:  # completing a word must not load polars for the regex check
+            return values
         from loganalyzer import redact
 
         try:
@@ -137,43 +120,8 @@ def _mask_option(f):
                         help="Also mask what this regex matches, in every output (repeatable).")(f)
 
 
-def _short_ts(ts) -> str:
-    if ts is None or ts != ts:  # None, NaN or NaT
-        return "-"
-    return ts.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def print_sources(report: ingest.ParseReport, samples: int = 3, masked: bool = True) -> None:
-    """The per-file table of ``loganalyzer parse``, its notes and the first rejected lines of each file."""
-    rows = [("FILE", "KIND", "FORMAT", "LINES", "PARSED", "CONT", "REJECTED", "UNREAD", "FIRST (UTC)", "LAST (UTC)",
-             "ZONE")]
-    for r in report.stats:
-        fmt = "(not a log)" if r.get("not_log") else "-" if r["format"] is None else \
-            f"{r['format']} ({r['match_rate']:.0%})"
-        zone = r["zone_source"] if not r["zone"] else f"{r['zone']} ({r['zone_source']})"
-        rows.append((r["file"], r["kind"] or "-", fmt, f"{r['lines']:,}", f"{r['parsed']:,}",
-                     f"{r['continuation']:,}", f"{r['rejected']:,}", f"{r['unread']:,}", _short_ts(r["first_ts"]),
-                     _short_ts(r["last_ts"]), zone or "-"))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        _say("  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) if i < 8 else str(c).ljust(w)
-                       for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))) + "  " + row[-1], fit="cut")
-    for r in report.stats:
-        if r["kind"] and r["kind_evidence"] and r["kind_evidence"] != "given":
-            _say(f"kind: {r['file']}: {r['kind_evidence']}")
-    for note in report.notes:
-        _say(f"note: {note}")
-    if report.rejected and samples:
-        _say(f"\nrejected lines: {report.rejected:,} (first {samples} per file)")
-        shown: dict[str, int] = {}
-        for r in report.rejects:
-            if shown.setdefault(r["file"], 0) < samples:
-                shown[r["file"]] += 1
-                _say(f"  {r['file']}:{r['line']}: {r['reason']}: {_shown(r['text'], 100, masked)}")
-
-
 def _display_options() -> list[click.Option]:
-    """--color and -v: accepted before the command and after it (every command gets them)."""
+    """--color, --debug and -v: accepted before the command and after it (every command gets them)."""
     def color(ctx, param, value):
         if value is not None:
             terminal.SETTINGS.color = value
@@ -185,6 +133,9 @@ def _display_options() -> list[click.Option]:
         click.Option(["--color"], type=click.Choice(terminal.COLOR_CHOICES), default=None, expose_value=False,
                      is_eager=True, callback=color, metavar="auto|always|never",
                      help="Colour the output: auto (default: on a terminal, unless NO_COLOR is set), always, never."),
+        # main() acts on it (it must know before the options are parsed); declared so that help names it
+        click.Option(["--debug"], is_flag=True, expose_value=False,
+                     help="On an unexpected error, show the traceback (to report a bug) instead of one line."),
         click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=verbose,
                      help="More detail: every file's counts, clock offset and note, how attempts were linked, "
                           "which rules matched, stage timings."),
@@ -209,9 +160,16 @@ _Group.group_class = _Group
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, params=_display_options())
-@click.version_option(package_name="loganalyzer")
+@click.version_option(version=__version__, prog_name="loganalyzer")  # not importlib.metadata: slow
 def cli() -> None:
     """Line up client, Nginx and Spring Boot logs and say where each request died, and why.
+
+    \b
+    Examples:
+      loganalyzer analyze incident/logs -o report.html --markdown postmortem.md
+      loganalyzer parse /var/log/nginx
+      loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 incident/logs
+      loganalyzer init /etc/loganalyzer && loganalyzer scan --config /etc/loganalyzer/loganalyzer.toml
 
     \b
     Shell completion: eval "$(_LOGANALYZER_COMPLETE=bash_source loganalyzer)" in ~/.bashrc
@@ -222,8 +180,8 @@ def cli() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @source_options
-@click.option("--out", type=click.Path(dir_okay=False),
-              help="Write the parsed entries (.parquet, .csv, .jsonl), in file order, as they are parsed.")
+@click.option("--out", type=_FILE,
+              help="Write the parsed entries (.parquet, .csv, .jsonl; - for JSON lines on stdout), in file order.")
 @click.option("--samples", default=3, show_default=True, help="Rejected lines to show per file.")
 @click.option("--no-redact", is_flag=True, help="Show and write secrets (tokens, passwords, keys) instead of ****.")
 @_mask_option
@@ -237,240 +195,41 @@ def parse(paths, as_, tz, encoding, formats, since, until, config, out, samples,
       loganalyzer parse logs/ --out entries.parquet
       zcat access.log.2.gz | loganalyzer parse -
     """
-    from loganalyzer import ingest
+    from loganalyzer import ingest, printing
 
-    global _HUMAN_TO_STDERR, _QUIET
-    _HUMAN_TO_STDERR = _QUIET = False  # parse prints its report; an earlier command in this process may have muted it
     if out:
         try:
             ingest.check_output_type(out)
         except errors.UsageError as exc:
             raise click.BadParameter(str(exc), param_hint="--out") from exc
-    report = ingest.parse_files(paths, out=out, samples=samples, since=since, until=until,
-                                redact_secrets=not no_redact, **_load_options(as_, tz, encoding, formats, config))
-    print_sources(report, samples, masked=not no_redact)
+        (out,) = _outputs((out,), paths)  # with --out - the entries are stdout's, the table stderr's
+    options = _load_options(as_, tz, encoding, formats, config)
+    with terminal.showing_progress():
+        report = ingest.parse_files(paths, out=out, samples=samples, since=since, until=until,
+                                    redact_secrets=not no_redact, **options)
+    printing.print_sources(report, samples, masked=not no_redact)
     if out:
-        click.echo(f"wrote {report.written:,} entries to {out}")
+        terminal.say(f"wrote {report.written:,} entries to {out}")
 
 
-@contextlib.contextmanager
-def _progress():
-    """Progress on stderr while the library works, when stderr is a terminal (and stage timings for -v)."""
-    from loganalyzer import progress
+def _outputs(outputs: tuple[str | None, ...], inputs, stdout_taken: bool = False) -> tuple[str | None, ...]:
+    """The outputs, checked before any input is read: ``/dev/stdout`` and the like become ``-``, at
+    most one goes to stdout (and then the human text goes to stderr), each can be written and
+    overwrites no input."""
+    from loganalyzer.outputs import as_stdout, check_writable
 
-    shown = terminal.listener()
-    if shown is None:
-        yield
-        return
-    with shown, progress.reporting(shown):
-        yield
-
-
-def _ts(value) -> str:
-    if value is None:
-        return "-"
-    return str(value).replace("T", " ").replace("Z", "")[:23] + " UTC"
-
-
-def _verdict_styles(a: analysis_mod.Analysis) -> dict[str, str]:
-    """Verdict -> its colour, from the rules vocabulary (so a user's rules file recolours the terminal too)."""
-    from loganalyzer import diagnose
-
-    return {v["name"]: v["colour"] for v in diagnose.vocabulary(a.rules)["verdicts"] if v.get("colour")}
-
-
-def _relative(file: str, roots: tuple[str, ...]) -> str:
-    """``file`` relative to the folder given on the command line, when it is under one (terminals only)."""
-    import os
-
-    for root in roots:
-        if os.path.isdir(root):
-            rel = os.path.relpath(file, root)
-            if not rel.startswith(".."):
-                return rel
-    return file
-
-
-def _messages(a: analysis_mod.Analysis, lines) -> dict[tuple[str, int], str]:
-    """The parsed message of each (file, line) cited: what a terminal shows instead of the raw line,
-    whose prefix (time, level, thread, logger) would spend the width."""
-    import polars as pl
-
-    out: dict[tuple[str, int], str] = {}
-    frames = a.entries.polars
-    for kind, group in lines.groupby("kind"):
-        df = frames.get(kind)
-        if df is None or "message" not in df.columns:
-            continue
-        hits = df.filter(pl.col("file").is_in(list(group["file"].unique()))
-                         & pl.col("line").is_in([int(x) for x in group["line"]])).select("file", "line", "level",
-                                                                                        "message")
-        for file, line, level, message in hits.iter_rows():
-            first = (message or "").split("\n")[0]
-            out[(file, int(line))] = f"{level} {first}" if level else first
-    return out
-
-
-def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1, roots: tuple[str, ...] = ()) -> None:
-    """The terminal summary: sources, offsets, counts by verdict and cause, evidence, trigger.
-
-    With -v also every file's line counts, every clock offset and note, how attempts were linked,
-    which rules named the causes, and how long each stage took.
-    """
-    s = a.summary
-    verbose = terminal.SETTINGS.verbose
-    tty = terminal.width(terminal.human_stream()) is not None
-    colours = _verdict_styles(a)
-    where = (lambda f: _relative(f, roots)) if tty else (lambda f: f)
-
-    def heading(text: str) -> None:
-        _say("", (text, "bold"))
-
-    if verbose:
-        heading("Files")
-        print_sources(a.entries.report(samples=3), samples=3, masked=a.redacted)
-        _say("")
-    heading("Sources")
-    for r in a.sources.itertuples():
-        if not isinstance(r.kind, str):
-            continue
-        zone = r.zone if isinstance(r.zone, str) and r.zone else "-"
-        counts = f"{r.kind:<13} {r.format:<22} {r.parsed:>9,} entries  {r.rejected:>6,} rejected  "
-        zone = f"zone {zone} ({r.zone_source})"
-        # a terminal gets the file before the (long) zone note, which may then wrap
-        _say(counts + (f"{where(r.file)}  {zone}" if tty else f"{zone}  {r.file}"), indent=2)
-    offsets = a.offsets if verbose else [o for o in a.offsets if o.applied]
-    if offsets:
-        heading("Clock offsets")
-        for o in offsets:
-            _say(o.describe(), indent=2)
-    for note in ([] if verbose else a.entries.notes):  # -v printed them all with the files
-        if "passed over" in note or "undecodable" in note or "truncated" in note or "corrupt" in note:
-            _say(f"note: {_shown(note, None, False)}", indent=2)
-    _say("")
-    if not s.get("attempts"):
-        window = [n for n in a.entries.notes if "leaves no entry" in n]
-        if window:
-            _say(f"No request attempts found: {window[0]}.")
-        else:
-            _say("No request attempts found: these logs tell of no request (load a client, proxy or "
-                 "upstream log that does).")
-        _print_timings()
-        return
-    failed = (f"{s['failed_attempts']:,} attempts failed", "bold") if s["failed_attempts"] else "no attempt failed"
-    _say(f"{s['attempts']:,} attempts ({s['requests']:,} requests) from {_ts(s['time_range']['from'])} "
-         f"to {_ts(s['time_range']['to'])}; ", failed, f" ({s['failed_requests']:,} requests)")
-    if s["first_failure"]:
-        run = s["longest_failure_run"]
-        _say(f"First failure {_ts(s['first_failure'])}, last {_ts(s['last_failure'])}; longest run of "
-             f"failures: {run['attempts']:,} attempts ({_ts(run['from'])} to {_ts(run['to'])})")
-    _say("")
-    heading("Where they died (verdict)")
-    for verdict, n in s["by_verdict"].items():
-        _say("  ", (f"{verdict:<18}", colours.get(verdict, "")), f" {n:>8,}")
-    if s["by_cause"]:
-        _say("")
-        heading("Why (root cause)")
-        ev = a.evidence
-        req = a.requests
-        cited = []
-        for c in a.causes().itertuples():
-            mine = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]
-            top = mine["root_cause_detail"].dropna().value_counts()
-            detail = f" ({top.index[0]})" if len(top) else ""
-            verdict = mine["verdict"].mode()
-            style = colours.get(verdict.iloc[0], "") if len(verdict) else ""
-            lines = ev[ev["attempt_id"].isin(mine["attempt_id"].head(1).tolist()) & (ev["role"] == "cause")]
-            if lines.empty:
-                lines = ev[ev["attempt_id"].isin(mine["attempt_id"].head(1).tolist())]
-            cited.append((c, detail, style, lines.head(evidence_per_cause)))
-        import pandas as pd
-
-        messages = _messages(a, pd.concat([x[3] for x in cited])) if tty and not verbose else {}
-        for c, detail, style, lines in cited:
-            # Details and unexplained causes quote the logs' exception names and messages.
-            _say((f"{_shown(c.root_cause + detail, None, a.redacted):<40}", style),
-                 f" {c.attempts:>8,}  {_shown(c.explanation or '', None, a.redacted)}", indent=2)
-            for e in lines.itertuples():
-                place = f"{where(e.file)}:{e.line}"
-                if (e.file, int(e.line)) in messages:  # a terminal: the message, on one line
-                    _say((place, "dim"), f"  {_shown(messages[(e.file, int(e.line))], None, a.redacted)}",
-                         indent=6, fit="cut")
-                    continue
-                for text in _telling_lines(e.text or ""):
-                    _say((place, "dim"), f"  {_shown(text, None if verbose else 160, a.redacted)}", indent=6)
-    trigger = s.get("suspected_trigger")
-    if trigger:
-        _say("")
-        _say(("Suspected trigger:", "bold"), f" {trigger['cause']} first at {_ts(trigger['first_failure'])} "
-             f"({_shown(trigger['endpoint'], 60, a.redacted)}, request "
-             f"{_shown(trigger['request_id'], 60, a.redacted) or '#' + str(trigger['attempt_id'])})")
-        ch = trigger.get("change")
-        if ch:
-            was = f", was {ch['previous_version']}" if ch.get("previous_version") else ""
-            version = f" {ch['version']}" if ch.get("version") else ""
-            _say(f"{ch['before_first_failure_s']:.3f} s before it: {ch['label']}{version}{was} — ",
-                 (f"{where(ch['file'])}:{ch['line']}", "dim"), f"  {_shown(ch['text'], 120, a.redacted)}", indent=2)
-        else:
-            _say("no release, restart or reload was logged in the two hours before it", indent=2)
-        if trigger.get("explains"):
-            _say(f"its scope: {trigger['cause']} {trigger['explains']}", indent=2)
-        for c in s.get("causes") or []:  # the other leading causes' own triggers
-            other = (c.get("trigger") or {}).get("change")
-            if other and c.get("cause") != trigger["cause"]:
-                _say(f"{c['cause']}: {other['before_first_failure_s']:.3f} s after {other['label']} — ",
-                     (f"{where(other['file'])}:{other['line']}", "dim"),
-                     f" ({c['trigger'].get('explains') or ''})", indent=2)
-    if a.differences:
-        _say("")
-        heading("What sets the failures apart")
-        for d in a.differences[:6]:
-            _say(_shown(d.sentence, 400, a.redacted), indent=2)
-    eps = [e for e in s["by_endpoint"] if e["failed"]][:5]
-    if eps:
-        _say("")
-        heading("Failing endpoints")
-        for e in eps:
-            _say(f"{_shown(e['endpoint'], 60, a.redacted):<40} {e['failed']:>6,} of {e['attempts']:,} "
-                 f"failed, mostly {e['top_cause']}", indent=2)
-    if verbose:
-        _print_links(a)
-        _print_timings()
-
-
-def _print_links(a: analysis_mod.Analysis) -> None:
-    """-v: how the attempts were linked across the logs, and which rules named their causes."""
-    req = a.requests
-    _say("")
-    _say("", ("How attempts were linked", "bold"))
-    for method, n in req["link"].value_counts().items():
-        _say(f"  {method:<24} {n:>8,}")
-    rules = req.loc[req["verdict"] != "ok", "rule"].fillna("(no rule: named by its error signature)")
-    if len(rules):
-        _say("")
-        _say("", ("Rules that named the causes", "bold"))
-        for rule, n in rules.value_counts().items():
-            _say(f"  {rule:<40} {n:>8,}")
-
-
-def _print_timings() -> None:
-    stages = terminal.SETTINGS.timings.stages
-    if terminal.SETTINGS.verbose and stages:
-        _say("")
-        _say("Timings: " + ", ".join(f"{name} {sec:.2f} s" for name, sec in stages))
-
-
-def _telling_lines(text: str) -> list[str]:
-    """An evidence entry's first line, and the exception line of its stack trace if it has one."""
-    lines = [x for x in text.split("\n") if x.strip()]
-    if not lines:
-        return [""]
-    exception = next((x for x in lines[1:] if re.match(r"(Caused by: )?[\w$.]+(Exception|Error)\b", x)), None)
-    return [lines[0]] + ([exception.strip()] if exception else [])
+    outputs = tuple(map(as_stdout, outputs))
+    if sum(o == "-" for o in outputs) + stdout_taken > 1:
+        raise click.UsageError("only one output can go to stdout (-)")
+    terminal.SETTINGS.to_stderr = stdout_taken or "-" in outputs
+    for o in outputs:
+        if o:
+            check_writable(o, list(inputs))
+    return outputs
 
 
 def _analyze_options(f):
-    f = click.option("--rules", "rules", multiple=True, type=click.Path(dir_okay=False),
+    f = click.option("--rules", "rules", multiple=True, type=_FILE,
                      help="TOML file with more diagnosis rules (repeatable).")(f)
     f = click.option("--no-redact", is_flag=True, help="Show secrets (tokens, passwords, keys) instead of ****.")(f)
     f = click.option("--no-clock-correction", "no_clock", is_flag=True,
@@ -482,13 +241,13 @@ def _analyze_options(f):
 @click.argument("paths", nargs=-1, required=True)
 @source_options
 @_analyze_options
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the whole result as JSON.")
-@click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
-@click.option("--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown postmortem.")
-@click.option("--otlp", "otlp_out", type=click.Path(dir_okay=False),
+@click.option("--json", "json_out", type=_FILE, help="Write the whole result as JSON.")
+@click.option("-o", "--output", "html_out", type=_FILE, help="Write the HTML report.")
+@click.option("--markdown", "md_out", type=_FILE, help="Write a Markdown postmortem.")
+@click.option("--otlp", "otlp_out", type=_FILE,
               help="Write the requests as OpenTelemetry traces (OTLP/JSON lines) for Jaeger or Tempo.")
-@click.option("--ecs", "ecs_out", type=click.Path(dir_okay=False), help="Write the attempts as ECS NDJSON.")
-@click.option("--export", "export_dir", type=click.Path(file_okay=False),
+@click.option("--ecs", "ecs_out", type=_FILE, help="Write the attempts as ECS NDJSON.")
+@click.option("--export", "export_dir", type=_DIR,
               help="Write the export as a directory: attempts.parquet, evidence.parquet and a small analysis.json "
               "(for large logs; report and trace --from read it back).")
 @click.option("--check", is_flag=True, help=f"Exit {errors.ExitStatus.FAILURES.value} when any attempt failed.")
@@ -512,31 +271,26 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
     5 failures found (--check).
     """
     from loganalyzer import analysis as analysis_mod
+    from loganalyzer import printing
 
     terminal.SETTINGS.quiet = quiet
-    outputs = [o for o in (json_out, html_out, md_out, otlp_out, ecs_out) if o]
-    if sum(o == "-" for o in outputs) + (out_format != "text") > 1:
-        raise click.UsageError("only one output can go to stdout (-)")
-    terminal.SETTINGS.to_stderr = out_format != "text" or "-" in outputs
-    from loganalyzer.outputs import check_writable
-
-    for o in outputs:
-        check_writable(o, list(paths))
-    with _progress():
+    json_out, html_out, md_out, otlp_out, ecs_out = _outputs((json_out, html_out, md_out, otlp_out, ecs_out), paths,
+                                                             stdout_taken=out_format != "text")
+    with terminal.showing_progress():
         a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
                                  clock_correction=not no_clock, **_load_options(as_, tz, encoding, formats, config))
-    print_analysis(a, roots=tuple(paths))
+    printing.print_analysis(a, roots=tuple(paths))
     if out_format != "text":
-        _write_stdout(a, out_format)
+        printing.write_stdout(a, out_format)
     if json_out:
         a.write_json(json_out if json_out != "-" else sys.stdout)
-        _say(f"\nwrote {json_out}")
+        terminal.say(f"\nwrote {json_out}")
     if export_dir:
         from loganalyzer import export
 
         n = export.write(a, export_dir)
-        _say(f"wrote {export_dir} ({n:,} attempts)")
-    _write_reports(a, html_out, md_out, otlp_out, ecs_out)
+        terminal.say(f"wrote {export_dir} ({n:,} attempts)")
+    printing.write_reports(a, html_out, md_out, otlp_out, ecs_out)
     if not a.summary.get("attempts"):
         click.get_current_context().exit(errors.ExitStatus.NOTHING_TO_ANALYSE)
     if check and a.summary.get("failed_attempts"):
@@ -549,8 +303,8 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
 @click.argument("paths", nargs=-1)
 @source_options
 @_analyze_options
-@click.option("--from", "from_dir", type=click.Path(exists=True, file_okay=False),
-              help="Read an export directory (analyze --export) instead of the logs: its evidence lines.")
+@click.option("--from", "from_dir", type=click.Path(exists=True),
+              help="Read a saved export (analyze --export DIR or --json FILE) instead of the logs: its evidence.")
 def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock,
           from_dir) -> None:
     """Print one request's hop chain: every line of every hop, attempt by attempt, in time order.
@@ -559,8 +313,10 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
     Examples:
       loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 incident/logs
       loganalyzer trace '#227' incident/logs       # an attempt without a request id
-      loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 --from out/   # from analyze --export out/
+      loganalyzer trace d293cf8d2a2b4dec98adfc250fd2b2d9 --from analysis.json   # from analyze --json
     """
+    from loganalyzer import printing
+
     if from_dir and paths:
         raise click.UsageError("give either log paths or --from DIR, not both")
     if from_dir:
@@ -569,47 +325,33 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
         attempts, lines, redacted = export.trace(from_dir, request_id)
         if attempts.height == 0:
             raise click.ClickException(f"no request {request_id!r} in the export {from_dir}")
-        _print_trace(attempts.to_pandas(), lines.to_pandas(), redacted)
+        printing.print_trace(attempts.to_pandas(), lines.to_pandas(), redacted)
         return
     if not paths:
         raise click.UsageError("give the logs to read (PATHS), or an export with --from DIR")
     from loganalyzer import analysis as analysis_mod
+    from loganalyzer import progress
 
-    a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
-                             clock_correction=not no_clock, **_load_options(as_, tz, encoding, formats, config))
-    lines = a.trace(request_id)
+    options = _load_options(as_, tz, encoding, formats, config)
+    with terminal.showing_progress():
+        a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
+                                 clock_correction=not no_clock, **options)
+        progress.stage("tracing")
+        lines = a.trace(request_id)
     if lines.empty:
         raise click.ClickException(f"no request {request_id!r} in these logs")
     req = a.requests
     mine = req[(req["request_id"] == request_id) | (req["logical_id"] == request_id)
                | (("#" + req["attempt_id"].astype(str)) == request_id)]
-    _print_trace(mine, lines, a.redacted)
-
-
-def _print_trace(mine, lines, redacted: bool) -> None:
-    """Each attempt's outcome, then its lines (pandas frames: attempts, and lines with kind, file, line, link)."""
-    for r in mine.itertuples():
-        cause = r.root_cause + (f" ({r.root_cause_detail})" if isinstance(r.root_cause_detail, str) else "")
-        request = _shown(f"{r.method} {r.path}", 200, redacted)  # the request line is the log's text
-        click.echo(f"attempt {r.attempt}  {_ts(r.ts.isoformat())}  {request}  "
-                   f"client {_status(r.status_client)}  proxy {_status(r.status_proxy)}  "
-                   f"upstream {_status(r.status_upstream)}  -> {r.verdict}: {_shown(cause, 200, redacted)}")
-        click.echo(f"  {_shown(r.verdict_reason, 300, redacted)}; linked by {r.link}")
-        for e in lines[lines["attempt_id"] == r.attempt_id].itertuples():
-            text = _shown((e.text or e.message or "").split("\n")[0], 150, redacted)
-            click.echo(f"    {e.ts.strftime('%H:%M:%S.%f')[:-3]}  {e.kind:<12} {e.file}:{e.line}  [{e.link}]  {text}")
-
-
-def _status(v) -> str:
-    return "-" if _missing(v) else str(int(v))
+    printing.print_trace(mine, lines, a.redacted)
 
 
 @cli.command()
 @click.argument("json_file", type=click.Path(exists=True))
-@click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
-@click.option("--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown postmortem.")
-@click.option("--otlp", "otlp_out", type=click.Path(dir_okay=False), help="Write OpenTelemetry traces (OTLP/JSON).")
-@click.option("--ecs", "ecs_out", type=click.Path(dir_okay=False), help="Write the attempts as ECS NDJSON.")
+@click.option("-o", "--output", "html_out", type=_FILE, help="Write the HTML report.")
+@click.option("--markdown", "md_out", type=_FILE, help="Write a Markdown postmortem.")
+@click.option("--otlp", "otlp_out", type=_FILE, help="Write OpenTelemetry traces (OTLP/JSON).")
+@click.option("--ecs", "ecs_out", type=_FILE, help="Write the attempts as ECS NDJSON.")
 def report(json_file, html_out, md_out, otlp_out, ecs_out) -> None:
     """Render the HTML report, the Markdown postmortem or the traces again from a saved --json export
     (or an --export directory).
@@ -621,10 +363,11 @@ def report(json_file, html_out, md_out, otlp_out, ecs_out) -> None:
       loganalyzer report analysis.json --otlp traces.jsonl
       loganalyzer report out/ -o report.html        # from analyze --export out/
     """
-    from loganalyzer import reports
+    from loganalyzer import printing, reports
 
     if not (html_out or md_out or otlp_out or ecs_out):
         raise click.UsageError("say what to write: -o report.html, --markdown postmortem.md, --otlp or --ecs")
+    html_out, md_out, otlp_out, ecs_out = _outputs((html_out, md_out, otlp_out, ecs_out), (json_file,))
     from pathlib import Path
 
     if Path(json_file).is_dir():
@@ -633,72 +376,20 @@ def report(json_file, html_out, md_out, otlp_out, ecs_out) -> None:
         data = export.read(json_file)
     else:
         data = reports.read_json(json_file)
-    _write_reports(data, html_out, md_out, otlp_out, ecs_out)
-
-
-def _write_stdout(a, out_format: str) -> None:
-    """The export (json), its attempts (ndjson) or ECS documents (ecs), on stdout."""
-    import json
-
-    from loganalyzer import reports
-    from loganalyzer.reports import otlp
-
-    data = reports.export(a)
-    if out_format == "json":
-        from loganalyzer.outputs import write_json
-
-        write_json(data, sys.stdout)
-        sys.stdout.write("\n")
-        return
-    docs = data["requests"] if out_format == "ndjson" else otlp.ecs_documents(data)
-    for doc in docs:
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
-
-
-def _write_reports(source, html_out: str | None, md_out: str | None, otlp_out: str | None = None,
-                   ecs_out: str | None = None) -> None:
-    """The HTML report, the Markdown postmortem, traces and ECS documents, from an Analysis or an export."""
-    if not (html_out or md_out or otlp_out or ecs_out):
-        return
-    with _progress():  # what was written is said once the progress display is gone
-        done = _write_each(source, html_out, md_out, otlp_out, ecs_out)
-    for line in done:
-        _say(line)
-
-
-def _write_each(source, html_out: str | None, md_out: str | None, otlp_out: str | None,
-                ecs_out: str | None) -> list[str]:
-    from loganalyzer import progress, reports
-
-    done = []
-
-    if otlp_out or ecs_out:
-        from loganalyzer.reports import otlp
-
-        data = reports.export(source)
-        if otlp_out:
-            progress.stage(f"writing {otlp_out}")
-            n = otlp.write_otlp(data, otlp_out if otlp_out != "-" else sys.stdout)
-            done.append(f"wrote {n:,} traces to {otlp_out}")
-        if ecs_out:
-            progress.stage(f"writing {ecs_out}")
-            n = otlp.write_ecs(data, ecs_out if ecs_out != "-" else sys.stdout)
-            done.append(f"wrote {n:,} attempts to {ecs_out}")
-
-    if html_out:
-        progress.stage(f"writing {html_out}")
-        reports.write_html(source, html_out if html_out != "-" else sys.stdout)
-        done.append(f"wrote {html_out}")
-    if md_out:
-        progress.stage(f"writing {md_out}")
-        reports.write_markdown(source, md_out if md_out != "-" else sys.stdout)
-        done.append(f"wrote {md_out}")
-    return done
+    printing.write_reports(data, html_out, md_out, otlp_out, ecs_out)
 
 
 @cli.group()
 def formats() -> None:
-    """The format definitions: list them, check a file of your own, or infer one from a log."""
+    """The format definitions: list them, check a file of your own, or infer one from a log.
+
+    \b
+    Examples:
+      loganalyzer formats list
+      loganalyzer formats suggest app.log > app.toml
+      loganalyzer formats check app.toml
+      loganalyzer analyze --formats app.toml logs/
+    """
 
 
 @formats.command("list")
@@ -746,23 +437,30 @@ def formats_check(files) -> None:
 
 
 @cli.command()
-@click.argument("folder", default=".", type=click.Path(file_okay=False))
+@click.argument("folder", default=".", type=_DIR)
 def init(folder) -> None:
-    """Write a commented starter loganalyzer.toml (sources, history, thresholds, outputs) in FOLDER."""
+    """Write a commented starter loganalyzer.toml (sources, history, thresholds, outputs) in FOLDER.
+
+    \b
+    Examples:
+      loganalyzer init                      # ./loganalyzer.toml, which scan finds here or below
+      loganalyzer init /etc/loganalyzer && $EDITOR /etc/loganalyzer/loganalyzer.toml
+      loganalyzer scan --config /etc/loganalyzer/loganalyzer.toml
+    """
     from loganalyzer import scan as scan_mod
 
     target = scan_mod.init(folder)
-    _say(f"wrote {target}: name your log files under [[sources]], then run: loganalyzer scan")
+    terminal.say(f"wrote {target}: name your log files under [[sources]], then run: loganalyzer scan")
 
 
 @cli.command()
-@click.option("--config", type=click.Path(dir_okay=False),
+@click.option("--config", type=_FILE,
               help="The settings file (default: loganalyzer.toml here or above, else "
               "$XDG_CONFIG_HOME/loganalyzer/config.toml).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False),
+@click.option("--json", "json_out", type=_FILE,
               help="Write the night's summary as JSON (- for stdout).")
-@click.option("-o", "--output", "html_out", type=click.Path(dir_okay=False), help="Write the night's HTML report.")
-@click.option("--prom", "prom_out", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", "html_out", type=_FILE, help="Write the night's HTML report.")
+@click.option("--prom", "prom_out", type=_FILE,
               help="Write a Prometheus textfile (atomically) for node_exporter's textfile collector.")
 @click.option("--complete", is_flag=True, help="The logs are finished: commit every attempt, hold nothing back.")
 @click.option("--no-redact", is_flag=True, help="Keep secrets in the stored evidence (masked by default).")
@@ -785,9 +483,11 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
     Exit status: 0 done, 2 bad settings, 3 unreadable logs or history, 4 no request attempt found,
     5 a threshold breached, 6 another scan is running, 7 the Dask cluster was lost.
     """
+    from loganalyzer import printing
     from loganalyzer import scan as scan_mod
+    from loganalyzer.outputs import as_stdout, check_writable
 
-    outputs = {k: v for k, v in (("json", json_out), ("html", html_out), ("prom", prom_out)) if v}
+    outputs = {k: as_stdout(v) for k, v in (("json", json_out), ("html", html_out), ("prom", prom_out)) if v}
     if sum(v == "-" for v in outputs.values()) > 1:
         raise click.UsageError("only one output can go to stdout (-)")
     terminal.SETTINGS.to_stderr = "-" in outputs.values()
@@ -798,8 +498,6 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
             raise errors.ConfigError(f"{exc} (loganalyzer init writes a starter, or say --config FILE)") from exc
         raise
     outputs = {**cfg.outputs, **outputs}
-    from loganalyzer.outputs import check_writable
-
     for o in outputs.values():
         check_writable(o, [])
     from loganalyzer import history
@@ -817,10 +515,10 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
     except history.HistoryError as exc:
         raise history.HistoryError(f"{exc} (or say --rebuild)") from exc
     terminal.SETTINGS.quiet = quiet and not result.breaches
-    print_scan(result)
+    printing.print_scan(result)
     if verbose:
         for note in result.notes:
-            click.echo(f"note: {_shown(note, 300)}", err=True)
+            click.echo(f"note: {printing.shown(note, 300)}", err=True)
     export = result.to_dict()
     if outputs.get("json"):
         result.write_json(outputs["json"] if outputs["json"] != "-" else sys.stdout)
@@ -828,13 +526,13 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
         from loganalyzer.reports import night
 
         night.write(export, outputs["html"])
-        _say(f"wrote {outputs['html']}")
+        terminal.say(f"wrote {outputs['html']}")
     if outputs.get("prom"):
         from loganalyzer.reports import prom
 
         prom.write(export, outputs["prom"])
         if outputs["prom"] != "-":
-            _say(f"wrote {outputs['prom']}")
+            terminal.say(f"wrote {outputs['prom']}")
     if result.breaches:
         click.get_current_context().exit(errors.ExitStatus.FAILURES)
     if result.lines["read"] and not result.attempts.height and not result.held_until_next_run:
@@ -842,41 +540,9 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
     return errors.ExitStatus.OK
 
 
-def print_scan(r) -> None:
-    """The night in a few lines: what was read, what was found, what breached (what is new first)."""
-    s = r.summary()
-    _say(f"settings: {r.config_file}")
-    changed = [p for p in r.pieces if p.status != "unchanged"]
-    _say(f"read {r.lines['read']:,} new lines from {sum(1 for p in r.pieces if p.new_lines)} of {len(r.pieces)} "
-         f"files ({r.lines['rejected']:,} rejected, {r.lines['unread']:,} unread)")
-    for p in changed:
-        if p.status in ("rotated", "truncated", "gone"):
-            _say(f"  {p.status}: {_shown(p.path, 100, masked=False)}")
-    if s["attempts"]:
-        rate = s["success_rate"]
-        _say(f"{s['attempts']:,} attempts ({s['requests']:,} requests), {s['failed_attempts']:,} failed; "
-             f"{rate:.1%} succeeded")
-        for cause, n in s["by_cause"].items():
-            _say(f"  {n:>6,}  {_shown(cause, 80, masked=False)}")
-    if r.held_until_next_run:
-        _say(f"{r.held_until_next_run:,} recent entries held for the next run (requests may be in flight)")
-    for note in r.notes:
-        if note.startswith("nothing new"):
-            _say(note)
-    ordered = sorted(r.breaches, key=lambda b: (not b["new"], b["rule"]))
-    if ordered:
-        _say(f"{len(ordered)} breach(es):")
-    for b in ordered:
-        _say(f"  {'NEW ' if b['new'] else ''}{b['rule']}: {_shown(b['message'], 160)}")
-    if r.run_id is not None:
-        _say(f"history: {r.history} (run {r.run_id})")
-
-
 def main() -> None:
     """Entry point: expected problems print one line; unexpected ones too, unless --debug."""
     debug = "--debug" in sys.argv
-    if debug:
-        sys.argv.remove("--debug")
     try:
         status = cli(standalone_mode=False, prog_name="loganalyzer")  # also names the completion variable
     except click.exceptions.Abort:  # Ctrl-C inside a click prompt
@@ -886,8 +552,10 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except errors.LoganalyzerError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, and still the exit status that says what kind of problem it was
+            import traceback
+
+            traceback.print_exc()
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_status)
     except KeyboardInterrupt:

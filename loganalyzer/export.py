@@ -83,6 +83,28 @@ def read_tables(directory: str | Path) -> tuple[dict[str, Any], pl.DataFrame, pl
     return data, frames[0], frames[1]
 
 
+def _json_tables(path: str | Path) -> tuple[dict[str, Any], pl.DataFrame, pl.DataFrame]:
+    """A JSON export (analyze --json) as the summary, attempts and evidence an export directory holds."""
+    from loganalyzer import reports
+
+    data = reports.read_json(path)
+    requests = data.get("requests") or []
+    attempts = pl.from_dicts([{**{k: v for k, v in r.items() if k != "evidence"},
+                               "link": (r.get("link") or {}).get("method") if isinstance(r.get("link"), dict)
+                               else r.get("link")} for r in requests], infer_schema_length=None) \
+        if requests else pl.DataFrame(schema={"request_id": pl.String, "logical_id": pl.String,
+                                              "attempt_id": pl.Int64})
+    evidence = pl.DataFrame([{"attempt_id": r["attempt_id"], "kind": e.get("source"), "file": e.get("file"),
+                              "line": e.get("line"), "ts": e.get("ts"), "link": e.get("link"), "text": e.get("text")}
+                             for r in requests for e in r.get("evidence") or []],
+                            schema={"attempt_id": pl.Int64, "kind": pl.String, "file": pl.String, "line": pl.Int64,
+                                    "ts": pl.String, "link": pl.String, "text": pl.String})
+    utc = [c for c in attempts.columns if c == "ts" or c.endswith(("_send", "_done", "_start", "_end"))]
+    attempts = attempts.with_columns(pl.col(c).str.to_datetime(time_zone="UTC") for c in utc
+                                     if attempts.schema[c] == pl.String)
+    return data, attempts, evidence.with_columns(pl.col("ts").str.to_datetime(time_zone="UTC"))
+
+
 def read(directory: str | Path) -> dict[str, Any]:
     """The export directory as the JSON export's data (``requests`` with their evidence), for the reports."""
     from loganalyzer.analysis import requests_records
@@ -96,13 +118,14 @@ def read(directory: str | Path) -> dict[str, Any]:
 
 
 def trace(directory: str | Path, request_id: str) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
-    """One request's attempts and their evidence lines, from an export directory (no log is read).
+    """One request's attempts and their evidence lines, from an export directory or a JSON export (no
+    log is read).
 
     Returns (attempts, lines, redacted); lines are in time order per attempt.
     """
     from loganalyzer.analysis import trace_order
 
-    data, attempts, evidence = read_tables(directory)
+    data, attempts, evidence = _json_tables(directory) if Path(directory).is_file() else read_tables(directory)
     mine = attempts.filter((pl.col("request_id") == request_id) | (pl.col("logical_id") == request_id)
                            | (pl.format("#{}", pl.col("attempt_id")) == request_id))
     lines = evidence.join(mine.select("attempt_id"), on="attempt_id").unique(

@@ -12,6 +12,7 @@ import functools
 import re
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -264,6 +265,8 @@ ENTRY_OUTPUT_TYPES = (".parquet", ".csv", ".jsonl", ".ndjson")
 
 def check_output_type(out: str | Path) -> str:
     """The file type entries can be written as, from the name's suffix; checked before any log is read."""
+    if str(out) == "-":  # stdout: one entry per line, the one type written as it streams
+        return ".jsonl"
     suffix = Path(out).suffix.lower()
     if suffix not in ENTRY_OUTPUT_TYPES:
         raise errors.UsageError(f"unknown file type {suffix or '(none)'}; use .parquet, .csv or .jsonl")
@@ -616,10 +619,8 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
     progress.stage("reading")
     parts: list[_Source] = []
     for src in chosen:
-        src.read = sources.ReadStats(src.encoding)
         try:
-            chunks = progress.track(sources.line_chunks(src.path, src.read), src.path,
-                                    lambda read=src.read: read.read_bytes)
+            chunks = _chunks(src)
             if src.mixed:
                 parts.extend(_parse_mixed(src, chunks, compiled, opts, notes))
                 continue
@@ -803,6 +804,7 @@ def parse_files(
     suffix = check_output_type(out) if out is not None else None
     opts, settings = _options(tz, as_, encoding, formats, config)
     lo_bound, hi_bound = _bound(since, opts), _bound(until, opts)
+    progress.stage("detecting formats")
     chosen, skipped, notes, compiled = _plan(list(paths), opts)
     if settings.source:
         notes.insert(0, f"settings read from {settings.source}")
@@ -811,6 +813,7 @@ def parse_files(
     lo, hi = _window(chosen, lo_bound, hi_bound)
     writer = _EntryWriter(Path(out), suffix, redact_secrets) if out is not None else None
     stats, rejects, rejected, kept = list(skipped), [], 0, 0
+    progress.stage("reading")
     try:
         for src in chosen:
             tallies: dict[int, tuple[_Source, _Tally]] = {}
@@ -829,6 +832,8 @@ def parse_files(
             for part, tally in tallies.values():
                 _read_notes(part, notes, tally.zone_assumed)
                 stats.append(_stat_row(part.path, part.encoding, part, tally=tally))
+        if writer is not None:
+            progress.stage(f"finishing {out}")
         written = writer.close() if writer is not None else None
     finally:
         if writer is not None:
@@ -841,12 +846,17 @@ def parse_files(
     return ParseReport(stats, notes, rejects, rejected, written)
 
 
+def _chunks(src: _Source) -> Iterator[pl.Series]:
+    """The file's chunks of whole lines, each reported to the progress listener (bytes read so far)."""
+    src.read = sources.ReadStats(src.encoding)
+    return progress.track(sources.line_chunks(src.path, src.read), src.path, lambda read=src.read: read.read_bytes)
+
+
 def _stream(src: _Source, compiled: list[Compiled], opts: Options, notes: list[str]
             ) -> Iterator[tuple[_Source, engine.ParseResult]]:
     """The results of one file as they are parsed: chunk by chunk, or whole (mixed files, compose)."""
-    src.read = sources.ReadStats(src.encoding)
     try:
-        chunks = sources.line_chunks(src.path, src.read)
+        chunks = _chunks(src)
         if src.mixed:
             for part in _parse_mixed(src, chunks, compiled, opts, notes):
                 yield part, part.result
@@ -917,7 +927,9 @@ class _EntryWriter:
 
     def __init__(self, out: Path, suffix: str, redact_secrets: bool = True):
         self.out, self.suffix, self.redact = out, suffix, redact_secrets
-        self.dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if str(out.parent) else "."))
+        stdout = str(out) == "-"
+        self.dir = Path(tempfile.mkdtemp(prefix=".entries." if stdout else f".{out.name}.",
+                                         dir=None if stdout else out.parent if str(out.parent) else "."))
         self.parts: list[Path] = []
 
     def add(self, df: pl.DataFrame) -> None:
@@ -941,6 +953,10 @@ class _EntryWriter:
             frame.sink_parquet(self.out)
         elif self.suffix == ".csv":
             frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")).sink_csv(self.out)
+        elif str(self.out) == "-":
+            sys.stdout.flush()
+            frame.sink_ndjson(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
         else:
             frame.sink_ndjson(self.out)
         return n

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -18,11 +19,29 @@ from typing import IO, Any
 from loganalyzer import errors
 
 
+def as_stdout(path: str | None) -> str | None:
+    """``path``, or ``-`` when it names this process's stdout (``/dev/stdout``, ``/dev/fd/1``, or the
+    file or pipe stdout is): such an output is written to stdout, and the human text goes to stderr."""
+    if path is None or path == "-":
+        return path
+    if os.path.normpath(path) in ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"):
+        return "-"
+    try:
+        here, out = os.stat(path), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no such file yet, or stdout is not a file (a test's capture)
+        return path
+    return "-" if (here.st_dev, here.st_ino) == (out.st_dev, out.st_ino) else path
+
+
 def check_writable(path: str | Path, inputs: list[str | Path] = ()) -> None:
     """Fail before any work when ``path`` cannot be written, or would overwrite one of ``inputs``."""
     if str(path) == "-":
         return
     p = Path(path)
+    if _special(p):  # /dev/null, a FIFO, a terminal: written in place, so only it needs to be writable
+        if not os.access(p, os.W_OK):
+            raise errors.UsageError(f"cannot write {p}: permission denied")
+        return
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise errors.UsageError(f"cannot write {p}: no such directory {folder}")
@@ -53,6 +72,13 @@ def open_output(target: str | Path | IO[str]) -> Iterator[IO[str]]:
         sys.stdout.flush()
         return
     p = Path(target)
+    if _special(p):  # replacing it would put a regular file where a device or FIFO was
+        try:
+            with open(p, "w", encoding="utf-8") as f:
+                yield f
+        except OSError as exc:
+            raise errors.LoganalyzerError(f"cannot write {p}: {exc.strerror or exc}") from exc
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -64,6 +90,15 @@ def open_output(target: str | Path | IO[str]) -> Iterator[IO[str]]:
     except BaseException:
         _discard(tmp)
         raise
+
+
+def _special(p: Path) -> bool:
+    """``p`` exists and is neither a regular file nor a directory (a device, a FIFO, a socket)."""
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _discard(tmp: str) -> None:

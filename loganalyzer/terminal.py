@@ -17,10 +17,11 @@ colours). rich is imported only when a terminal or forced colour needs it, so a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import IO, Any
 
 import click
@@ -34,15 +35,18 @@ Part = str | tuple[str, str]
 COLOR_CHOICES = ("auto", "always", "never")
 
 
-@dataclass
 class Settings:
-    color: str = "auto"
-    verbose: int = 0
-    quiet: bool = False
-    #: Human text goes to stderr when stdout carries data (an output named "-").
-    to_stderr: bool = False
-    #: Stage timings of the last run, for -v.
-    timings: progress.Timings = field(default_factory=progress.Timings)
+    """The display settings of one run (a plain class: a dataclass compiles its methods at import,
+    which --help would pay for)."""
+
+    def __init__(self, color: str = "auto", verbose: int = 0, quiet: bool = False, to_stderr: bool = False) -> None:
+        self.color = color
+        self.verbose = verbose
+        self.quiet = quiet
+        #: Human text goes to stderr when stdout carries data (an output named "-").
+        self.to_stderr = to_stderr
+        #: Stage timings of the last run, for -v.
+        self.timings = progress.Timings()
 
 
 SETTINGS = Settings()
@@ -227,3 +231,14 @@ def listener() -> TerminalProgress | TimingOnly | None:
     if SETTINGS.verbose:
         return TimingOnly(SETTINGS.timings)
     return None
+
+
+@contextlib.contextmanager
+def showing_progress() -> Iterator[None]:
+    """Progress on stderr while the library works, when stderr is a terminal (and stage timings for -v)."""
+    shown = listener()
+    if shown is None:
+        yield
+        return
+    with shown, progress.reporting(shown):
+        yield

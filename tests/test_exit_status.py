@@ -44,6 +44,16 @@ def test_unreadable_input_exits_3(tmp_path):
         assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
 
 
+def test_debug_is_an_option_that_adds_the_traceback_and_keeps_the_status(tmp_path):
+    assert "--debug" in run("--help").stdout and "--debug" in run("analyze", "--help").stdout
+    for args in (["--debug", "analyze", str(tmp_path / "missing.log")], ["analyze", str(tmp_path / "missing.log"),
+                                                                          "--debug"]):
+        p = run(*args)
+        assert p.returncode == ExitStatus.INPUT, p.stderr
+        assert "Traceback" in p.stderr and p.stderr.rstrip().endswith("no such file or directory: "
+                                                                      f"{tmp_path / 'missing.log'}")
+
+
 def test_nothing_to_analyse_exits_4():
     # The healthy error log names no request: nothing tells of an attempt.
     p = run("analyze", str(SAMPLES / "healthy" / "logs" / "error.log"))

@@ -77,6 +77,9 @@ def test_trace_from_the_export_reads_no_log(exported, tmp_path):
     assert [x for x in from_export.output.splitlines() if not x.startswith("    ")] == heads
     lines = [x for x in from_export.output.splitlines() if x.startswith("    ")]
     assert lines and set(lines) <= set(from_logs.output.splitlines())
+    # the JSON export carries the same attempts and evidence lines
+    from_json = run("trace", rid, "--from", exported / "a.json")
+    assert from_json.exit_code == 0 and from_json.output == from_export.output
 
 
 def test_bad_uses_are_one_line_errors(exported, tmp_path):

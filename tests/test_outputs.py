@@ -1,10 +1,14 @@
-"""Outputs: '-' is stdout with the human text on stderr; paths checked before reading; never overwrite a log."""
+"""Outputs: '-' (or /dev/stdout) is stdout with the human text on stderr, for every output; paths checked before
+reading; never overwrite a log; a device or FIFO is written in place."""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
+import threading
 
 from loganalyzer.errors import ExitStatus
 from tests.conftest import SAMPLES
@@ -48,3 +52,33 @@ def test_a_file_output_is_replaced_whole(tmp_path):
     assert run("analyze", LOGS, "--json", out).returncode == 0
     assert json.loads(out.read_text())["summary"]["attempts"] == 444
     assert [f.name for f in tmp_path.iterdir()] == ["a.json"]  # no temporary file left behind
+
+
+def test_dev_stdout_is_stdout_and_the_summary_goes_to_stderr():
+    p = run("analyze", LOGS, "--json", "/dev/stdout")
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["summary"]["attempts"] == 444 and "Where they died" in p.stderr
+
+
+def test_every_output_takes_a_dash(tmp_path):
+    saved = tmp_path / "a.json"
+    assert run("analyze", LOGS, "-q", "--json", saved).returncode == 0
+    p = run("report", saved, "-o", "-")
+    assert p.returncode == 0 and p.stdout.rstrip().endswith("</html>") and "wrote -" in p.stderr
+    p = run("parse", LOGS, "--out", "-")
+    assert p.returncode == 0
+    entries = [json.loads(x) for x in p.stdout.splitlines()]
+    assert len(entries) == 2472 and {"ts", "source", "file", "line"} <= set(entries[0])
+    assert "nginx_access" in p.stderr and "wrote 2,472 entries to -" in p.stderr
+
+
+def test_a_fifo_is_written_in_place_not_replaced(tmp_path):
+    fifo = tmp_path / "out.md"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    p = run("analyze", LOGS, "-q", "--markdown", fifo)
+    reader.join(timeout=60)
+    assert p.returncode == 0 and got and got[0].startswith("# Postmortem")
+    assert stat.S_ISFIFO(fifo.stat().st_mode)

@@ -621,6 +621,32 @@ def test_evidence_shows_the_cited_lines_and_context_only_on_request(browser, sam
         page.close()
 
 
+def test_the_evidence_table_reads_at_420_px_without_sideways_scrolling(browser, sample_reports):
+    data, path = sample_reports["trailing-comma"]
+    page, _ = open_report(browser, path, width=420)
+    try:
+        rid = next(r for r in data["requests"] if r["verdict"] != "ok" and len(r["evidence"]) >= 2)
+        page.goto(path.as_uri() + f"#attempt-{rid['attempt_id']}")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 420
+        # neither the page nor the table's own box scrolls sideways: every cell is inside the screen
+        box = page.evaluate("""(() => { const t = document.querySelector('#detail-evidence .ev-table');
+            const w = t.parentElement; const right = Math.max(...[...t.querySelectorAll('td')]
+              .map(td => td.getBoundingClientRect().right));
+            return {scroll: w.scrollWidth, client: w.clientWidth, right: right}; })()""")
+        assert box["scroll"] <= box["client"] and box["right"] <= 420
+        cited = page.locator("#detail-evidence pre.cited")
+        assert cited.count() == len(rid["evidence"]) and all(c.is_visible() for c in cited.all())
+        texts = "\n".join(cited.all_inner_texts())
+        assert all(e["text"].split("\n")[0][:40] in texts for e in rid["evidence"])
+        # each line's facts stay named without the header row
+        facts = page.locator("#detail-evidence .ev-table tbody tr:not(.ev-text)").all_inner_texts()
+        assert len(facts) == len(rid["evidence"]) and all("linked by" in f for f in facts)
+        assert any(f"crm.log:{e['line']}" in "".join(facts) for e in rid["evidence"] if e["source"] == "crm")
+    finally:
+        page.close()
+
+
 def test_waterfall_marks_where_it_died_with_a_legend(browser, sample_reports):
     data, path = sample_reports["mixed-faults"]
     page, _ = open_report(browser, path)

@@ -33,7 +33,6 @@ from hypothesis import strategies as st
 
 import loganalyzer
 from loganalyzer import analysis as analysis_mod
-from loganalyzer import cli as cli_mod
 from loganalyzer import ingest, redact
 from loganalyzer.cli import cli
 
@@ -187,8 +186,7 @@ def cached_analysis():
 
 
 def _run(args: list[str]) -> str:
-    # A fresh process each time, as far as the CLI's module state goes (-q, stdout taken by data).
-    cli_mod._QUIET = cli_mod._HUMAN_TO_STDERR = False
+    # Each run starts from the default display settings (the command group resets them).
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
@@ -315,7 +313,6 @@ def _scan(logs: Path, folder: Path, reveal: bool) -> dict[str, str]:
                       for kind, name in (("nginx_access", "access.log"), ("nginx_error", "error.log"),
                                          ("crm", "crm.log"), ("vac", "vac.log")))
     (folder / "loganalyzer.toml").write_text('[scan]\nhistory = "history.db"\nwindow = "1h"\n' + sources)
-    cli_mod._QUIET = cli_mod._HUMAN_TO_STDERR = False
     args = ["scan", "--config", str(folder / "loganalyzer.toml"), "--complete", "--json", str(folder / "night.json"),
             "-o", str(folder / "night.html"), "--prom", str(folder / "night.prom")]
     result = CliRunner().invoke(cli, args + (["--no-redact"] if reveal else []), catch_exceptions=False)

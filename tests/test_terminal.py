@@ -134,6 +134,21 @@ def test_on_a_terminal_progress_colour_width_and_the_message():
     assert "\x1b[38;5;" in out[out.rindex("Sources"):]  # verdict colours, in the terminal's 256 colours
 
 
+@pytest.mark.parametrize("args,stages", [
+    (["parse", TRAILING], ["detecting formats"]),
+    (["trace", "d293cf8d2a2b4dec98adfc250fd2b2d9", TRAILING], ["linking requests", "tracing"]),
+])
+def test_parse_and_trace_show_progress_on_a_terminal_only(args, stages):
+    out, _ = on_a_pty(*args)
+    drawn = ANSI.sub("", out)
+    # the bytes of each file (rich's download column: "12.3/45.6 kB"), then the stages
+    assert re.search(r"reading crm\.log.*\d+(\.\d+)?/\d+(\.\d+)? kB", drawn)
+    assert all(stage in drawn for stage in stages)
+    piped = subprocess.run([sys.executable, "-m", "loganalyzer", *map(str, args)], capture_output=True, text=True,
+                           timeout=120, check=True)
+    assert piped.stderr == "" and "reading crm.log" not in piped.stdout
+
+
 def test_no_progress_when_stderr_is_not_a_terminal_and_no_colour_with_no_color():
     out, err = on_a_pty("analyze", TRAILING, stderr_tty=False, env={"NO_COLOR": "1"})
     assert err == ""

@@ -779,16 +779,18 @@
     box.appendChild(h('h4', {text: 'Log lines linked to this attempt (' + ev.length + ')'}));
     if (!ev.length) { box.appendChild(h('p', {'class': 'muted', text: 'No lines.'})); return; }
     var table = h('table', {'class': 'ev-table'});
-    table.appendChild(h('thead', null, [h('tr', null, ['time (UTC)', 'source', 'file:line', 'role', 'linked by']
-      .map(function (x) { return h('th', {text: x}); }))]));
+    var heads = ['time (UTC)', 'source', 'file:line', 'role', 'linked by'];
+    table.appendChild(h('thead', null, [h('tr', null, heads.map(function (x) { return h('th', {text: x}); }))]));
     var tb = h('tbody');
     ev.slice().sort(function (a, b) { return (a[4] || 0) - (b[4] || 0); }).forEach(function (e) {
       var tr = h('tr', {'class': e[0] ? 'cause' : 'verdict'});
-      tr.appendChild(h('td', {'class': 'mono', text: e[4] == null ? '–' : utc(e[4], true)}));
-      tr.appendChild(h('td', {text: D.sources[str(e[1])] || str(e[1]) || ''}));
-      tr.appendChild(h('td', {'class': 'mono fileline', text: (str(e[2]) || '?') + ':' + e[3]}));
-      tr.appendChild(h('td', {text: e[0] ? 'cause' : 'verdict'}));
-      tr.appendChild(h('td', {text: (str(e[5]) || '?') + (e[6] != null ? ' (' + Number(e[6]).toFixed(2) + ')' : '')}));
+      [[e[4] == null ? '–' : utc(e[4], true), 'mono'], [D.sources[str(e[1])] || str(e[1]) || ''],
+        [(str(e[2]) || '?') + ':' + e[3], 'mono fileline'], [e[0] ? 'cause' : 'verdict'],
+        [(str(e[5]) || '?') + (e[6] != null ? ' (' + Number(e[6]).toFixed(2) + ')' : '')]].forEach(function (c, i) {
+        // the header's word inside each cell: shown on a narrow screen, where the rows stack and the header is hidden
+        tr.appendChild(h('td', c[1] ? {'class': c[1]} : null, [h('span', {'class': 'ev-label', text: heads[i] + ' '}),
+          c[0]]));
+      });
       tb.appendChild(tr);
       var text, context = null;
       if (e[7] === -1) text = null;
