@@ -10,7 +10,9 @@ from __future__ import annotations
 import bisect
 import bz2
 import codecs
+import itertools
 import queue
+import re
 import sys
 import threading
 import zlib
@@ -223,6 +225,44 @@ def _bunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[b
     stats.notes.append(f"{path}: bzip2 file is truncated; read what it holds")
 
 
+#: Bytes looked at to tell a file's line ends: a file whose start holds a lone CR and no LF ends
+#: its lines in CR (classic Mac).
+_LINE_END_PROBE = 64 << 10
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _cr_line_ends(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """Blocks with a lone CR made an LF when the file ends its lines in CR; other files as they are.
+
+    The file decides, from its start: in a file of LF line ends a CR is part of a line (shown as
+    an escape), so a CR planted in a logged field cannot forge a line. The byte is replaced in
+    place, so offsets and sizes stay those of the file; a CR LF stays one line end. Files of LF
+    ends pass through once the probe has seen an LF.
+    """
+    probe = b""
+    it = iter(blocks)
+    for block in it:
+        probe += block
+        if b"\n" in block or len(probe) >= _LINE_END_PROBE:
+            break
+    if probe.find(b"\n", 0, _LINE_END_PROBE) >= 0 or probe.find(b"\r", 0, _LINE_END_PROBE) < 0:
+        if probe:
+            yield probe
+        yield from it
+        return
+    # CR line ends. A CR at a block's end waits for the next block: it may be a CR LF's.
+    held = b""
+    for block in itertools.chain([probe], it):
+        block = held + block if held else block
+        held = b""
+        if block.endswith(b"\r"):
+            block, held = block[:-1], b"\r"
+        if block:
+            yield block.replace(b"\r", b"\n") if b"\r\n" not in block else _LONE_CR.sub(b"\n", block)
+    if held:
+        yield b"\n"
+
+
 def _capped(blocks: Iterator[bytes]) -> Iterator[bytes]:
     """Blocks with every line longer than ``MAX_LINE_BYTES`` cut just past it (the rest dropped).
 
@@ -291,7 +331,7 @@ def _utf8_chunks(path: str, stats: ReadStats, chunk_bytes: int) -> Iterator[byte
 
     pending: list[bytes] = []
     size = 0
-    for block in _capped(utf8()):
+    for block in _capped(_cr_line_ends(utf8())):
         pending.append(block)
         size += len(block)
         if size >= chunk_bytes:
@@ -407,5 +447,6 @@ def lines_at(path: str, encoding: str, wanted: set[int], span: int = 1) -> dict[
 
 
 def decompressed(path: str, stats: ReadStats) -> Iterator[bytes]:
-    """A file's bytes block by block, decompressed (gzip, bzip2), not decoded: what a cursor counts."""
-    return _blocks(path, stats)
+    """A file's bytes block by block, decompressed (gzip, bzip2), not decoded: what a cursor counts.
+    A file of CR line ends has them as LF here too (the same length), as every reader sees them."""
+    return _cr_line_ends(_blocks(path, stats))

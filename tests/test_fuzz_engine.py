@@ -146,9 +146,11 @@ def _file_bytes():
 
 
 def _lines_in(data: bytes) -> int:
-    """Lines as a reader of this file counts them: ends of line, and a last line without one."""
+    """Lines as a reader of this file counts them: ends of line, and a last line without one. A
+    file with CRs and no LF ends its lines in CR (these files are shorter than the reader's probe)."""
     data = data.removeprefix(b"\xef\xbb\xbf")
-    return data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+    end = b"\r" if b"\n" not in data and b"\r" in data else b"\n"
+    return data.count(end) + (0 if not data or data.endswith(end) else 1)
 
 
 @budget(30)
