@@ -103,14 +103,25 @@ def _blocks(path: str, stats: ReadStats) -> Iterator[bytes]:
     with _open(path) as raw:
         f = _Counting(raw, stats)
         head = f.read(3)
-        if head[:2] == b"\x1f\x8b":
-            yield from _gunzip(f, head, path, stats)
-        elif head[:3] == b"BZh":
-            yield from _bunzip(f, head, path, stats)
-        else:
-            yield head
-            while block := f.read(_BLOCK):
-                yield block
+        archive = "gzip" if head[:2] == b"\x1f\x8b" else "bzip2" if head[:3] == b"BZh" else None
+        if archive is not None:
+            try:
+                yield from (_gunzip if archive == "gzip" else _bunzip)(f, head, path, stats)
+                return
+            except _NotArchive as exc:
+                # Raised before anything was inflated: text that happens to start with the magic number.
+                stats.notes.append(f"{path}: starts like a {archive} file but is not one ({exc}); read as text")
+                raw.seek(0)
+                stats.read_bytes = 0
+                head = f.read(3)
+        yield head
+        while block := f.read(_BLOCK):
+            yield block
+
+
+class _NotArchive(Exception):
+    """Data that starts with an archive's magic number but is not that archive, found before any
+    of it was inflated."""
 
 
 #: Compressed input fed to the inflater at a time: what a corrupt block can cost at most.
@@ -157,7 +168,7 @@ def _gunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[b
             start = _gzip_header(data)
         if start is None:
             if member == 0:
-                stats.notes.append(f"{path}: not a readable gzip header; nothing read")
+                raise _NotArchive("no readable gzip header")
             else:
                 stats.notes.append(f"{path}: {len(data):,} bytes after gzip member {member} are not gzip; not read")
             return
@@ -182,6 +193,8 @@ def _gunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[b
                         break
                     out = d.decompress(d.unconsumed_tail)
             except _zlib.error as exc:
+                if member == 1 and size == 0:
+                    raise _NotArchive(str(exc)) from None
                 stats.notes.append(f"{path}: gzip data is corrupt after {size:,} bytes ({exc}); "
                                    "the lines before the damage were read, the rest is unreadable")
                 return
@@ -207,13 +220,17 @@ def _gunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[b
 def _bunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[bytes]:
     d = bz2.BZ2Decompressor()
     data = head + f.read(_BLOCK)
+    inflated = False
     while data:
         try:
             out = d.decompress(data)
         except OSError as exc:
+            if not inflated:
+                raise _NotArchive(str(exc)) from None
             stats.notes.append(f"{path}: bzip2 data is corrupt ({exc}); read what came before")
             return
         if out:
+            inflated = True
             yield out
         if d.eof:
             if d.unused_data:
