@@ -259,6 +259,18 @@ def test_planting_keeps_the_analysis(planted, cached_analysis):
         assert got["by_cause"] == sample["by_cause"]
 
 
+def test_the_python_api_summary_is_masked_unless_raw_is_asked_for(planted, cached_analysis):
+    """``Analysis.summary`` is an output too (a program reads it, prints it, stores it): its
+    trigger and change lines and its endpoints are masked, keys included; ``redact_secrets=False``
+    gives them as logged."""
+    masked = json.dumps(analysis_mod.analyze([planted["text"]], redact_secrets=True).summary, default=str)
+    leaks = [k for k, v in SECRETS.items() if _shows(masked, v)]
+    assert not leaks, f"Analysis.summary shows {leaks}"
+    assert "****" in masked
+    raw = json.dumps(analysis_mod.analyze([planted["text"]], redact_secrets=False).summary, default=str)
+    assert [k for k, v in SECRETS.items() if _shows(raw, v)]
+
+
 @pytest.mark.parametrize("secret", list(SECRETS))
 def test_no_output_shows_a_planted_secret(masked, secret):
     leaks = [name for name, text in masked.items() if _shows(text, SECRETS[secret])]
