@@ -68,6 +68,7 @@ SECRETS = {
     "escaped JSON password": "escapedJsonPwPlanted",
     "password in a rejected line": "rejectedLinePwPlanted",
     "token in a rejected line": "rejectedLineTokPlanted",
+    "password told in prose": "prosePw4Planted",
     "JSON log field: password": "jsonFieldPwPlanted",
     "JSON log field: nested Authorization": "jsonFieldBearerPlanted",
     "JSON log field: apiKey": "jsonFieldApiKeyPlanted",
@@ -124,7 +125,8 @@ def plant(src: Path, dst: Path) -> None:
         elif first.match(line) and "Stopping service [" in line:
             line += f" (asked by X-Auth-Token: {s['X-Auth-Token header']})"
         elif first.match(line) and (" ERROR " in line or " WARN " in line):
-            line += (f" [Authorization=Basic {s['basic auth credentials']}, Set-Cookie: SESSION="
+            line += (f" (the password is {s['password told in prose']})"
+                     f" [Authorization=Basic {s['basic auth credentials']}, Set-Cookie: SESSION="
                      f"{s['Set-Cookie value']}; Path=/] proxy-authorization: Digest username=\"svc\", "
                      f'realm="crm", response="{s["digest response"]}"')
             if "Unreadable JSON" in line:  # a key pasted into a request body, logged with it
@@ -307,7 +309,8 @@ FRAGMENTS = [*S, "Authorization: ", "authorization=", "Bearer ", "bearer\t", "ey
              "u:p@", "AKIA", "ghp_", "xoxb-", "sk_live_", "AIza", "sk-", "SG.", "npm_", "Cookie: ", "set-cookie=",
              "X-Api-Key: ", "x-goog-api-key:", "?token=", "&sig=", ";jsessionid=", "#access_token=", '"password": "',
              '\\"secret\\":\\"', "pwd=", "passphrase:", "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----",
-             "=", ":", '"', " ", "[", "]", "\n", "é", "K"]
+             "the password is ", "token was ", " for bob was set to ", "'", "1", "=", ":", '"', " ", "[", "]", "\n", "é",
+             "K"]
 
 
 @settings(max_examples=200, deadline=None)
