@@ -51,6 +51,7 @@ class ReadStats:
     encoding: str
     replaced: int = 0  # undecodable byte sequences replaced by U+FFFD
     read_bytes: int = 0  # bytes read from the file so far (compressed, for an archive): for progress
+    complete: bool = False  # the file was read to its end (set before its last chunk is handed on)
     notes: list[str] = field(default_factory=list)
 
 
@@ -358,6 +359,7 @@ def _utf8_chunks(path: str, stats: ReadStats, chunk_bytes: int) -> Iterator[byte
                 yield b"".join(pending)
                 rest = block[cut:]
                 pending, size = ([rest], len(rest)) if rest else ([], 0)
+    stats.complete = True
     if pending:
         yield b"".join(pending)
 
@@ -427,10 +429,12 @@ def line_chunks(path: str, stats: ReadStats, chunk_bytes: int = CHUNK_BYTES) -> 
 
 
 def head(path: str, encoding: str, max_bytes: int = 1 << 20) -> tuple[pl.Series, ReadStats]:
-    """The first lines of a file (about ``max_bytes``), for format detection."""
+    """The first lines of a file (about ``max_bytes``), for format detection. ``complete`` in the
+    stats says whether they are all its lines (a small file is then read once)."""
     stats = ReadStats(encoding)
     for data in _utf8_chunks(path, stats, max_bytes):
         cut = data.rfind(b"\n", 0, max_bytes) + 1 if len(data) > max_bytes else len(data)
+        stats.complete &= (cut or len(data)) == len(data)
         lines, invalid = split_lines(data[: cut or len(data)])
         stats.replaced += invalid
         return lines, stats
