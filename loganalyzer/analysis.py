@@ -30,7 +30,8 @@ class Analysis:
     - ``entries``: the parsed logs (``analysis.entries["crm"]``), with ``rejects`` and ``sources``
     - ``requests``: one row per attempt: statuses per hop, verdict, root cause, how it was linked
     - ``evidence``: the lines behind each verdict and cause (file, line, masked text)
-    - ``summary``: counts, first/last failure, longest failure run, suspected trigger
+    - ``summary``: counts, first/last failure, longest failure run, suspected trigger (its text
+      masked unless ``redact_secrets=False`` was asked for)
     - ``offsets``: clock offsets found between hosts
     """
 
@@ -349,8 +350,12 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     change_lines = summary.changes(aligned_frames(frames, corr.offsets), ruleset.changes)
     explained = diagnose.cause_texts(requests.filter(pl.col("verdict") != "ok"), ruleset)
     apart = differences_mod.separators(requests, corr.links, aligned_frames(frames, corr.offsets), redact_secrets)
-    return Analysis(logs, to_pandas(requests), to_pandas(evidence),
-                    summary.summarize(requests, change_lines, explained),
+    summarized = summary.summarize(requests, change_lines, explained)
+    # The summary quotes the logs (change and trigger lines, endpoints with their query strings):
+    # masked as the export is, so the attribute a program reads is as safe as what is printed.
+    if redact_secrets:
+        summarized = redact.mask_data(summarized)
+    return Analysis(logs, to_pandas(requests), to_pandas(evidence), summarized,
                     corr.offsets, ruleset, redact_secrets, notes, corr.links, apart)
 
 

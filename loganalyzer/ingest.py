@@ -332,6 +332,9 @@ class _Source:
     zone_source: str = ""
     result: engine.ParseResult | None = None
     read: sources.ReadStats | None = None
+    #: A small file's sample is all of it: the parse that told its kind, and the read of it, kept
+    #: to stand for the file's (so that it is read and parsed once).
+    whole: tuple[engine.ParseResult, sources.ReadStats] | None = None
 
 
 def load(
@@ -414,15 +417,16 @@ def _reused(sample: pl.Series, recent: list[Compiled], candidates: list[Compiled
     head = sample.head(DETECT_SAMPLE)
     # A JSON format reads objects only: without a line opening one it reads nothing (as in mixed.py).
     objects = bool(head.str.strip_chars_start().str.starts_with("{").any())
+    frame = engine.detection_frame(head)  # scored by each format tried
     for fmt in recent:
-        rate, starts = engine.match_rate(head, fmt)
+        rate, starts = engine.match_rate(head, fmt, frame)
         if rate < 1.0 or not starts:
             continue
         at = next(i for i, c in enumerate(candidates) if c is fmt)
         prio = fmt.definition.priority
         rivals = [c for i, c in enumerate(candidates) if (c.regex is not None or objects)
                   and (c.definition.priority > prio or (c.definition.priority == prio and i < at))]
-        if all(round(engine.match_rate(head, c)[0], 3) < 1.0 for c in rivals):
+        if all(round(engine.match_rate(head, c, frame)[0], 3) < 1.0 for c in rivals):
             return fmt
     return None
 
@@ -495,15 +499,29 @@ def _serves(format_kind: str, kind: str) -> bool:
     return format_kind == kind
 
 
-def _kind_of(path: str, fmt: Compiled, sample: pl.Series, opts: Options) -> kinds_mod.KindDecision:
-    """The file's kind: given (--as), else from what its first entries say."""
+def _kind_of(path: str, fmt: Compiled, sample: pl.Series, opts: Options
+             ) -> tuple[kinds_mod.KindDecision, engine.ParseResult | None]:
+    """The file's kind: given (--as), else from what its first entries say; and the parse of the
+    sample, when one was needed (in the format's own zone, as a file without ``--tz`` is read)."""
     forced = opts.as_.get(path) or (opts.as_.get(Path(path).name) if path != "-" else None)
     if forced:
-        return kinds_mod.KindDecision(forced[0], 1.0, "given", {}, False)
+        return kinds_mod.KindDecision(forced[0], 1.0, "given", {}, False), None
     if fmt.kind in ("nginx_access", "nginx_error"):
-        return kinds_mod.classify(pl.DataFrame(), fmt.kind)
-    entries = engine.parse(sample.head(DETECT_SAMPLE), fmt, fmt.zone or "UTC").entries
-    return kinds_mod.classify(entries, fmt.kind)
+        return kinds_mod.classify(pl.DataFrame(), fmt.kind), None
+    result = engine.parse(sample.head(DETECT_SAMPLE), fmt, None)
+    return kinds_mod.classify(result.entries, fmt.kind), result
+
+
+def _whole_file(src: _Source) -> engine.ParseResult | None:
+    """The sample's parse as the file's, when the sample is the whole file and the zone it was
+    read in is the file's (naive times read alike: the zone given, else the format's, else UTC)."""
+    if src.whole is None or src.mixed or src.wrapper:
+        return None
+    result, read = src.whole
+    if (src.zone or src.fmt.zone or "UTC") != (src.fmt.zone or "UTC"):
+        return None
+    src.read = read
+    return result
 
 
 def suggest_format(path: str | Path, encoding: str = "utf-8") -> str:
@@ -544,6 +562,7 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
     chosen: list[_Source] = []
     skipped = []
     recent: list[Compiled] = []  # formats earlier files were read with, latest first
+    stacked: dict[int, list[tuple[_Source, sources.ReadStats]]] = {}  # small files by format
     for path in files:
         codec = check_codec(opts.for_file(opts.encoding, path, None) or "utf-8")
         raw, head_stats = _sample(path, codec)
@@ -580,7 +599,7 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
             fmt, rate = guess.compiled, guess.share
             notes.append(f"{path}: matches no known format; read with a layout inferred from its lines "
                          f"({guess.description})")
-            decision = _kind_of(path, fmt, sample, opts)
+            decision, _ = _kind_of(path, fmt, sample, opts)
             chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision))
         elif problem and (timed := _timed_share(sample)) < _TIMED_SHARE:
             # Nothing reads it and its lines carry no time: prose, a catalog, a list of messages.
@@ -597,7 +616,6 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
             notes.append(f"{problem}; its {unread:,} lines were not read")
             skipped.append(_stat_row(path, codec, lines=unread, unread=unread))
         else:
-            decision = _kind_of(path, fmt, sample, opts)
             forced = opts.as_.get(path) or opts.as_.get(Path(path).name)
             # A text format that reads every sampled line as an entry start leaves nothing for a
             # second format to explain: the file is not mixed, and the check is skipped.
@@ -606,11 +624,56 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
             is_mixed = not forced and not whole and mixed.is_mixed(sample.head(DETECT_SAMPLE), compiled)
             if not wrapper and any(f is fmt for f in compiled):
                 recent = [fmt] + [f for f in recent if f is not fmt][:2]
-            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper, is_mixed))
+            src = _Source(path, "", fmt, rate, codec, sample, None, wrapper, is_mixed)
+            chosen.append(src)
+            small = head_stats.complete and len(sample) <= DETECT_SAMPLE and codec == head_stats.encoding
+            if small and not forced and _stackable(src):
+                stacked.setdefault(id(fmt), []).append((src, head_stats))
+                continue
+            src.decision, sample_result = _kind_of(path, fmt, sample, opts)
+            src.kind = src.decision.kind
+            if sample_result is not None and small:
+                src.whole = (sample_result, head_stats)
         if chosen and chosen[-1].path == path:
             chosen[-1].wrapper = wrapper
+    for group in stacked.values():
+        _read_small_files(group)
     _assign_zones(chosen, opts, notes)
     return chosen, skipped, notes, compiled
+
+
+#: Lines of small files parsed in one call (see :func:`_read_small_files`).
+STACK_LINES = 50_000
+
+
+def _stackable(src: _Source) -> bool:
+    """Whether a small file can be parsed stacked with others of its format: a text format, not
+    mixed or wrapped, naive times read alike in every line (not ISO times that may carry an offset
+    each, which decide per file whether a zone was assumed), and, for a multi-line format, its
+    first line an entry's first (so no entry runs on from the file before)."""
+    fmt = src.fmt
+    if fmt.regex is None or src.mixed or src.wrapper or len(src.sample) == 0:
+        return False
+    if fmt.zone is None and any(layout.chrono == "iso" for _, layout in engine.time_columns(fmt)):
+        return False
+    return fmt.definition.multiline_mode == "none" or bool(src.sample.head(1).str.contains(fmt.regex).item())
+
+
+def _read_small_files(group: list[tuple[_Source, sources.ReadStats]]) -> None:
+    """Small files of one format, whole in their samples: parsed together, a few hundred at once,
+    each one's kind told from its own entries. The parse stands for the file's (as ``whole``)."""
+    fmt = group[0][0].fmt
+    at = 0
+    while at < len(group):
+        batch, lines = [], 0
+        while at < len(group) and (not batch or lines + len(group[at][0].sample) <= STACK_LINES):
+            batch.append(group[at])
+            lines += len(group[at][0].sample)
+            at += 1
+        results = engine.parse_many([src.sample for src, _ in batch], fmt, None)
+        decisions = kinds_mod.classify_many([r.entries for r in results], fmt.kind)
+        for (src, read), result, decision in zip(batch, results, decisions, strict=True):
+            src.decision, src.kind, src.whole = decision, decision.kind, (result, read)
 
 
 def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
@@ -619,6 +682,10 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
     progress.stage("reading")
     parts: list[_Source] = []
     for src in chosen:
+        if (whole := _whole_file(src)) is not None:
+            src.result = whole
+            parts.append(src)
+            continue
         try:
             chunks = _chunks(src)
             if src.mixed:
@@ -855,6 +922,9 @@ def _chunks(src: _Source) -> Iterator[pl.Series]:
 def _stream(src: _Source, compiled: list[Compiled], opts: Options, notes: list[str]
             ) -> Iterator[tuple[_Source, engine.ParseResult]]:
     """The results of one file as they are parsed: chunk by chunk, or whole (mixed files, compose)."""
+    if (whole := _whole_file(src)) is not None:
+        yield src, whole
+        return
     try:
         chunks = _chunks(src)
         if src.mixed:

@@ -75,19 +75,48 @@ def classify(entries: pl.DataFrame, format_kind: str) -> KindDecision:
     evidence either way the format's own kind stands, or ``other`` for ``app``: a log that is not a hop.
     """
     if format_kind in ("nginx_access", "nginx_error"):
-        return KindDecision(format_kind, 1.0, "access/error lines of the proxy (by format)", {}, False)
-    hits: dict[str, list[tuple[str, float]]] = {s: [] for s in APP_SIDES}
+        return _by_format(format_kind)
+    exprs = _evidence_exprs(entries.columns)
+    if not exprs:
+        return _fallback(format_kind)
+    return _decide(entries.select(exprs).row(0, named=True), format_kind)
+
+
+def classify_many(frames: list[pl.DataFrame], format_kind: str) -> list[KindDecision]:
+    """:func:`classify` for the entries of many files (frames of one schema), in one pass: the
+    evidence is scored per file by one group-by, not by a query per file."""
+    if format_kind in ("nginx_access", "nginx_error"):
+        return [_by_format(format_kind)] * len(frames)
+    exprs = _evidence_exprs(frames[0].columns) if frames else []
+    if not exprs:
+        return [_fallback(format_kind) for _ in frames]
+    heights = [f.height for f in frames]
+    part = pl.Series("__part", [i for i, h in enumerate(heights) for _ in range(h)], dtype=pl.Int64)
+    rows = pl.concat(frames, how="vertical", rechunk=False).with_columns(part).group_by("__part").agg(exprs)
+    found = {r.pop("__part"): r for r in rows.iter_rows(named=True)}
+    return [_decide(found.get(i, {}), format_kind) for i in range(len(frames))]
+
+
+def _by_format(format_kind: str) -> KindDecision:
+    return KindDecision(format_kind, 1.0, "access/error lines of the proxy (by format)", {}, False)
+
+
+def _evidence_exprs(columns: list[str]) -> list[pl.Expr]:
+    """The share of entries showing each piece of evidence, and the share showing any of a side's."""
     per_side: dict[str, pl.Expr] = {}
     shares = []
     for ev in evidence_patterns():
-        if ev.column not in entries.columns:
+        if ev.column not in columns:
             continue
         match = pl.col(ev.column).cast(pl.String).str.contains(ev.pattern).fill_null(False)
         shares.append(match.mean().alias(f"{ev.side}|{ev.what}"))
         per_side[ev.side] = per_side[ev.side] | match if ev.side in per_side else match
-    if not shares:
-        return _fallback(format_kind)
-    row = entries.select(*shares, *[e.mean().alias(f"__any_{s}") for s, e in per_side.items()]).row(0, named=True)
+    return [*shares, *[e.mean().alias(f"__any_{s}") for s, e in per_side.items()]] if shares else []
+
+
+def _decide(row: dict[str, float | None], format_kind: str) -> KindDecision:
+    """The kind from the evidence shares of :func:`_evidence_exprs` (an empty row: no entries)."""
+    hits: dict[str, list[tuple[str, float]]] = {s: [] for s in APP_SIDES}
     weights = {(e.side, e.what): e.weight for e in evidence_patterns()}
     scores = {s: 0.0 for s in APP_SIDES}
     for key, share in row.items():

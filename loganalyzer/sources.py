@@ -10,7 +10,9 @@ from __future__ import annotations
 import bisect
 import bz2
 import codecs
+import itertools
 import queue
+import re
 import sys
 import threading
 import zlib
@@ -51,6 +53,7 @@ class ReadStats:
     encoding: str
     replaced: int = 0  # undecodable byte sequences replaced by U+FFFD
     read_bytes: int = 0  # bytes read from the file so far (compressed, for an archive): for progress
+    complete: bool = False  # the file was read to its end (set before its last chunk is handed on)
     notes: list[str] = field(default_factory=list)
 
 
@@ -103,14 +106,25 @@ def _blocks(path: str, stats: ReadStats) -> Iterator[bytes]:
     with _open(path) as raw:
         f = _Counting(raw, stats)
         head = f.read(3)
-        if head[:2] == b"\x1f\x8b":
-            yield from _gunzip(f, head, path, stats)
-        elif head[:3] == b"BZh":
-            yield from _bunzip(f, head, path, stats)
-        else:
-            yield head
-            while block := f.read(_BLOCK):
-                yield block
+        archive = "gzip" if head[:2] == b"\x1f\x8b" else "bzip2" if head[:3] == b"BZh" else None
+        if archive is not None:
+            try:
+                yield from (_gunzip if archive == "gzip" else _bunzip)(f, head, path, stats)
+                return
+            except _NotArchive as exc:
+                # Raised before anything was inflated: text that happens to start with the magic number.
+                stats.notes.append(f"{path}: starts like a {archive} file but is not one ({exc}); read as text")
+                raw.seek(0)
+                stats.read_bytes = 0
+                head = f.read(3)
+        yield head
+        while block := f.read(_BLOCK):
+            yield block
+
+
+class _NotArchive(Exception):
+    """Data that starts with an archive's magic number but is not that archive, found before any
+    of it was inflated."""
 
 
 #: Compressed input fed to the inflater at a time: what a corrupt block can cost at most.
@@ -157,7 +171,7 @@ def _gunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[b
             start = _gzip_header(data)
         if start is None:
             if member == 0:
-                stats.notes.append(f"{path}: not a readable gzip header; nothing read")
+                raise _NotArchive("no readable gzip header")
             else:
                 stats.notes.append(f"{path}: {len(data):,} bytes after gzip member {member} are not gzip; not read")
             return
@@ -182,6 +196,8 @@ def _gunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[b
                         break
                     out = d.decompress(d.unconsumed_tail)
             except _zlib.error as exc:
+                if member == 1 and size == 0:
+                    raise _NotArchive(str(exc)) from None
                 stats.notes.append(f"{path}: gzip data is corrupt after {size:,} bytes ({exc}); "
                                    "the lines before the damage were read, the rest is unreadable")
                 return
@@ -207,13 +223,17 @@ def _gunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[b
 def _bunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[bytes]:
     d = bz2.BZ2Decompressor()
     data = head + f.read(_BLOCK)
+    inflated = False
     while data:
         try:
             out = d.decompress(data)
         except OSError as exc:
+            if not inflated:
+                raise _NotArchive(str(exc)) from None
             stats.notes.append(f"{path}: bzip2 data is corrupt ({exc}); read what came before")
             return
         if out:
+            inflated = True
             yield out
         if d.eof:
             if d.unused_data:
@@ -223,6 +243,44 @@ def _bunzip(f: BinaryIO, head: bytes, path: str, stats: ReadStats) -> Iterator[b
             return
         data = f.read(_BLOCK)
     stats.notes.append(f"{path}: bzip2 file is truncated; read what it holds")
+
+
+#: Bytes looked at to tell a file's line ends: a file whose start holds a lone CR and no LF ends
+#: its lines in CR (classic Mac).
+_LINE_END_PROBE = 64 << 10
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _cr_line_ends(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """Blocks with a lone CR made an LF when the file ends its lines in CR; other files as they are.
+
+    The file decides, from its start: in a file of LF line ends a CR is part of a line (shown as
+    an escape), so a CR planted in a logged field cannot forge a line. The byte is replaced in
+    place, so offsets and sizes stay those of the file; a CR LF stays one line end. Files of LF
+    ends pass through once the probe has seen an LF.
+    """
+    probe = b""
+    it = iter(blocks)
+    for block in it:
+        probe += block
+        if b"\n" in block or len(probe) >= _LINE_END_PROBE:
+            break
+    if probe.find(b"\n", 0, _LINE_END_PROBE) >= 0 or probe.find(b"\r", 0, _LINE_END_PROBE) < 0:
+        if probe:
+            yield probe
+        yield from it
+        return
+    # CR line ends. A CR at a block's end waits for the next block: it may be a CR LF's.
+    held = b""
+    for block in itertools.chain([probe], it):
+        block = held + block if held else block
+        held = b""
+        if block.endswith(b"\r"):
+            block, held = block[:-1], b"\r"
+        if block:
+            yield block.replace(b"\r", b"\n") if b"\r\n" not in block else _LONE_CR.sub(b"\n", block)
+    if held:
+        yield b"\n"
 
 
 def _capped(blocks: Iterator[bytes]) -> Iterator[bytes]:
@@ -293,7 +351,7 @@ def _utf8_chunks(path: str, stats: ReadStats, chunk_bytes: int) -> Iterator[byte
 
     pending: list[bytes] = []
     size = 0
-    for block in _capped(utf8()):
+    for block in _capped(_cr_line_ends(utf8())):
         pending.append(block)
         size += len(block)
         if size >= chunk_bytes:
@@ -303,6 +361,7 @@ def _utf8_chunks(path: str, stats: ReadStats, chunk_bytes: int) -> Iterator[byte
                 yield b"".join(pending)
                 rest = block[cut:]
                 pending, size = ([rest], len(rest)) if rest else ([], 0)
+    stats.complete = True
     if pending:
         yield b"".join(pending)
 
@@ -374,12 +433,14 @@ def line_chunks(path: str, stats: ReadStats, chunk_bytes: int = CHUNK_BYTES) -> 
 
 
 def head(path: str, encoding: str, max_bytes: int = 1 << 20) -> tuple[pl.Series, ReadStats]:
-    """The first lines of a file (about ``max_bytes``), for format detection."""
+    """The first lines of a file (about ``max_bytes``), for format detection. ``complete`` in the
+    stats says whether they are all its lines (a small file is then read once)."""
     import polars as pl
 
     stats = ReadStats(encoding)
     for data in _utf8_chunks(path, stats, max_bytes):
         cut = data.rfind(b"\n", 0, max_bytes) + 1 if len(data) > max_bytes else len(data)
+        stats.complete &= (cut or len(data)) == len(data)
         lines, invalid = split_lines(data[: cut or len(data)])
         stats.replaced += invalid
         return lines, stats
@@ -413,5 +474,6 @@ def lines_at(path: str, encoding: str, wanted: set[int], span: int = 1) -> dict[
 
 
 def decompressed(path: str, stats: ReadStats) -> Iterator[bytes]:
-    """A file's bytes block by block, decompressed (gzip, bzip2), not decoded: what a cursor counts."""
-    return _blocks(path, stats)
+    """A file's bytes block by block, decompressed (gzip, bzip2), not decoded: what a cursor counts.
+    A file of CR line ends has them as LF here too (the same length), as every reader sees them."""
+    return _cr_line_ends(_blocks(path, stats))

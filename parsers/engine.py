@@ -234,6 +234,37 @@ def _parse_frame(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResu
     return ParseResult(entries, rejects, df.height, continuation, assumed)
 
 
+def parse_many(parts: list[pl.Series], fmt: Compiled, zone: str | None) -> list[ParseResult]:
+    """Several small files parsed in one call: their lines stacked, the result cut back into one
+    per file, lines numbered in each. A parse of a few lines costs mostly its fixed overhead (some
+    forty polars operations), so many small files cost about what one file of their lines costs.
+
+    Each part of a multi-line format must start with an entry's first line (and a JSON format is
+    not stacked), so that no entry runs from one file into the next.
+    """
+    sizes = [len(p) for p in parts]
+    result = parse(pl.concat(parts), fmt, zone)
+    ends, starts, at = [], [], 0
+    for n in sizes:
+        starts.append(at)
+        at += n
+        ends.append(at)
+    ends_s, starts_s = pl.Series(ends, dtype=pl.Int64), pl.Series(starts, dtype=pl.Int64)
+
+    def cut(df: pl.DataFrame) -> list[pl.DataFrame]:
+        part = ends_s.search_sorted(df["line"], side="left")
+        df = df.with_columns(pl.col("line") - starts_s.gather(part), part.alias("__part"))
+        by = df.partition_by("__part", as_dict=True, include_key=False)
+        empty = df.clear().drop("__part")
+        return [by.get((i,), empty) for i in range(len(sizes))]
+
+    out = []
+    for n, entries, rejects in zip(sizes, cut(result.entries), cut(result.rejects), strict=True):
+        out.append(ParseResult(entries, rejects, n, n - entries.height - rejects.height,
+                               result.zone_assumed and entries.height > 0))
+    return out
+
+
 def iter_parse(chunks: Iterable[pl.Series], fmt: Compiled, zone: str | None) -> Iterator[ParseResult]:
     """Parse a file that arrives in chunks of lines: one result per chunk, in file order.
 
@@ -273,21 +304,26 @@ def concat_results(results: list[ParseResult]) -> ParseResult:
 
 
 def _whole_entries(chunks: Iterable[pl.Series], fmt: Compiled) -> Iterator[tuple[pl.Series, int]]:
-    """Chunks cut where an entry starts (multi-line formats), with the number of their first line."""
+    """Chunks cut where an entry starts (multi-line formats), with the number of their first line.
+
+    A chunk is looked at once the next one has come (the reader is a chunk ahead anyway): the
+    last chunk holds nothing back, so a file of one chunk is parsed in one call."""
     held: pl.Series | None = None
     first_line = 1
     multiline = fmt.regex is None or fmt.definition.multiline_mode != "none"
-    for chunk in chunks:
+    it = iter(chunks)
+    chunk = next(it, None)
+    while chunk is not None:
+        following = next(it, None)
         lines = chunk if held is None else pl.concat([held, chunk])
         held = None
-        if multiline:
+        if multiline and following is not None:
             cut = _last_start(lines, fmt)
             lines, held = lines.head(cut), lines.slice(cut)
         if len(lines):
             yield lines, first_line
             first_line += len(lines)
-    if held is not None and len(held):
-        yield held, first_line
+        chunk = following
 
 
 def _last_start(lines: pl.Series, fmt: Compiled) -> int:
@@ -444,7 +480,7 @@ def _type_columns(entries: Frame, fmt: Compiled) -> Frame:
 # time
 
 
-def _time_columns(fmt: Compiled) -> list[tuple[str, TimeLayout]]:
+def time_columns(fmt: Compiled) -> list[tuple[str, TimeLayout]]:
     cols = [(n, c.layout) for n, c in fmt.columns.items() if c.type == "time" and c.layout is not None]
     # Prefer the most precise clock: epoch seconds with milliseconds, then ISO, then the rest.
     return sorted(cols, key=lambda nc: {"epoch": 0, "iso": 1}.get(nc[1].chrono, 2))
@@ -540,7 +576,7 @@ _TS = pl.Datetime("ns", "UTC")
 
 def _with_ts(frame: Frame, fmt: Compiled, zone: str | None) -> Frame:
     """Add ``ts`` (UTC) from the format's time fields, and ``__time_text`` for reject reasons."""
-    cols = _time_columns(fmt)
+    cols = time_columns(fmt)
     if not cols:
         raise ValueError(f"format {fmt.name} has no timestamp field")
     the_zone = zone or fmt.zone or "UTC"
@@ -559,7 +595,7 @@ def _repair_ts(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> tuple[pl.Da
     the_zone = zone or fmt.zone or "UTC"
     assumed = False
     if not (zone or fmt.zone):
-        for _, layout in _time_columns(fmt):
+        for _, layout in time_columns(fmt):
             if layout.chrono == "iso":
                 has_offset = df[_TIME_TEXT].drop_nulls().str.contains(r"(?:Z|[+-]\d{2}:?\d{2})\s*$|^\d+(?:\.\d+)?$")
                 assumed |= bool((~has_offset).any())

@@ -25,6 +25,43 @@ def test_patterns():
     assert got == list(cases.values())
 
 
+#: Secrets told in prose, each with what is left of it.
+PROSE_SECRETS = {
+    "login failed: the password is hunter2": "login failed: the password is ****",
+    "passwd: x": "passwd: ****",
+    "retrying with secret=s3cr3t-value now": "retrying with secret=**** now",
+    "refresh token was abc123def456ghi, renewing": "refresh token was ****, renewing",
+    "Password for bob is 'correct horse battery'": "Password for bob is ****",
+    'the api key is "letmein" (from the env)': "the api key is **** (from the env)",
+    "password of user 42 was reset to Temp#2026!": "password of user 42 was reset to ****",
+    "client secret was AbCdEfGhIjKlMnOpQrSt": "client secret was ****",
+}
+#: Ordinary log text that speaks of passwords and tokens: every line stays as it is.
+PROSE_KEPT = [
+    "password reset requested for user 42",
+    "password is incorrect for user 42",
+    "token was revoked by the admin",
+    "the token is expired",
+    "password is required",
+    "token was not found in the cache",
+    "Password was changed by user 42",
+    "password reset to default",
+    "refresh token was issued at 2026-11-26T10:00:00Z",
+    "secret santa draw done",
+    "user 42 changed password; 3 sessions closed",
+    "api key rotation finished: 12 keys are valid",
+]
+
+
+def test_secrets_told_in_prose_are_masked():
+    got = [redact.mask_text(t) for t in PROSE_SECRETS]
+    assert got == list(PROSE_SECRETS.values())
+
+
+def test_prose_about_passwords_and_tokens_is_kept():
+    assert [redact.mask_text(t) for t in PROSE_KEPT] == PROSE_KEPT
+
+
 def test_evidence_and_json_never_show_the_token(write, tmp_path):
     vac = (f"2026-11-24 10:15:01,700 INFO [vac] send req=r1 attempt=1 method=GET path=/api/x "
            f"Authorization: Bearer {SECRET}\n"

@@ -67,6 +67,7 @@ SECRETS = {
     "escaped JSON password": "escapedJsonPwPlanted",
     "password in a rejected line": "rejectedLinePwPlanted",
     "token in a rejected line": "rejectedLineTokPlanted",
+    "password told in prose": "prosePw4Planted",
     "JSON log field: password": "jsonFieldPwPlanted",
     "JSON log field: nested Authorization": "jsonFieldBearerPlanted",
     "JSON log field: apiKey": "jsonFieldApiKeyPlanted",
@@ -123,7 +124,8 @@ def plant(src: Path, dst: Path) -> None:
         elif first.match(line) and "Stopping service [" in line:
             line += f" (asked by X-Auth-Token: {s['X-Auth-Token header']})"
         elif first.match(line) and (" ERROR " in line or " WARN " in line):
-            line += (f" [Authorization=Basic {s['basic auth credentials']}, Set-Cookie: SESSION="
+            line += (f" (the password is {s['password told in prose']})"
+                     f" [Authorization=Basic {s['basic auth credentials']}, Set-Cookie: SESSION="
                      f"{s['Set-Cookie value']}; Path=/] proxy-authorization: Digest username=\"svc\", "
                      f'realm="crm", response="{s["digest response"]}"')
             if "Unreadable JSON" in line:  # a key pasted into a request body, logged with it
@@ -257,6 +259,18 @@ def test_planting_keeps_the_analysis(planted, cached_analysis):
         assert got["by_cause"] == sample["by_cause"]
 
 
+def test_the_python_api_summary_is_masked_unless_raw_is_asked_for(planted, cached_analysis):
+    """``Analysis.summary`` is an output too (a program reads it, prints it, stores it): its
+    trigger and change lines and its endpoints are masked, keys included; ``redact_secrets=False``
+    gives them as logged."""
+    masked = json.dumps(analysis_mod.analyze([planted["text"]], redact_secrets=True).summary, default=str)
+    leaks = [k for k, v in SECRETS.items() if _shows(masked, v)]
+    assert not leaks, f"Analysis.summary shows {leaks}"
+    assert "****" in masked
+    raw = json.dumps(analysis_mod.analyze([planted["text"]], redact_secrets=False).summary, default=str)
+    assert [k for k, v in SECRETS.items() if _shows(raw, v)]
+
+
 @pytest.mark.parametrize("secret", list(SECRETS))
 def test_no_output_shows_a_planted_secret(masked, secret):
     leaks = [name for name, text in masked.items() if _shows(text, SECRETS[secret])]
@@ -293,7 +307,8 @@ FRAGMENTS = [*S, "Authorization: ", "authorization=", "Bearer ", "bearer\t", "ey
              "u:p@", "AKIA", "ghp_", "xoxb-", "sk_live_", "AIza", "sk-", "SG.", "npm_", "Cookie: ", "set-cookie=",
              "X-Api-Key: ", "x-goog-api-key:", "?token=", "&sig=", ";jsessionid=", "#access_token=", '"password": "',
              '\\"secret\\":\\"', "pwd=", "passphrase:", "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----",
-             "=", ":", '"', " ", "[", "]", "\n", "é", "K"]
+             "the password is ", "token was ", " for bob was set to ", "'", "1", "=", ":", '"', " ", "[", "]", "\n", "é",
+             "K"]
 
 
 @settings(max_examples=200, deadline=None)
