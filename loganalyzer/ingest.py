@@ -592,7 +592,7 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
             # a log whose writer changed its layout): read it per line, and say so.
             fmt, rate = pooled
             notes.append(f"{path}: no one format reads it; each line is read with the format that matches it")
-            decision = _kind_of(path, fmt, sample, opts)
+            decision, _ = _kind_of(path, fmt, sample, opts)
             chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper, True))
         elif problem and (guess := infer.infer_format(sample.head(infer.SAMPLE))) is not None:
             # No definition fits, but the lines show a layout: read them with it, and say so.
