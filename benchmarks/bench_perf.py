@@ -145,17 +145,29 @@ def run_all(jobs: dict[str, dict], runs: int, cwd: Path) -> dict[str, dict]:
     return out
 
 
+def clean_venv() -> str:
+    """A virtualenv with only click and this package (installed, not editable: its bytecode is
+    compiled at install, as pip and pipx do); returns its python."""
+    venv = WORK / "startup-venv"
+    py = venv / "bin" / "python"
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "click"], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)], check=True)
+    return str(py)
+
+
 def startup_ms(runs: int, pythons: list[str] | None = None) -> dict[str, tuple[float, float]]:
     """Median milliseconds (wall, CPU) of `loganalyzer --help`, of a completion TAB (command names; an option's
     values) and of an interpreter that does nothing (the floor), alternating, per interpreter given
     (the first is this one; another venv's python measures another checkout side by side).
 
     Each runs the console script (what a user types) from the interpreter's own bin directory, after
-    one warm-up run that may write bytecode (as a user's first run does), unless
-    PYTHONDONTWRITEBYTECODE says not to.
+    one warm-up run that may write bytecode (as a user's first run does).
     """
     pythons = pythons or [sys.executable]
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed tool runs from cached bytecode
     tab = {**env, "_LOGANALYZER_COMPLETE": "bash_complete", "COMP_WORDS": "loganalyzer an", "COMP_CWORD": "1"}
     values = {**tab, "COMP_WORDS": "loganalyzer analyze --format ", "COMP_CWORD": "3"}
     jobs: dict[str, tuple[list[str], dict[str, str]]] = {}
@@ -213,7 +225,12 @@ def main() -> None:
                     help="only `loganalyzer --help` and completion TABs (medians of 3 x --runs runs)")
     ap.add_argument("--against", action="append", default=[], metavar="PYTHON",
                     help="with --startup-only: also this interpreter (another checkout's venv), alternating")
+    ap.add_argument("--clean-venv", action="store_true",
+                    help="with --startup-only: measure in a new virtualenv holding only this package and click, "
+                         "as `pipx install` leaves it (none of this interpreter's site-packages)")
     args = ap.parse_args()
+    if args.startup_only and args.clean_venv:
+        args.against.insert(0, clean_venv())
     if args.startup_only:
         print(f"{'median of ' + str(max(5, args.runs * 3)) + ' runs':<60} {'wall':>9} {'CPU':>9}")
         for name, (wall, cpu) in startup_ms(args.runs, [sys.executable, *args.against]).items():
