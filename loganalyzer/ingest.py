@@ -2,7 +2,8 @@
 
 ``load(paths)`` is the library's entry point for parsing. It returns a :class:`Logs`: one pandas
 DataFrame per source kind, the rejected lines, and one row of statistics per file, so that
-``lines = parsed + continuation + rejected`` can be checked for every file.
+``lines = parsed + continuation + rejected`` can be checked for every file (plus ``batched`` on the
+left: the records a line of a batch, OTLP's, held beyond its first, each an entry or reject of its own).
 """
 
 from __future__ import annotations
@@ -644,6 +645,11 @@ def _read_notes(src: _Source, notes: list[str], zone_assumed: bool) -> None:
         note = f"{src.path}: {src.read.replaced:,} undecodable byte sequence(s) replaced (read as {src.encoding})"
         if note not in notes:
             notes.append(note)
+    if src.result is not None and src.result.batched:
+        r = src.result
+        notes.append(f"{src.path}: its lines hold batches of records ({src.fmt.definition.records}): "
+                     f"{r.lines:,} lines, {r.lines + r.batched - r.continuation:,} records, each an entry "
+                     "(or a reject) on its batch's line")
     if zone_assumed and not src.zone_source:
         src.zone, src.zone_source = "UTC", "assumed: no offset in the lines and no --tz given"
         notes.append(f"{src.path}: {src.kind} lines carry no UTC offset and no zone was given; "
@@ -718,6 +724,7 @@ class _Tally:
     parsed: int = 0
     continuation: int = 0
     rejected: int = 0
+    batched: int = 0
     first_ts: datetime | None = None
     last_ts: datetime | None = None
     upstream_status: bool = False  # whether the format logs $upstream_status
@@ -728,6 +735,7 @@ class _Tally:
         self.parsed += r.parsed
         self.continuation += r.continuation
         self.rejected += r.rejected
+        self.batched += r.batched
         if r.parsed:
             lo, hi = r.entries["ts"].min(), r.entries["ts"].max()
             self.first_ts = lo if self.first_ts is None or lo is None else min(self.first_ts, lo)
@@ -746,6 +754,7 @@ def _stat_row(path: str, encoding: str, src: _Source | None = None, lines: int =
         "file": path, "kind": src.kind if src else None, "format": src.fmt.name if src else None,
         "lines": t.lines if t is not None else lines, "parsed": t.parsed if t is not None else 0,
         "continuation": t.continuation if t is not None else 0, "rejected": t.rejected if t is not None else 0,
+        "batched": t.batched if t is not None else 0,
         "unread": unread,
         "kind_confidence": src.decision.confidence if src and src.decision else None,
         "kind_evidence": src.decision.describe() if src and src.decision else "",
@@ -989,7 +998,7 @@ def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], sinc
                                 "kind": pd.Series(dtype="str"), "text": pd.Series(dtype="str"),
                                 "reason": pd.Series(dtype="str")})
     stats_df = pd.DataFrame(stats)
-    for col in ("lines", "parsed", "continuation", "rejected", "unread", "replaced_bytes"):
+    for col in ("lines", "parsed", "continuation", "rejected", "batched", "unread", "replaced_bytes"):
         stats_df[col] = stats_df[col].astype("Int64")
     return Logs(frames, rejects, stats_df, notes)
 

@@ -118,7 +118,7 @@ class Unwrapped:
             raise ValueError(f"the result covers {result.lines} lines, the payload has {self.meta.height}")
         entries, rejects = self._map(result, fill_untimed)
         rejects = pl.concat([rejects, self.rejects], how="vertical_relaxed").sort("line")
-        return _accounted(self.lines, entries.sort("line"), rejects, result.zone_assumed)
+        return _accounted(self.lines, entries.sort("line"), rejects, result.zone_assumed, result.batched)
 
     def restore_all(self, results: list[tuple[Compiled, engine.ParseResult]], fill_untimed: bool = False
                     ) -> list[tuple[Compiled, engine.ParseResult]]:
@@ -140,7 +140,7 @@ class Unwrapped:
             if i == 0:
                 rejects = pl.concat([rejects, self.rejects], how="vertical_relaxed").sort("line")
                 lines += self.rejects.height + self.continuation
-            out.append((fmt, _accounted(lines, entries.sort("line"), rejects, result.zone_assumed)))
+            out.append((fmt, _accounted(lines, entries.sort("line"), rejects, result.zone_assumed, result.batched)))
         return out
 
     # ----------------------------------------------------------------------------------------
@@ -177,9 +177,10 @@ class Unwrapped:
         return entries, rejects
 
 
-def _accounted(lines: int, entries: pl.DataFrame, rejects: pl.DataFrame, assumed: bool) -> engine.ParseResult:
-    continuation = lines - entries.height - rejects.height
-    return engine.ParseResult(entries, rejects, lines, continuation, assumed)
+def _accounted(lines: int, entries: pl.DataFrame, rejects: pl.DataFrame, assumed: bool, batched: int = 0
+               ) -> engine.ParseResult:
+    continuation = lines + batched - entries.height - rejects.height
+    return engine.ParseResult(entries, rejects, lines, continuation, assumed, batched)
 
 
 # --------------------------------------------------------------------------------------------
