@@ -456,6 +456,11 @@ def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Option
     return det.format, det.rate, None
 
 
+@functools.cache
+def _plain_text() -> Compiled:
+    return compile_definition(containers.PLAIN)
+
+
 def _pooled(sample: pl.Series, compiled: list[Compiled], opts: Options, path: str) -> tuple[Compiled, float] | None:
     """(format, rate) when several formats together read the file that none reads alone: their
     pooled rate meets the bar one format must meet, and beats a layout inferred from the lines."""
@@ -580,6 +585,13 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
                          f"({guess.description})")
             decision = _kind_of(path, fmt, sample, opts)
             chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision))
+        elif problem and wrapper in containers.TIMED_WRAPPERS:
+            # A container runtime times every record: what no format reads is read as its messages.
+            fmt, rate = _plain_text(), 0.0
+            notes.append(f"{path}: no format reads the application lines inside its container log ({wrapper}); "
+                         "each is read as a message timed by the container")
+            decision = kinds_mod.classify(pl.DataFrame({"message": sample.head(DETECT_SAMPLE)}), fmt.kind)
+            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper))
         elif problem and (timed := _timed_share(sample)) < _TIMED_SHARE:
             # Nothing reads it and its lines carry no time: prose, a catalog, a list of messages.
             why = f"{path}: matches no known format, and is not a log: {timed:.0%} of its lines carry a time"
@@ -625,7 +637,7 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
                 parts.extend(_parse_mixed(src, chunks, compiled, opts, notes))
                 continue
             if src.wrapper:
-                src.result = containers.parse_stream(chunks, src.fmt, src.zone, src.wrapper)
+                src.result = _parse_wrapped(src, chunks)
             else:
                 src.result = engine.parse_stream(chunks, src.fmt, src.zone)
         except sources.ReadError as exc:
@@ -635,6 +647,13 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
         assert src.result is not None
         _read_notes(src, notes, src.result.zone_assumed)
     return _assemble(parts, skipped, notes, since, until)
+
+
+def _parse_wrapped(src: _Source, chunks: Iterable[pl.Series]) -> engine.ParseResult:
+    assert src.wrapper is not None
+    if src.fmt is _plain_text():
+        return containers.parse_plain_stream(chunks, src.wrapper)
+    return containers.parse_stream(chunks, src.fmt, src.zone, src.wrapper)
 
 
 def _read_notes(src: _Source, notes: list[str], zone_assumed: bool) -> None:
@@ -860,7 +879,7 @@ def _stream(src: _Source, compiled: list[Compiled], opts: Options, notes: list[s
             for part in _parse_mixed(src, chunks, compiled, opts, notes):
                 yield part, part.result
         elif src.wrapper:
-            yield src, containers.parse_stream(chunks, src.fmt, src.zone, src.wrapper)
+            yield src, _parse_wrapped(src, chunks)
         else:
             for result in engine.iter_parse(chunks, src.fmt, src.zone):
                 yield src, result
