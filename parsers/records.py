@@ -175,9 +175,9 @@ def to_json(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         values = []
         for f in dtype.fields:
             value = expr.struct.field(f.name)
-            if f.name == "kvlistValue" and isinstance(f.dtype, pl.Struct) and "values" in f.dtype.to_schema():
-                values.append(to_json(value.struct.field("values"), f.dtype.to_schema()["values"]))
-            elif f.name == "arrayValue" and isinstance(f.dtype, pl.Struct) and "values" in f.dtype.to_schema():
+            # kvlistValue and arrayValue hold their members under "values".
+            if f.name in ("kvlistValue", "arrayValue") and isinstance(f.dtype, pl.Struct) and \
+                    "values" in f.dtype.to_schema():
                 values.append(to_json(value.struct.field("values"), f.dtype.to_schema()["values"]))
             else:
                 values.append(to_json(value, f.dtype))
@@ -209,18 +209,19 @@ def expand(units: pl.DataFrame, path: str) -> Expanded:
     path (an empty batch, another kind of object, text that is not JSON) is returned in ``empty``.
     """
     steps = parse_path(path)
+    none = Expanded(units.head(0), units.with_columns(pl.lit(f"no records under {path}").alias("reason")), 0)
     first = steps[0][0]
     holds = pl.col("text").str.contains(f'"{first}"', literal=True)
     decoded = _decode(units.filter(holds)) if units.select(holds.any()).item() else None
     if decoded is None:
-        return Expanded(units.head(0), units.with_columns(pl.lit(f"no records under {path}").alias("reason")), 0)
+        return none
     dtype = decoded.schema[_RAW]
     frame = decoded.with_columns(pl.col(_RAW).alias(_REC))
     context: list[tuple[str, str, pl.DataType]] = []  # (key name, column, type) of enclosing objects' keys
     current = dtype
     for depth, (name, many) in enumerate(steps):
         if not isinstance(current, pl.Struct) or name not in current.to_schema():
-            return Expanded(units.head(0), units.with_columns(pl.lit(f"no records under {path}").alias("reason")), 0)
+            return none
         fields = current.to_schema()
         for key, typ in fields.items():
             if key != name and depth > 0:
@@ -231,12 +232,11 @@ def expand(units: pl.DataFrame, path: str) -> Expanded:
         current = fields[name]
         if many:
             if not isinstance(current, pl.List):
-                return Expanded(units.head(0), units.with_columns(
-                    pl.lit(f"no records under {path}").alias("reason")), 0)
+                return none
             frame = frame.explode(_REC)
             current = current.inner
     if not isinstance(current, pl.Struct):
-        return Expanded(units.head(0), units.with_columns(pl.lit(f"no records under {path}").alias("reason")), 0)
+        return none
     own = {f.name for f in current.fields}
     members = [(f.name, pl.col(_REC).struct.field(f.name), f.dtype) for f in current.fields]
     # The innermost enclosing object wins a name clash (a scope's attributes over a resource's).
