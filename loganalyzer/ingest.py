@@ -2,7 +2,8 @@
 
 ``load(paths)`` is the library's entry point for parsing. It returns a :class:`Logs`: one pandas
 DataFrame per source kind, the rejected lines, and one row of statistics per file, so that
-``lines = parsed + continuation + rejected`` can be checked for every file.
+``lines = parsed + continuation + rejected`` can be checked for every file (plus ``batched`` on the
+left: the records a line of a batch, OTLP's, held beyond its first, each an entry or reject of its own).
 """
 
 from __future__ import annotations
@@ -462,6 +463,11 @@ def _choose(path: str, sample: pl.Series, compiled: list[Compiled], opts: Option
     return det.format, det.rate, None
 
 
+@functools.cache
+def _plain_text() -> Compiled:
+    return compile_definition(containers.PLAIN)
+
+
 def _pooled(sample: pl.Series, compiled: list[Compiled], opts: Options, path: str) -> tuple[Compiled, float] | None:
     """(format, rate) when several formats together read the file that none reads alone: their
     pooled rate meets the bar one format must meet, and beats a layout inferred from the lines."""
@@ -601,6 +607,13 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
                          f"({guess.description})")
             decision, _ = _kind_of(path, fmt, sample, opts)
             chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision))
+        elif problem and wrapper in containers.TIMED_WRAPPERS:
+            # A container runtime times every record: what no format reads is read as its messages.
+            fmt, rate = _plain_text(), 0.0
+            notes.append(f"{path}: no format reads the application lines inside its container log ({wrapper}); "
+                         "each is read as a message timed by the container")
+            decision = kinds_mod.classify(pl.DataFrame({"message": sample.head(DETECT_SAMPLE)}), fmt.kind)
+            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper))
         elif problem and (timed := _timed_share(sample)) < _TIMED_SHARE:
             # Nothing reads it and its lines carry no time: prose, a catalog, a list of messages.
             why = f"{path}: matches no known format, and is not a log: {timed:.0%} of its lines carry a time"
@@ -692,7 +705,7 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
                 parts.extend(_parse_mixed(src, chunks, compiled, opts, notes))
                 continue
             if src.wrapper:
-                src.result = containers.parse_stream(chunks, src.fmt, src.zone, src.wrapper)
+                src.result = _parse_wrapped(src, chunks)
             else:
                 src.result = engine.parse_stream(chunks, src.fmt, src.zone)
         except sources.ReadError as exc:
@@ -704,6 +717,13 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
     return _assemble(parts, skipped, notes, since, until)
 
 
+def _parse_wrapped(src: _Source, chunks: Iterable[pl.Series]) -> engine.ParseResult:
+    assert src.wrapper is not None
+    if src.fmt is _plain_text():
+        return containers.parse_plain_stream(chunks, src.wrapper)
+    return containers.parse_stream(chunks, src.fmt, src.zone, src.wrapper)
+
+
 def _read_notes(src: _Source, notes: list[str], zone_assumed: bool) -> None:
     """What reading and parsing one file found that the user should hear: damage, bytes replaced, zone assumed."""
     assert src.read is not None
@@ -712,6 +732,11 @@ def _read_notes(src: _Source, notes: list[str], zone_assumed: bool) -> None:
         note = f"{src.path}: {src.read.replaced:,} undecodable byte sequence(s) replaced (read as {src.encoding})"
         if note not in notes:
             notes.append(note)
+    if src.result is not None and src.result.batched:
+        r = src.result
+        notes.append(f"{src.path}: its lines hold batches of records ({src.fmt.definition.records}): "
+                     f"{r.lines:,} lines, {r.lines + r.batched - r.continuation:,} records, each an entry "
+                     "(or a reject) on its batch's line")
     if zone_assumed and not src.zone_source:
         src.zone, src.zone_source = "UTC", "assumed: no offset in the lines and no --tz given"
         notes.append(f"{src.path}: {src.kind} lines carry no UTC offset and no zone was given; "
@@ -786,6 +811,7 @@ class _Tally:
     parsed: int = 0
     continuation: int = 0
     rejected: int = 0
+    batched: int = 0
     first_ts: datetime | None = None
     last_ts: datetime | None = None
     upstream_status: bool = False  # whether the format logs $upstream_status
@@ -796,6 +822,7 @@ class _Tally:
         self.parsed += r.parsed
         self.continuation += r.continuation
         self.rejected += r.rejected
+        self.batched += r.batched
         if r.parsed:
             lo, hi = r.entries["ts"].min(), r.entries["ts"].max()
             self.first_ts = lo if self.first_ts is None or lo is None else min(self.first_ts, lo)
@@ -814,6 +841,7 @@ def _stat_row(path: str, encoding: str, src: _Source | None = None, lines: int =
         "file": path, "kind": src.kind if src else None, "format": src.fmt.name if src else None,
         "lines": t.lines if t is not None else lines, "parsed": t.parsed if t is not None else 0,
         "continuation": t.continuation if t is not None else 0, "rejected": t.rejected if t is not None else 0,
+        "batched": t.batched if t is not None else 0,
         "unread": unread,
         "kind_confidence": src.decision.confidence if src and src.decision else None,
         "kind_evidence": src.decision.describe() if src and src.decision else "",
@@ -931,7 +959,7 @@ def _stream(src: _Source, compiled: list[Compiled], opts: Options, notes: list[s
             for part in _parse_mixed(src, chunks, compiled, opts, notes):
                 yield part, part.result
         elif src.wrapper:
-            yield src, containers.parse_stream(chunks, src.fmt, src.zone, src.wrapper)
+            yield src, _parse_wrapped(src, chunks)
         else:
             for result in engine.iter_parse(chunks, src.fmt, src.zone):
                 yield src, result
@@ -1075,7 +1103,7 @@ def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], sinc
                                 "kind": pd.Series(dtype="str"), "text": pd.Series(dtype="str"),
                                 "reason": pd.Series(dtype="str")})
     stats_df = pd.DataFrame(stats)
-    for col in ("lines", "parsed", "continuation", "rejected", "unread", "replaced_bytes"):
+    for col in ("lines", "parsed", "continuation", "rejected", "batched", "unread", "replaced_bytes"):
         stats_df[col] = stats_df[col].astype("Int64")
     return Logs(frames, rejects, stats_df, notes)
 

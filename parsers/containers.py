@@ -41,7 +41,8 @@ Typical use (ingest)::
 
 Public names: ``WRAPPERS``, :func:`detect_wrapper`, :func:`unwrap`, :class:`Unwrapped`
 (``restore``, ``restore_all``), :func:`parse`, :func:`parse_mixed`, :func:`parse_stream`,
-:func:`parse_mixed_stream`, :func:`container_offset`.
+:func:`parse_mixed_stream`, :func:`parse_plain_stream` (``PLAIN``, ``TIMED_WRAPPERS``),
+:func:`container_offset`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from . import engine, mixed
-from .formats import Compiled
+from .formats import Compiled, FormatDef
 
 WRAPPERS = ("docker_json", "cri", "compose", "compose_timestamps")
 #: Share of a sample's non-blank lines that must be records of one wrapper for it to be taken.
@@ -118,7 +119,7 @@ class Unwrapped:
             raise ValueError(f"the result covers {result.lines} lines, the payload has {self.meta.height}")
         entries, rejects = self._map(result, fill_untimed)
         rejects = pl.concat([rejects, self.rejects], how="vertical_relaxed").sort("line")
-        return _accounted(self.lines, entries.sort("line"), rejects, result.zone_assumed)
+        return _accounted(self.lines, entries.sort("line"), rejects, result.zone_assumed, result.batched)
 
     def restore_all(self, results: list[tuple[Compiled, engine.ParseResult]], fill_untimed: bool = False
                     ) -> list[tuple[Compiled, engine.ParseResult]]:
@@ -140,7 +141,7 @@ class Unwrapped:
             if i == 0:
                 rejects = pl.concat([rejects, self.rejects], how="vertical_relaxed").sort("line")
                 lines += self.rejects.height + self.continuation
-            out.append((fmt, _accounted(lines, entries.sort("line"), rejects, result.zone_assumed)))
+            out.append((fmt, _accounted(lines, entries.sort("line"), rejects, result.zone_assumed, result.batched)))
         return out
 
     # ----------------------------------------------------------------------------------------
@@ -177,9 +178,10 @@ class Unwrapped:
         return entries, rejects
 
 
-def _accounted(lines: int, entries: pl.DataFrame, rejects: pl.DataFrame, assumed: bool) -> engine.ParseResult:
-    continuation = lines - entries.height - rejects.height
-    return engine.ParseResult(entries, rejects, lines, continuation, assumed)
+def _accounted(lines: int, entries: pl.DataFrame, rejects: pl.DataFrame, assumed: bool, batched: int = 0
+               ) -> engine.ParseResult:
+    continuation = lines + batched - entries.height - rejects.height
+    return engine.ParseResult(entries, rejects, lines, continuation, assumed, batched)
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,6 +403,45 @@ def parse_mixed_stream(chunks: Iterable[pl.Series], candidates: list[Compiled], 
     stream = _PayloadStream(chunks, wrapper)
     results = mixed.parse_stream(stream, candidates, zone)
     return stream.unwrapped().restore_all(results, fill_untimed)
+
+
+#: Wrappers that time every record: a payload no format reads can still be read as their messages.
+TIMED_WRAPPERS = ("docker_json", "cri", "compose_timestamps")
+#: The fallback's definition: not a format detection may pick, the name the per-file table shows.
+PLAIN = FormatDef(name="container_text", kind="app", syntax="regex", pattern=r"^(?P<message>.*)$",
+                  description="payload lines no format reads, each a message timed by the container runtime")
+
+
+def parse_plain_stream(chunks: Iterable[pl.Series], wrapper: str) -> engine.ParseResult:
+    """The fallback for a payload no format (nor an inferred layout) reads: each payload line an
+    entry, timed by the wrapper (``ts`` is ``container_ts``), its text the ``message``.
+
+    A Redis or a shell script in a container writes what no definition describes; the runtime's
+    own record still says when and on which stream each line was written, which is enough to put
+    it on the timeline. Blank payload lines are rejected, joined records count as continuation.
+    """
+    if wrapper not in TIMED_WRAPPERS:
+        raise ValueError(f"{wrapper} records carry no time of their own")
+    if wrapper.startswith("compose"):
+        u = _whole(chunks, wrapper)
+        payloads = [u.payload]
+    else:
+        stream = _PayloadStream(chunks, wrapper)
+        payloads = list(stream)
+        u = stream.unwrapped()
+    text = pl.concat(payloads) if payloads else pl.Series("text", [], dtype=pl.String)
+    keep = u._meta_columns()
+    frame = u.meta.with_columns(text.alias("message"))
+    good = (pl.col("message").str.strip_chars() != "") & pl.col("container_ts").is_not_null()
+    entries = frame.filter(good).select(
+        "line", pl.col("container_ts").alias("ts"), pl.lit(None, pl.String).alias("level"),
+        pl.lit(None, pl.String).alias("request_id"), "message", *keep,
+        pl.col("records").cast(pl.Int32).alias("line_count"))
+    reason = pl.when(pl.col("container_ts").is_null()).then(pl.lit("no time in its container record")).otherwise(
+        pl.lit("empty line"))
+    rejects = frame.filter(~good).select("line", pl.col("message").alias("text"), reason.alias("reason"))
+    rejects = pl.concat([rejects, u.rejects], how="vertical_relaxed").sort("line")
+    return _accounted(u.lines, entries.sort("line"), rejects, False)
 
 
 def _whole(chunks: Iterable[pl.Series], wrapper: str) -> Unwrapped:

@@ -25,7 +25,7 @@ from typing import TypeVar
 import polars as pl
 from dateutil import parser as dateutil_parser
 
-from . import nginx, stacktraces, timefmt
+from . import nginx, records, stacktraces, timefmt
 from .formats import JSON_ROLES, REQUEST_ID_COLUMNS, Compiled
 from .pattern import Capture
 from .timefmt import TimeLayout
@@ -88,6 +88,9 @@ class ParseResult:
     lines: int
     continuation: int
     zone_assumed: bool  # naive timestamps were read in a zone nobody named
+    #: Records a line held beyond its first (a batch of OTLP records): each is an entry or a reject
+    #: of its own, so ``lines + batched = parsed + continuation + rejected``.
+    batched: int = 0
 
     @property
     def parsed(self) -> int:
@@ -300,7 +303,7 @@ def concat_results(results: list[ParseResult]) -> ParseResult:
     entries = concat_frames([r.entries for r in results])
     rejects = pl.concat([r.rejects for r in results], how="vertical_relaxed")
     return ParseResult(entries, rejects, sum(r.lines for r in results), sum(r.continuation for r in results),
-                       any(r.zone_assumed for r in results))
+                       any(r.zone_assumed for r in results), sum(r.batched for r in results))
 
 
 def _whole_entries(chunks: Iterable[pl.Series], fmt: Compiled) -> Iterator[tuple[pl.Series, int]]:
@@ -1012,7 +1015,15 @@ def _json_roles(keys: dict[str, list[KeyPath]], fmt: Compiled) -> dict[str, tupl
         if fmt.kind == "nginx_access" and role != "time" and role not in pinned:
             continue
         want = pinned.get(role)
-        candidates = [want] if isinstance(want, str) else want if isinstance(want, list) else usual
+        if isinstance(want, list):
+            # A definition's own list is read per line, first present key first: OTLP writes
+            # timeUnixNano where the source gave a time and only observedTimeUnixNano elsewhere.
+            present = [(c, _key_paths(c, keys)) for c in want]
+            present = [(c, p) for c, p in present if p]
+            if present:
+                roles[role] = (present[0][0], [p for _, paths in present for p in paths])
+            continue
+        candidates = [want] if isinstance(want, str) else usual
         for c in candidates:
             paths = _key_paths(c, keys)
             if paths:
@@ -1066,8 +1077,14 @@ def _json_fits(units: pl.DataFrame, fmt: Compiled, keys: dict[str, list[KeyPath]
 def _json_match_rate(df: pl.DataFrame, fmt: Compiled) -> tuple[float, int]:
     units, _ = _json_units(df)
     units = _json_checked(units)
+    if fmt.definition.records:
+        units = records.expand(units.filter(pl.col("_obj")), fmt.definition.records).records
     keys = _json_keys(_json_sample(units.filter(pl.col("_obj"))["text"]))
     ok = units.filter(_json_fits(units, fmt, keys))
+    if fmt.definition.records:  # a batch line counts once, when every record in it fits
+        fit = units.with_columns(_json_fits(units, fmt, keys).alias("__fit")).group_by("_key").agg(
+            pl.col("__fit").all(), pl.col("_n").first())
+        ok = fit.filter("__fit")
     return int(ok["_n"].sum()) / df.height, ok.height
 
 
@@ -1161,19 +1178,32 @@ def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResul
     units, lines = _json_units(df)
     units = _json_checked(units)
     objs = units.filter(pl.col("_obj"))
+    batched, no_records, batch_continuation = 0, None, 0
+    if fmt.definition.records:
+        # A line holding a batch of records: each record is an entry (or a reject) on that line.
+        expanded = records.expand(objs, fmt.definition.records)
+        objs, batched, no_records = expanded.records, expanded.batched, expanded.empty
+        batch_continuation = int((objs.unique("_key")["_n"] - 1).sum()) if objs.height else 0
+        units = units.filter(~pl.col("_obj"))
     found = _json_sample(objs["text"], sample=JSON_KEY_SAMPLE)
     keys = _probe_roles(objs["text"], _json_keys(found), fmt)
     roles = _json_roles(keys, fmt)
     blank = pl.col("text").str.strip_chars() == ""
     bad = units.filter(~pl.col("_obj")).with_columns(
         pl.when(blank).then(pl.lit("empty line")).otherwise(pl.lit("not a JSON object")).alias("reason"))
+    if no_records is not None:
+        bad = pl.concat([bad, no_records], how="diagonal_relaxed")
     empty = pl.DataFrame(schema={"line": pl.Int64, "ts": pl.Datetime("ns", "UTC"), "level": pl.String,
                                  "request_id": pl.String, "message": pl.String})
     if "time" not in roles:
         names = ", ".join(list(keys)[:8]) or "(no keys)"
         reason = pl.when(_json_valid(pl.col("text"))).then(pl.lit(f"no timestamp key among {names}")).otherwise(
             pl.lit("not a JSON object"))
-        bad = pl.concat([bad, objs.with_columns(reason.alias("reason"))], how="diagonal_relaxed")
+        failing = objs.with_columns(reason.alias("reason"))
+        if fmt.definition.records:
+            rejects = pl.concat([_json_rejects(df, lines, bad), _record_rejects(failing)], how="vertical_relaxed")
+            return ParseResult(empty, rejects.sort("line"), df.height, batch_continuation, False, batched)
+        bad = pl.concat([bad, failing], how="diagonal_relaxed")
         return ParseResult(empty, _json_rejects(df, lines, bad).sort("line"), df.height, 0, False)
     schema, decodable = _json_schema(found)
     objs, done = _json_decoded(objs, schema)
@@ -1200,12 +1230,21 @@ def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResul
     jfmt = Compiled(fmt.definition, None, caps, fmt.derives, fmt.zone)
     entries = _with_ts(entries, jfmt, zone)
     entries, assumed = _repair_ts(entries, jfmt, zone)
-    unread = entries.filter(pl.col("ts").is_null()).select("_key", pl.when(_json_valid(pl.col("text"))).then(
+    reason = pl.when(_json_valid(pl.col("text"))).then(
         pl.format("unreadable timestamp {}", pl.col(_TIME_TEXT).fill_null("(none)"))).otherwise(
-        pl.lit("not a JSON object")).alias("reason"))
+        pl.lit("not a JSON object")).alias("reason")
+    untimed = entries.filter(pl.col("ts").is_null())
+    record_rejects = None
+    if fmt.definition.records:
+        # A record without a time is a reject of its own, with its text, on its line.
+        record_rejects = _record_rejects(untimed.with_columns(reason))
+        untimed = untimed.head(0)
+    unread = untimed.select("_key", reason)
     bad = pl.concat([bad.select("_key", "reason"), unread], how="vertical_relaxed")
     entries = entries.filter(pl.col("ts").is_not_null()).drop(_TIME_TEXT, "text")
     continuation = int((entries["_n"] - 1).sum()) if entries.height else 0
+    if fmt.definition.records:
+        continuation = batch_continuation
     entries = entries.with_columns(pl.col("_n").alias("line_count"))
     if nginx_kind:
         entries = _nginx_json_types(entries, [n for n in columns if n in entries.columns and n != "time"])
@@ -1225,4 +1264,12 @@ def _parse_json(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResul
     if fmt.definition.kv and "message" in entries.columns:
         entries = expand_kv(entries, "message")
     entries = finish(entries, jfmt)
-    return ParseResult(entries, _json_rejects(df, lines, bad).sort("line"), df.height, continuation, assumed)
+    rejects = _json_rejects(df, lines, bad)
+    if record_rejects is not None:
+        rejects = pl.concat([rejects, record_rejects], how="vertical_relaxed")
+    return ParseResult(entries, rejects.sort("line"), df.height, continuation, assumed, batched)
+
+
+def _record_rejects(failing: pl.DataFrame) -> pl.DataFrame:
+    """Records of a batch line that give no entry: one reject each, with the record's text."""
+    return failing.select("line", "text", "reason")

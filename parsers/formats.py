@@ -15,7 +15,9 @@ pairs become columns), ``tail`` (nginx error-log trailing ``, key: value`` pairs
 (nginx: regex per variable), ``properties`` (logback: text per ``${NAME}``), ``derive`` (a list of
 ``{from = COLUMN, pattern = REGEX}``: named groups become columns), ``fields`` (column roles:
 ``request_id = ["xrid", "rid"]``; for JSON: which keys hold timestamp, level, message, …),
-``types`` (column -> int | float | str).
+``types`` (column -> int | float | str), ``records`` (JSON: where a line holds a batch of records,
+as a path whose ``[]`` segments are arrays, ``resourceLogs[].scopeLogs[].logRecords[]``; each record
+is an entry of its own, see ``records.py``).
 
 A user file holds one such table, or several under ``[[format]]``.
 """
@@ -28,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import logback, nginx, pylogging, timefmt
+from . import logback, nginx, pylogging, records, timefmt
 from .pattern import Assembled, Capture, ascii_digits
 
 KINDS = ("vac", "nginx_access", "nginx_error", "crm", "other")
@@ -108,6 +110,7 @@ class FormatDef:
     #: Real lines this format must read, as lnav's format files carry them: ``[{line = "...",
     #: expect = {column = value}}]`` (``line`` may hold several lines: a trace).
     samples: list[dict[str, Any]] = field(default_factory=list)
+    records: str | None = None
     origin: str = "built-in"
 
     @classmethod
@@ -128,10 +131,19 @@ class FormatDef:
             raise DefinitionError(f"{where}: 'pattern' is required for syntax {table['syntax']}")
         if table.get("multiline") not in (None, *MULTILINE):
             raise DefinitionError(f"{where}: multiline must be one of {', '.join(MULTILINE)}")
+        if table.get("records") is not None:
+            if table["syntax"] != "json":
+                raise DefinitionError(f"{where}: 'records' is for syntax json")
+            try:
+                records.parse_path(table["records"])
+            except ValueError as exc:
+                raise DefinitionError(f"{where}: {exc}") from None
         for i, sample in enumerate(table.get("samples", [])):
             if not isinstance(sample, dict) or not isinstance(sample.get("line"), str) or \
-                    set(sample) - {"line", "expect", "description"}:
-                raise DefinitionError(f"{where}: samples[{i}] must be a table with 'line' and optional 'expect'")
+                    set(sample) - {"line", "expect", "description", "entries"} or \
+                    not isinstance(sample.get("entries", 1), int):
+                raise DefinitionError(f"{where}: samples[{i}] must be a table with 'line' and optional 'expect' "
+                                      "and 'entries' (a number)")
         return cls(**table, origin=origin)
 
     @property

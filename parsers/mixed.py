@@ -257,7 +257,8 @@ def _merge(results: list[engine.ParseResult]) -> engine.ParseResult:
     return engine.ParseResult(
         engine.concat_frames([r.entries for r in results]),
         pl.concat([r.rejects for r in results], how="vertical_relaxed"),
-        sum(r.lines for r in results), sum(r.continuation for r in results), any(r.zone_assumed for r in results))
+        sum(r.lines for r in results), sum(r.continuation for r in results), any(r.zone_assumed for r in results),
+        sum(r.batched for r in results))
 
 
 def _renumber(result: engine.ParseResult, numbers: pl.Series) -> engine.ParseResult:
@@ -269,4 +270,4 @@ def _renumber(result: engine.ParseResult, numbers: pl.Series) -> engine.ParseRes
         return df.with_columns(numbers.gather(df["line"] - 1).alias("line"))
 
     return engine.ParseResult(remap(result.entries), remap(result.rejects), result.lines, result.continuation,
-                              result.zone_assumed)
+                              result.zone_assumed, result.batched)

@@ -1,7 +1,8 @@
 """Sample lines carried by format definitions, checked by parsing them (as lnav checks its formats).
 
 A definition's ``samples`` are real lines the format must read. Each one must parse into exactly one
-entry with no rejected line, and the entry must hold every ``expect``-ed value (compared as text, so
+entry (``entries = N`` for a line holding a batch of N records) with no rejected line, and the (first)
+entry must hold every ``expect``-ed value (compared as text, so
 ``expect = {status = 502}`` and ``{status = "502"}`` are the same check; ``ts`` is compared as an
 ISO-8601 UTC string).
 """
@@ -25,7 +26,7 @@ def check_samples(fmt: Compiled) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - a sample that crashes the engine is reported, not raised
             problems.append(f"{where}: parsing raised {type(exc).__name__}: {exc}")
             continue
-        if result.rejected or result.parsed != 1:
+        if result.rejected or result.parsed != sample.get("entries", 1):
             reasons = "; ".join(result.rejects["reason"].to_list()[:2])
             problems.append(f"{where}: read as {result.parsed} entries and {result.rejected} rejected line(s)"
                             + (f" ({reasons})" if reasons else ""))

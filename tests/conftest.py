@@ -37,7 +37,7 @@ def accounted(logs) -> None:
     for row in logs.stats.itertuples():
         if row.kind is None or row.kind != row.kind:  # passed over
             continue
-        assert row.lines == row.parsed + row.continuation + row.rejected, row
+        assert row.lines + row.batched == row.parsed + row.continuation + row.rejected, row
 
 
 def process_alive(pid: int) -> bool:

@@ -439,3 +439,57 @@ def test_compose_stack_of_nginx_and_spring_boot_services():
     bare = engine.parse(series(CRM), FORMATS["spring_boot_3"], None)
     assert parts["spring_boot_3"].entries["stack_trace"].to_list() == bare.entries["stack_trace"].to_list()
     assert parts["spring_boot_3"].entries["ts"].to_list() == bare.entries["ts"].to_list()
+
+
+# --------------------------------------------------------------------------------------------
+# the fallback: a payload no format reads, timed by the runtime
+
+# Redis 3's own layout (pid:role, a day and month without a year): no definition describes it.
+REDIS = [
+    "1:C 09 Nov 13:27:30.112 # Warning: no config file specified, using the default config.",
+    "1:M 09 Nov 13:27:30.114 * Running mode=standalone, port=6379.",
+    "1:M 09 Nov 13:27:30.114 # Server started, Redis version 3.2.11",
+    "1:M 09 Nov 13:27:30.114 * The server is now ready to accept connections on port 6379",
+    "",
+    "1:signal-handler (1510234056) Received SIGTERM scheduling shutdown...",
+    "1:M 09 Nov 13:27:36.276 # User requested shutdown...",
+]
+
+
+def test_a_payload_no_format_reads_is_read_as_messages_timed_by_docker(tmp_path):
+    records = stamped(REDIS)
+    records[3] = (records[3][0] + " " + "x" * 40, "stderr", records[3][2])  # cut into two records below
+    path = tmp_path / "redis-json.log"
+    path.write_text("\n".join(docker_json_file(records, max_bytes=60)) + "\n")
+    logs = ingest.load([str(path)])
+    row = logs.stats.iloc[0]
+    assert (row["format"], row["kind"], row["unread"]) == ("container_text", "other", 0)
+    assert row["parsed"] == len(REDIS) - 1 and row["rejected"] == 1  # the blank line
+    assert row["lines"] == row["parsed"] + row["continuation"] + row["rejected"]
+    entries = logs["other"]
+    assert entries["message"].tolist()[0] == REDIS[0]
+    assert entries["message"].tolist()[3].endswith("x" * 40)
+    assert entries["stream"].tolist()[3] == "stderr"
+    assert [t.value for t in entries["ts"]] == [ns for text, _, ns in records if text]
+    assert any("timed by the container" in n for n in logs.notes)
+
+
+def test_the_repository_sample_is_read_whole():
+    logs = ingest.load([str(DATA / "containers" / "docker_json.log")])
+    row = logs.stats.iloc[0]
+    assert (row["lines"], row["parsed"], row["continuation"], row["rejected"], row["unread"]) == (5, 4, 1, 0, 0)
+
+
+@pytest.mark.parametrize("size", [2, 3, 100])
+def test_the_fallback_in_chunks_reads_as_whole_on_cri(size):
+    raw = cri_file(stamped(REDIS + ["a longer line the runtime cut in pieces"]), max_bytes=16)
+    whole = containers.parse_plain_stream([series(raw)], "cri")
+    chunked = containers.parse_plain_stream([series(raw[i:i + size]) for i in range(0, len(raw), size)], "cri")
+    assert whole.entries.equals(chunked.entries)
+    assert whole.parsed == len(REDIS) and whole.lines == len(raw)
+    assert whole.parsed + whole.continuation + whole.rejected == whole.lines
+
+
+def test_a_wrapper_without_times_has_no_fallback():
+    with pytest.raises(ValueError, match="no time"):
+        containers.parse_plain_stream([series(compose_output([("redis", t, 0) for t in REDIS]))], "compose")
