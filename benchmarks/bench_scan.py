@@ -16,7 +16,8 @@ cores busy is 2.0), lines/s, peak RSS; then the time per GB, to show whether tim
 With ``--workers``, the same nights are scanned again on a local Dask cluster of each size; from
 Dask's task stream it prints, per night, the tasks run, the median compute time per task kind,
 the sum of compute time, the overhead (wall less compute over workers: planning on the client,
-the history's writes, scheduling) and the bytes between the client and the cluster (Dask's estimate).
+the history's writes, scheduling), the bytes between the client and the cluster (Dask's estimate),
+and the peak RSS of the client and of the largest worker. ``--dask-only`` skips the in-process scans.
 """
 
 from __future__ import annotations
@@ -143,6 +144,12 @@ def scan_once(folder: Path) -> dict:
             "lines": night["run"]["lines"]["read"], "attempts": night["summary"]["attempts"], "exit": code}
 
 
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def dask_child(folder: Path, workers: int) -> None:
     """In a child process: one scan on a local cluster, with Dask's task stream summarised as JSON."""
     import statistics
@@ -159,6 +166,8 @@ def dask_child(folder: Path, workers: int) -> None:
         with distributed.get_task_stream(client) as ts:
             r = scan.scan(cfg, executor=ex)
         wall = time.perf_counter() - start
+        workers_mb = max(client.run(_peak_mb).values())
+    client_mb = _peak_mb()
     from distributed.utils import key_split
 
     compute: dict[str, list[float]] = {}
@@ -171,7 +180,8 @@ def dask_child(folder: Path, workers: int) -> None:
                       "overhead_s": wall - busy / workers,
                       "moved_mb": (ex.bytes_sent + ex.bytes_received) / 2**20,
                       "median_task_s": {k: statistics.median(v) for k, v in compute.items()},
-                      "attempts": r.summary()["attempts"], "lines": r.lines["read"]}))
+                      "attempts": r.summary()["attempts"], "lines": r.lines["read"],
+                      "client_rss_mb": client_mb, "worker_rss_mb": workers_mb}))
 
 
 def scan_on_dask(folder: Path, workers: int) -> dict:
@@ -180,6 +190,12 @@ def scan_on_dask(folder: Path, workers: int) -> dict:
     if p.returncode:
         raise SystemExit(f"the scan on {workers} Dask workers failed: {p.stderr.strip()[-500:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _said(row: dict) -> dict:
+    """A night's figures as soon as they are measured (stderr), so a long run shows its progress."""
+    print(json.dumps(row, default=str), file=sys.stderr, flush=True)
+    return row
 
 
 def make_nights(folder: Path, templates: dict[str, Template], size: int, nights: int, each) -> list:
@@ -207,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nights", type=int, default=2, help="nights per size (default 2)")
     ap.add_argument("--workers", default="", help="also scan on local Dask clusters of these sizes, e.g. 1,2")
     ap.add_argument("--json", type=Path, default=OUT / "bench_scan.json", help="where the figures go")
+    ap.add_argument("--dask-only", action="store_true", help="with --workers: skip the in-process scans")
     args = ap.parse_args(argv)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "loganalyzer"), str(ROOT / "parsers"),
                     str(ROOT / "reports")], check=True, env=AS_INSTALLED)
@@ -215,14 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     dask_rows = []
     for size in [parse_size(s) for s in args.sizes.split(",")]:
         folder = OUT / f"night-{size >> 20}M"
-        got = make_nights(folder, templates, size, args.nights, lambda night, written, folder=folder: {
-            "night": night, "input_mb": written / 2**20, **scan_once(folder)})
-        rows += [{"size_mb": size >> 20, **g} for g in got]
-        rerun = scan_once(folder)
-        rows.append({"size_mb": size >> 20, "night": "unchanged", "input_mb": 0.0, **rerun})
+        if not args.dask_only:
+            got = make_nights(folder, templates, size, args.nights, lambda night, written, folder=folder: _said({
+                "night": night, "input_mb": written / 2**20, **scan_once(folder)}))
+            rows += [{"size_mb": size >> 20, **g} for g in got]
+            rerun = scan_once(folder)
+            rows.append({"size_mb": size >> 20, "night": "unchanged", "input_mb": 0.0, **rerun})
         for w in [int(x) for x in args.workers.split(",") if x]:
-            got = make_nights(folder, templates, size, args.nights, lambda night, written, folder=folder, w=w: {
-                "night": night, "input_mb": written / 2**20, **scan_on_dask(folder, w)})
+            got = make_nights(folder, templates, size, args.nights, lambda night, written, folder=folder, w=w: _said({
+                "night": night, "workers": w, "input_mb": written / 2**20, **scan_on_dask(folder, w)}))
             dask_rows += [{"size_mb": size >> 20, "workers": w, **g} for g in got]
     print(f"{'night size':>10} {'night':>9} {'input MB':>9} {'lines':>10} {'attempts':>9} {'wall s':>8} "
           f"{'CPU/wall':>8} {'lines/s':>10} {'peak RSS MB':>11} {'s per GB':>8}")
@@ -233,11 +251,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['rss_mb']:>11,.0f} {per_gb:>8.1f}")
     if dask_rows:
         print(f"\n{'night size':>10} {'workers':>7} {'night':>5} {'wall s':>8} {'tasks':>6} {'compute s':>9} "
-              f"{'overhead s':>10} {'client MB':>9}  median s per task")
+              f"{'overhead s':>10} {'moved MB':>9} {'client RSS':>10} {'worker RSS':>10}  median s per task")
         for r in dask_rows:
             med = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["median_task_s"].items()))
             print(f"{r['size_mb']:>8} M {r['workers']:>7} {r['night']:>5} {r['wall_s']:>8.2f} {r['tasks']:>6} "
-                  f"{r['compute_s']:>9.2f} {r['overhead_s']:>10.2f} {r['moved_mb']:>9.2f}  {med}")
+                  f"{r['compute_s']:>9.2f} {r['overhead_s']:>10.2f} {r['moved_mb']:>9.2f} "
+                  f"{r['client_rss_mb']:>7,.0f} MB {r['worker_rss_mb']:>7,.0f} MB  {med}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"in_process": rows, "dask": dask_rows}, indent=1, default=str))
     print(f"\nwrote {args.json}")

@@ -18,6 +18,24 @@ from typing import Any
 from loganalyzer import __version__, errors
 
 
+def _size(obj, sizeof) -> int:
+    """Bytes of what crosses to or from the cluster: Dask's estimate, looking inside the scan's own
+    records (dataclasses) and polars frames, which Dask's estimate takes for a few bytes."""
+    import dataclasses
+
+    import polars as pl
+
+    if isinstance(obj, pl.DataFrame):
+        return obj.estimated_size()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return sum(_size(getattr(obj, f.name), sizeof) for f in dataclasses.fields(obj))
+    if isinstance(obj, (list, tuple)):
+        return sum(_size(x, sizeof) for x in obj)
+    if isinstance(obj, dict):
+        return sum(_size(k, sizeof) + _size(v, sizeof) for k, v in obj.items())
+    return sizeof(obj)
+
+
 class DaskExecutor:
     """Submits units of work to a ``distributed.Client``; futures stay on the workers until gathered."""
 
@@ -26,7 +44,7 @@ class DaskExecutor:
         self.progress = progress  # show tasks done of all on stderr while waiting (a terminal)
         self.tasks = 0
         self.done = 0
-        self.bytes_sent = 0  # what the client put into tasks (plans, carried lines), by Dask's estimate
+        self.bytes_sent = 0  # what the client put into tasks (plans, carried lines), estimated
         self.bytes_received = 0  # what came back (stats, windows' results, carried lines)
 
     def submit(self, fn, *args):
@@ -34,7 +52,7 @@ class DaskExecutor:
         from distributed import Future
 
         self.tasks += 1
-        self.bytes_sent += sum(sizeof(a) for a in args if not isinstance(a, (Future, list)))
+        self.bytes_sent += sum(_size(a, sizeof) for a in args if not isinstance(a, (Future, list)))
         return self.client.submit(fn, *args, pure=False)
 
     def gather(self, futures: list) -> list:
@@ -46,7 +64,7 @@ class DaskExecutor:
                 self._show(futures)
             got = self.client.gather(futures)
             self.done += len(futures)
-            self.bytes_received += sum(sizeof(g) for g in got)
+            self.bytes_received += sum(_size(g, sizeof) for g in got)
             return got
         except (CommClosedError, OSError, TimeoutError) as exc:
             raise errors.ClusterError(f"lost the Dask cluster during the scan ({type(exc).__name__}: {exc}); "
