@@ -256,28 +256,3 @@ def advance(files: Iterable[tuple[str, str]], known: list[Cursor], stage: Path, 
         pieces.append(Piece(p.path, settle(p, got, lines, more, now), p.start, p.start + got, p.first_line, lines,
                             status, str(staged) if (got or cur.carry) else None, cur.carry.count(b"\n"), more))
     return pieces, gone
-
-
-def last_lines(staged: str, count: int) -> bytes:
-    """The last ``count`` lines of a staged file (read backwards: the carried tail is short)."""
-    if count <= 0:
-        return b""
-    with open(staged, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        end = pos = f.tell()
-        found = -1  # the final line end does not start a line
-        while pos > 0:
-            step = min(1 << 20, pos)
-            pos -= step
-            f.seek(pos)
-            block = f.read(step)
-            i = len(block)
-            while (i := block.rfind(b"\n", 0, i)) >= 0:
-                if pos + i == end - 1:
-                    continue
-                found += 1
-                if found == count - 1:
-                    f.seek(pos + i + 1)
-                    return f.read()
-        f.seek(0)
-        return f.read()

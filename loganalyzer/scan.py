@@ -6,7 +6,7 @@
 2. finds each configured source's files and reads, per file, only what was appended since the last
    run (:mod:`loganalyzer.cursors`), plus the lines it carried over from the last run;
 3. parses them, measures the clocks' offsets once, and correlates and diagnoses in time windows
-   (:func:`analyze_window`, free of global state, so windows can run anywhere), each window seeing
+   (:func:`loganalyzer.scanwork.window`, free of global state, so windows can run anywhere), each window seeing
    its neighbours' entries for ``overlap`` seconds so a request that crosses a border is whole;
 4. commits the attempts up to its horizon (the newest entry less ``hold``: later requests may
    still be in flight), and carries the lines after ``horizon - overlap`` over to the next run;
@@ -38,8 +38,7 @@ from loganalyzer.rotation import order_rotated
 if TYPE_CHECKING:  # polars and the parsing and diagnosis stack are imported when a run has lines to read
     import polars as pl
 
-    from loganalyzer import correlate, diagnose
-    from loganalyzer.ingest import Logs
+    from loganalyzer import correlate, diagnose, scanwork
 
 #: Scan settings and their defaults (``[scan]``); durations are seconds or "90s", "5m", "1h", "2d".
 SCAN_DEFAULTS: dict[str, Any] = {"history": "loganalyzer.db", "window": "1h", "overlap": "5m", "hold": "2m",
@@ -122,6 +121,11 @@ class ScanConfig:
     @property
     def file(self) -> str | None:
         return self.settings.source
+
+    @property
+    def stage(self) -> Path:
+        """A run's scratch folder beside the history (a killed run's is removed by the next)."""
+        return Path(f"{self.history}.stage")
 
     @property
     def hash(self) -> str:
@@ -254,55 +258,6 @@ def init(folder: str | Path = ".") -> Path:
         raise errors.UsageError(f"{target} exists already; it was left as it is")
     target.write_text(STARTER, encoding="utf-8")
     return target
-
-
-# --------------------------------------------------------------------------------------------
-# windows
-
-
-@dataclass
-class WindowResult:
-    """What one time window found: its attempts, the evidence of their failures, the clocks used."""
-
-    attempts: pl.DataFrame  # schema.ATTEMPT, attempt_id local to the window
-    evidence: pl.DataFrame  # schema.EVIDENCE, failed attempts only
-    offsets: list[correlate.ClockOffset]
-
-    def keep(self, keep_from: datetime | None, keep_until: datetime | None, nulls: bool) -> WindowResult:
-        """Only the attempts that started in ``[keep_from, keep_until)`` (None: unbounded); those
-        without a time with ``nulls``."""
-        import polars as pl
-
-        t = pl.col("ts")
-        inside = pl.lit(True)
-        if keep_from is not None:
-            inside &= t >= keep_from
-        if keep_until is not None:
-            inside &= t < keep_until
-        req = self.attempts.filter(inside.fill_null(nulls) if nulls else inside.fill_null(False))
-        return WindowResult(req, self.evidence.join(req.select("attempt_id"), on="attempt_id", how="semi"),
-                            self.offsets)
-
-
-def shift_of(offsets: list[correlate.ClockOffset]) -> dict[str, float]:
-    return {o.source: o.seconds for o in offsets if o.applied}
-
-
-def analyze_window(logs: Logs, ruleset: diagnose.RuleSet, offsets: list[correlate.ClockOffset] | None,
-                   redact_secrets: bool = True) -> WindowResult:
-    """Correlate and diagnose ``logs`` (one window and its overlap): every attempt, with the
-    evidence of the failed ones. ``offsets``: the run's clock offsets (None: measure them here)."""
-    import polars as pl
-
-    from loganalyzer import analysis
-
-    a = analysis.analyze_logs(logs, ruleset, redact_secrets, offsets=offsets, extras=False)
-    req = pl.from_pandas(a.requests)
-    req = schema.conform(req, schema.ATTEMPT) if req.height else schema.empty(schema.ATTEMPT)
-    ev = schema.conform(pl.from_pandas(a.evidence), schema.EVIDENCE) if len(a.evidence) \
-        else schema.empty(schema.EVIDENCE)
-    failed = req.filter(pl.col("verdict") != "ok").select("attempt_id")
-    return WindowResult(req, ev.join(failed, on="attempt_id", how="semi"), a.offsets)
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,7 +419,7 @@ def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None, r
                 raise
             history.set_aside(cfg.history)
             db = history.connect(cfg.history)
-        stage = Path(f"{cfg.history}.stage")
+        stage = cfg.stage
         shutil.rmtree(stage, ignore_errors=True)  # a killed run's leftovers
         try:
             return _run(cfg, db, stage, rules, complete, wall, started, redact_secrets, executor)
@@ -689,10 +644,10 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
     # Kinds and zones are decided once per file and run, on its first batch.
     fresh = [sp for sp in specs if sp.path not in night.decided]
     if fresh:
-        for sp in _decide(cfg, fresh, ruleset, night, Path(f"{cfg.history}.stage")):
+        for sp in _decide(cfg, fresh, ruleset, night, cfg.stage):
             night.decided[sp.path] = (sp.kind, sp.zone)
     specs = [replace(sp, kind=night.decided[sp.path][0], zone=night.decided[sp.path][1]) for sp in specs]
-    shift = shift_of(night.offsets)
+    shift = scanwork.shift_of(night.offsets)
     patterns = expiry_patterns()
     futures = [ex.submit(scanwork.parse_range, spec, shift, patterns) for spec in specs]
     stats = ex.gather([ex.submit(scanwork.range_stats, f) for f in futures])
@@ -792,7 +747,7 @@ def _horizon(newest: datetime, cfg: ScanConfig, complete: bool, wall: float) -> 
     return newest - timedelta(seconds=cfg.hold_s)
 
 
-def _merge(parts: list[WindowResult], base: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _merge(parts: list[scanwork.WindowResult], base: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One attempts table (ids renumbered across windows, from ``base + 1``) and the evidence of its failures."""
     import polars as pl
 

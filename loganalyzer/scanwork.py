@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ import polars as pl
 
 from loganalyzer import allocator, cursors, ingest, schema
 from loganalyzer.ingest import Logs
+
+if TYPE_CHECKING:
+    from loganalyzer import correlate, diagnose
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -187,15 +190,59 @@ def partition(r: RangeResult, w: int, width_s: float, overlap_s: float) -> Parti
     return Partition(frames, r.stats.stats_row, r.stats.name, r.data[start:end], first, r.encoding)
 
 
+
+@dataclass
+class WindowResult:
+    """What one time window found: its attempts, the evidence of their failures, the clocks used."""
+
+    attempts: pl.DataFrame  # schema.ATTEMPT, attempt_id local to the window
+    evidence: pl.DataFrame  # schema.EVIDENCE, failed attempts only
+    offsets: list[correlate.ClockOffset]
+
+    def keep(self, keep_from: datetime | None, keep_until: datetime | None, nulls: bool) -> WindowResult:
+        """Only the attempts that started in ``[keep_from, keep_until)`` (None: unbounded); those
+        without a time with ``nulls``."""
+        import polars as pl
+
+        t = pl.col("ts")
+        inside = pl.lit(True)
+        if keep_from is not None:
+            inside &= t >= keep_from
+        if keep_until is not None:
+            inside &= t < keep_until
+        req = self.attempts.filter(inside.fill_null(nulls) if nulls else inside.fill_null(False))
+        return WindowResult(req, self.evidence.join(req.select("attempt_id"), on="attempt_id", how="semi"),
+                            self.offsets)
+
+
+def shift_of(offsets: list[correlate.ClockOffset]) -> dict[str, float]:
+    return {o.source: o.seconds for o in offsets if o.applied}
+
+
+def analyze_window(logs: Logs, ruleset: diagnose.RuleSet, offsets: list[correlate.ClockOffset] | None,
+                   redact_secrets: bool = True) -> WindowResult:
+    """Correlate and diagnose ``logs`` (one window and its overlap): every attempt, with the
+    evidence of the failed ones. ``offsets``: the run's clock offsets (None: measure them here)."""
+    import polars as pl
+
+    from loganalyzer import analysis
+
+    a = analysis.analyze_logs(logs, ruleset, redact_secrets, offsets=offsets, extras=False)
+    req = pl.from_pandas(a.requests)
+    req = schema.conform(req, schema.ATTEMPT) if req.height else schema.empty(schema.ATTEMPT)
+    ev = schema.conform(pl.from_pandas(a.evidence), schema.EVIDENCE) if len(a.evidence) \
+        else schema.empty(schema.EVIDENCE)
+    failed = req.filter(pl.col("verdict") != "ok").select("attempt_id")
+    return WindowResult(req, ev.join(failed, on="attempt_id", how="semi"), a.offsets)
+
+
 def window(parts: list[Partition | None], ruleset, offsets: list, keep_from: datetime | None,
            keep_until: datetime | None, nulls: bool, redact_secrets: bool):
     """Correlate and diagnose one window from its partitions; the attempts it keeps, with evidence.
     ``ruleset``: the run's rules, loaded once by the client (a window never reads rule files)."""
-    from loganalyzer import scan
-
     parts = [p for p in parts if p is not None]
     if not parts:
-        return scan.WindowResult(schema.empty(schema.ATTEMPT), schema.empty(schema.EVIDENCE), offsets)
+        return WindowResult(schema.empty(schema.ATTEMPT), schema.empty(schema.EVIDENCE), offsets)
     by_kind: dict[str, list[pl.DataFrame]] = {}
     for p in parts:
         for kind, df in p.frames.items():
@@ -203,7 +250,7 @@ def window(parts: list[Partition | None], ruleset, offsets: list, keep_from: dat
     frames = {k: pl.concat(v, how="diagonal_relaxed") for k, v in by_kind.items()}
     stats = pd.DataFrame([p.stats_row for p in parts])
     logs = HeldLogs(frames, stats, parts)
-    return scan.analyze_window(logs, ruleset, offsets, redact_secrets).keep(keep_from, keep_until, nulls)
+    return analyze_window(logs, ruleset, offsets, redact_secrets).keep(keep_from, keep_until, nulls)
 
 
 class HeldLogs(Logs):

@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import logback, nginx, pylogging, records, timefmt
+from . import logback, nginx, pylogging, timefmt
 from .pattern import Assembled, Capture, ascii_digits
 
 KINDS = ("vac", "nginx_access", "nginx_error", "crm", "other")
@@ -135,6 +135,8 @@ class FormatDef:
             if table["syntax"] != "json":
                 raise DefinitionError(f"{where}: 'records' is for syntax json")
             try:
+                from . import records  # polars: only for a definition that has batches
+
                 records.parse_path(table["records"])
             except ValueError as exc:
                 raise DefinitionError(f"{where}: {exc}") from None

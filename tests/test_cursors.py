@@ -105,12 +105,6 @@ def test_a_file_that_disappears_keeps_its_carried_lines(tmp_path):
     assert [g.gone for g in gone] == [True]
 
 
-def test_last_lines(tmp_path):
-    f = tmp_path / "t"
-    f.write_bytes(b"a\nb\nc\n")
-    assert [cursors.last_lines(str(f), k) for k in range(5)] == [b"", b"c\n", b"b\nc\n", b"a\nb\nc\n", b"a\nb\nc\n"]
-
-
 def test_a_file_compressed_after_it_was_read_to_its_end_is_not_inflated(tmp_path, monkeypatch):
     f = tmp_path / "a.log"
     f.write_bytes(lines(0, 300))
