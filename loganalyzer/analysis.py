@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from loganalyzer import clock, correlate, diagnose, errors, progress, redact, schema, summary
+from loganalyzer import clock, correlate, diagnose, errors, ingest, progress, redact, schema, summary
 from loganalyzer import config as config_mod
 from loganalyzer import differences as differences_mod
 from loganalyzer.ingest import Logs, load, to_pandas
@@ -309,9 +309,9 @@ def analyze(
     ``redact_secrets`` (mask tokens, passwords and keys in the evidence; on by default). Rules
     named in the settings file are loaded before ``rules``.
 
-    ``since``/``until`` are on the reference clock, after clock offsets are corrected: the files are
-    read a little wider (whole when their zone is only assumed), and the attempts kept are those
-    that start inside the window, each with all its lines.
+    ``since``/``until`` are on the reference clock, after clock offsets are corrected: files whose
+    lines carry their offset are read a little wider, the others whole, and the attempts kept are
+    those that start inside the window, each with all its lines.
     """
     logs = load(paths, tz=tz, as_=as_, encoding=encoding, formats=formats, since=since, until=until, config=config,
                 pad_s=correlate.READ_PAD_S)
@@ -416,14 +416,15 @@ def _empty_window_note(logs: Logs, offsets: list[correlate.ClockOffset]) -> str:
 
 
 def _beyond_pad(logs: Logs, offsets: list[correlate.ClockOffset]) -> list[str]:
-    """A warning when a clock trusted while reading (its lines carry an offset, or a zone was given)
-    proved further off than the margin the window was read with: lines near its edges may be missing."""
+    """A warning when a clock trusted while reading (its lines carry their offset) proved further off
+    than the margin the window was read with: lines near the window's edges may be missing."""
     if logs.window is None:
         return []
-    own = set(logs.stats.loc[~logs.stats["zone_source"].fillna("").str.startswith(("assumed", "inferred")), "kind"])
+    trusted = {r.kind for r in logs.stats.itertuples() if isinstance(r.zone_source, str)
+               and ingest.clock_trusted(r.zone_source)}
     return [f"{o.source}'s clock is {o.seconds:+.0f} s off, more than the {clock.MAX_SKEW_S:.0f} s a window is "
-            f"widened by while reading its files: run without --since/--until, or check its zone (--tz)"
-            for o in offsets if o.applied and o.source in own and abs(o.seconds) > clock.MAX_SKEW_S]
+            "widened by while reading its files: some of its lines may be missing; run without --since/--until"
+            for o in offsets if o.applied and o.source in trusted and abs(o.seconds) > clock.MAX_SKEW_S]
 
 
 def _requests_frame(a: pl.DataFrame) -> pl.DataFrame:

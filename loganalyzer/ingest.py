@@ -358,9 +358,9 @@ def load(
     ``config``: a settings file (default: ./loganalyzer.toml when present); arguments win over it.
     ``since``/``until``: keep the entries of this window, times as logged (see :mod:`loganalyzer.timewindow`).
     ``pad_s``: for a window that clock correction will apply later (:func:`loganalyzer.analyze`):
-    files whose lines carry their own offset (or a zone given or named by the format) keep
-    ``pad_s`` more on each side, and files whose zone was assumed or inferred are not cut at all,
-    since their clock may be whole zones off until corrected. ``logs.window`` holds the window.
+    files whose lines carry their own offset (or whose format names the zone) keep ``pad_s`` more
+    on each side, and the others are not cut at all, since their clock may be whole zones off until
+    corrected (see :func:`clock_trusted`). ``logs.window`` holds the window.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -1030,9 +1030,14 @@ def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], sinc
 
 
 def _own_zone(src: _Source) -> bool:
-    """Whether the file's times are placed by a zone of its own (an offset in each line, a zone given
-    or named by its format): an assumed or inferred zone may yet be corrected by whole zones."""
-    return not src.zone_source.startswith(("assumed", "inferred"))
+    return clock_trusted(src.zone_source)
+
+
+def clock_trusted(zone_source: str) -> bool:
+    """Whether a file's times need no zone correction: each line carries its offset, or the format
+    names its zone. A zone assumed, inferred or given (--tz, settings) may yet be corrected by whole
+    zones, as the clock measurement finds them: a window cannot cut such a file before then."""
+    return zone_source == "offset in each line" or zone_source.startswith("format ")
 
 
 def _moved(t: datetime | None, seconds: float) -> datetime | None:
