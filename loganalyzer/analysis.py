@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import polars as pl
 
+from loganalyzer import clock, correlate, diagnose, errors, ingest, progress, redact, schema, summary
 from loganalyzer import config as config_mod
-from loganalyzer import correlate, diagnose, errors, progress, redact, schema, summary
 from loganalyzer import differences as differences_mod
 from loganalyzer.ingest import Logs, load, to_pandas
 
@@ -308,8 +309,13 @@ def analyze(
     Options as :func:`loganalyzer.load`, plus ``rules`` (TOML files with more diagnosis rules) and
     ``redact_secrets`` (mask tokens, passwords and keys in the evidence; on by default). Rules
     named in the settings file are loaded before ``rules``.
+
+    ``since``/``until`` are on the reference clock, after clock offsets are corrected: files whose
+    lines carry their offset are read a little wider, the others whole, and the attempts kept are
+    those that start inside the window, each with all its lines.
     """
-    logs = load(paths, tz=tz, as_=as_, encoding=encoding, formats=formats, since=since, until=until, config=config)
+    logs = load(paths, tz=tz, as_=as_, encoding=encoding, formats=formats, since=since, until=until, config=config,
+                pad_s=correlate.READ_PAD_S)
     try:
         ruleset = diagnose.load_rules(config_mod.read(config).rules + list(rules))
     except diagnose.RuleError as exc:
@@ -328,19 +334,25 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     """
     frames = logs.polars
     progress.stage("linking requests")
-    corr = correlate.correlate(frames, ruleset.nginx_messages, clock_correction, offsets)
+    corr = correlate.correlate(frames, ruleset.nginx_messages, clock_correction, offsets, logs.window)
     notes = [o.describe() for o in corr.offsets if o.applied]
+    notes += _beyond_pad(logs, corr.offsets)
     if corr.attempts.height == 0:
-        empty = to_pandas(schema.empty(schema.ATTEMPT))
-        return Analysis(logs, empty, to_pandas(schema.empty(schema.EVIDENCE)),
-                        {"attempts": 0, "requests": 0, "failed_attempts": 0, "by_verdict": {}, "by_cause": {}},
-                        corr.offsets, ruleset, redact_secrets,
-                        notes + ["no request attempts found: load a client (vac) log or a proxy access log"])
+        return _nothing(logs, corr, ruleset, redact_secrets, notes)
     progress.stage("diagnosing")
     ev = diagnose.evidence_lines(corr, frames, ruleset)
     upstream_files = set(logs.stats.loc[logs.stats["logs_upstream_status"], "file"])
     attempts = diagnose.verdicts(corr.attempts, ev, set(frames), upstream_files, ruleset)
     attempts, cause_lines = diagnose.root_causes(attempts, ev, ruleset)
+    if logs.window is not None:
+        # The exact window, on the reference clock: attempts by their start, with every line linked
+        # to them (diagnosed above among their neighbours, as a whole analysis would).
+        attempts = attempts.filter(_inside(pl.col("ts"), logs.window))
+        kept = pl.col("attempt_id").is_in(attempts["attempt_id"].implode())
+        ev, cause_lines = ev.filter(kept), cause_lines.filter(kept)
+        corr = replace(corr, attempts=attempts, links=corr.links.filter(kept) if corr.links.height else corr.links)
+        if attempts.height == 0:
+            return _nothing(logs, corr, ruleset, redact_secrets, notes)
     requests = _requests_frame(attempts)
     evidence = _evidence(ev, cause_lines, attempts, logs, redact_secrets, corr.offsets)
     if not extras:
@@ -357,6 +369,67 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
         summarized = redact.mask_data(summarized)
     return Analysis(logs, to_pandas(requests), to_pandas(evidence), summarized,
                     corr.offsets, ruleset, redact_secrets, notes, corr.links, apart)
+
+
+def _inside(t: pl.Expr, window: tuple[datetime | None, datetime | None]) -> pl.Expr:
+    lo, hi = window
+    keep = t.is_not_null()
+    if lo is not None:
+        keep &= t >= lo
+    if hi is not None:
+        keep &= t <= hi
+    return keep
+
+
+def _nothing(logs: Logs, corr: correlate.Correlation, ruleset: diagnose.RuleSet, redact_secrets: bool,
+             notes: list[str]) -> Analysis:
+    """The analysis of logs that left no attempt: why, and with a window, what the logs cover."""
+    if logs.window is not None:
+        notes = notes + [_empty_window_note(logs, corr.offsets)]
+    else:
+        notes = notes + ["no request attempts found: load a client (vac) log or a proxy access log"]
+    return Analysis(logs, to_pandas(schema.empty(schema.ATTEMPT)), to_pandas(schema.empty(schema.EVIDENCE)),
+                    {"attempts": 0, "requests": 0, "failed_attempts": 0, "by_verdict": {}, "by_cause": {}},
+                    corr.offsets, ruleset, redact_secrets, notes, corr.links)
+
+
+def _on_reference_clock(logs: Logs, offsets: list[correlate.ClockOffset]) -> tuple[datetime, datetime] | None:
+    """The first and last time of the whole files (read before any window), offsets applied."""
+    shift = {o.source: o.seconds for o in offsets if o.applied}
+    spans = [(pd.Timestamp(r.first_ts) - pd.Timedelta(seconds=shift.get(r.kind, 0.0)),
+              pd.Timestamp(r.last_ts) - pd.Timedelta(seconds=shift.get(r.kind, 0.0)))
+             for r in logs.stats.itertuples() if pd.notna(r.first_ts) and pd.notna(r.last_ts)]
+    if not spans:
+        return None
+    return min(a for a, _ in spans).to_pydatetime(), max(b for _, b in spans).to_pydatetime()
+
+
+def _empty_window_note(logs: Logs, offsets: list[correlate.ClockOffset]) -> str:
+    assert logs.window is not None
+
+    def fmt(t):
+        return f"{t:%Y-%m-%d %H:%M:%S}" if t is not None else "…"
+
+    lo, hi = logs.window
+    text = f"the window {fmt(lo)} to {fmt(hi)} UTC leaves no request attempt"
+    span = _on_reference_clock(logs, offsets)
+    if span is None:
+        return text
+    fixed = [o.source for o in offsets if o.applied]
+    how = f"{', '.join(fixed)} corrected to the reference clock" if fixed else "no clock correction needed"
+    return f"{text}: the logs cover {fmt(span[0])} to {fmt(span[1])} UTC ({how})"
+
+
+def _beyond_pad(logs: Logs, offsets: list[correlate.ClockOffset]) -> list[str]:
+    """A warning when a clock trusted while reading (its lines carry their offset) proved further off
+    than the margin the window was read with: lines near the window's edges may be missing."""
+    if logs.window is None:
+        return []
+    trusted = {r.kind for r in logs.stats.itertuples() if isinstance(r.zone_source, str)
+               and ingest.clock_trusted(r.zone_source)}
+    return [f"{o.source}'s clock is {o.seconds:+.0f} s off, more than the {clock.MAX_SKEW_S:.0f} s a window is "
+            "widened by while reading its files: some of its lines may be missing; run without --since/--until"
+            for o in offsets if o.applied and o.source in trusted and abs(o.seconds) > clock.MAX_SKEW_S]
 
 
 def _requests_frame(a: pl.DataFrame) -> pl.DataFrame:

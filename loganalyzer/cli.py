@@ -96,8 +96,13 @@ def source_options(f):
                      help="Zone of lines without an offset, per kind ({kinds}) or file path.")(f)
     f = click.option("--as", "as_", multiple=True, metavar="KIND[:FORMAT]=PATH", shell_complete=_complete_as,
                      help="Read PATH as this kind (and format) instead of detecting it.")(f)
-    f = click.option("--since", help="Drop entries before this time (ISO-8601; UTC unless an offset is given).")(f)
-    f = click.option("--until", help="Drop entries after this time.")(f)
+    # parse corrects no clock, so it cuts lines as logged; analyze and trace cut on the corrected clock.
+    which = ("entries, times as logged (parse corrects no clock)" if f.__name__ == "parse"
+             else "attempts by their start, on the reference clock once clock offsets are corrected")
+    f = click.option("--since", metavar="TIME",
+                     help=f"Keep only {which}, from TIME: now, -2h, 30m ago, yesterday, HH:MM[:SS] on the logs' "
+                     "date, or ISO-8601 (UTC unless it has an offset or --tz ZONE is given).")(f)
+    f = click.option("--until", metavar="TIME", help="The end of that window (same forms as --since).")(f)
     f = click.option("--config", type=_FILE,
                      help="Settings file (zones, encodings, formats, rules); default ./loganalyzer.toml.")(f)
     return f

@@ -98,6 +98,11 @@ MAX_PEAK_RATIO = 0.8
 SNAP_S = 3.0
 #: An offset this close to a whole quarter hour is read as a zone mistake plus clock skew.
 ZONE_NEAR_S = 120.0
+#: The largest clock skew, beyond whole zones, the traffic estimate searches for; hosts that log
+#: their offset are trusted to this (a window is cut this much wider while reading).
+MAX_SKEW_S = 600.0
+#: The largest offset searched: a zone mistake (zones run from UTC-12 to UTC+14) plus the skew.
+MAX_OFFSET_S = 14 * 3600 + MAX_SKEW_S
 #: Overlaps shorter than this (seconds) are not scored: a few seconds of coincidence prove nothing.
 MIN_OVERLAP_S = 20
 
@@ -461,7 +466,7 @@ def estimate_offset(
     keys: Sequence[str] = (),
     ref_precision_s: float,
     other_precision_s: float,
-    max_offset_s: float = 14 * 3600 + 600,
+    max_offset_s: float = MAX_OFFSET_S,
 ) -> OffsetEstimate:
     """Estimate how far ``other``'s clock is from ``ref``'s, from the two event tables alone.
 

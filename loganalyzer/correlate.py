@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -31,6 +32,13 @@ _NS = pl.Datetime("ns", "UTC")
 SLACK_S = 0.25
 #: The longest an attempt's interval is searched back for a line logged during it.
 MAX_SPAN_S = 600.0
+#: How far past a time window (:func:`correlate`'s ``within``) entries are still linked: an attempt
+#: that starts inside keeps every line of its span, and one that starts outside is built whole, so it
+#: cannot leave a fragment that looks like an attempt inside.
+WINDOW_MARGIN_S = MAX_SPAN_S
+#: How much wider than the window files that log their offset are read for an analysis: the margin,
+#: plus the clock skew that may still be corrected (files whose zone was assumed are read whole).
+READ_PAD_S = WINDOW_MARGIN_S + clock.MAX_SKEW_S
 #: How long before its answer a request no line tells the sending of may have gone out, when
 #: nothing times it: the lane's line before, if no further back than this.
 UNSENT_REACH_S = 3.0
@@ -271,7 +279,8 @@ def match_in_order(left: pl.DataFrame, right: pl.DataFrame, key: str, left_order
 
 
 def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, str, int]],
-              clock_correction: bool = True, given_offsets: list[ClockOffset] | None = None) -> Correlation:
+              clock_correction: bool = True, given_offsets: list[ClockOffset] | None = None,
+              within: tuple[datetime | None, datetime | None] | None = None) -> Correlation:
     """Build attempts from parsed frames (``{"vac": df, "nginx_access": df, ...}``).
 
     ``clock_correction=False`` measures and reports clock offsets but compares times as logged.
@@ -281,6 +290,10 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
 
     ``given_offsets``: clock offsets measured elsewhere (a scan measures them once for all its
     time windows, so that every window compares times alike); they replace this call's own.
+
+    ``within``: a time window (from, to) on the reference clock. Offsets are measured on everything given; then
+    only entries within ``WINDOW_MARGIN_S`` of the window are linked (the caller keeps the attempts
+    that start inside it).
     """
     frames = {k: v if v.schema["ts"] == _NS else v.with_columns(pl.col("ts").cast(_NS)) for k, v in frames.items()
               if v.height}
@@ -372,6 +385,10 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     vac = aligned(vac, "vac", ["send", "opened", "last_seen", "done"])
     crm = aligned(crm, "crm", ["ts"])
     errors = aligned(errors, "nginx_error", ["ts"])
+    if within is not None:
+        vac = _near(vac, within, ["send", "opened", "last_seen", "done"])
+        access = _near(access, within, ["start", "end"])
+        crm, errors = _near(crm, within, ["ts"]), _near(errors, within, ["ts"])
 
     # Without $request_time the proxy's start is unknown: pair the client's end with the proxy's.
     has_duration = have_access and bool((access["request_time"] > 0).any())
@@ -395,6 +412,20 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     all_links = pl.concat(links, how="vertical_relaxed") if links else pl.DataFrame()
     attempts = _logical_requests(attempts)
     return Correlation(attempts, all_links, offsets)
+
+
+def _near(df: pl.DataFrame, window: tuple[datetime | None, datetime | None], cols: list[str]) -> pl.DataFrame:
+    """The rows whose times (any of ``cols``) come within ``WINDOW_MARGIN_S`` of the window."""
+    if df.height == 0:
+        return df
+    margin = timedelta(seconds=WINDOW_MARGIN_S)
+    lo, hi = window
+    keep = pl.lit(True)
+    if lo is not None:
+        keep &= pl.max_horizontal(cols) >= lo - margin
+    if hi is not None:
+        keep &= pl.min_horizontal(cols) <= hi + margin
+    return df.filter(keep)
 
 
 def worker_lines(crm: pl.DataFrame) -> pl.DataFrame:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -206,6 +206,8 @@ class Logs(Mapping[str, "pd.DataFrame"]):
         self.rejects = rejects
         self.stats = stats
         self.notes = notes
+        #: The ``since``/``until`` window asked for (UTC instants, None: open), or None without one.
+        self.window: tuple[datetime | None, datetime | None] | None = None
         self._pandas: dict[str, pd.DataFrame] = {}
 
     def __getitem__(self, kind: str) -> pd.DataFrame:
@@ -348,6 +350,7 @@ def load(
     since: str | pd.Timestamp | None = None,
     until: str | pd.Timestamp | None = None,
     config: str | Path | None = None,
+    pad_s: float | None = None,
 ) -> Logs:
     """Parse log files into one DataFrame per source kind.
 
@@ -357,12 +360,17 @@ def load(
     ``encoding``: one codec for all, or per kind/path.
     ``formats``: TOML files with more format definitions.
     ``config``: a settings file (default: ./loganalyzer.toml when present); arguments win over it.
+    ``since``/``until``: keep the entries of this window, times as logged (see :mod:`loganalyzer.timewindow`).
+    ``pad_s``: for a window that clock correction will apply later (:func:`loganalyzer.analyze`):
+    files whose lines carry their own offset (or whose format names the zone) keep ``pad_s`` more
+    on each side, and the others are not cut at all, since their clock may be whole zones off until
+    corrected (see :func:`clock_trusted`). ``logs.window`` holds the window.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
     opts, settings = _options(tz, as_, encoding, formats, config)
     # Window bounds are read (and refused) before any log is.
-    logs = _load(list(paths), opts, _bound(since, opts), _bound(until, opts))
+    logs = _load(list(paths), opts, _bound(since, opts), _bound(until, opts), pad_s)
     if settings.source:
         logs.notes.insert(0, f"settings read from {settings.source}")
     return logs
@@ -689,7 +697,7 @@ def _read_small_files(group: list[tuple[_Source, sources.ReadStats]]) -> None:
             src.decision, src.kind, src.whole = decision, decision.kind, (result, read)
 
 
-def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
+def _load(paths: list[str | Path], opts: Options, since, until, pad_s: float | None = None) -> Logs:
     progress.stage("detecting formats")
     chosen, skipped, notes, compiled = _plan(paths, opts)
     progress.stage("reading")
@@ -714,7 +722,7 @@ def _load(paths: list[str | Path], opts: Options, since, until) -> Logs:
     for src in parts:
         assert src.result is not None
         _read_notes(src, notes, src.result.zone_assumed)
-    return _assemble(parts, skipped, notes, since, until)
+    return _assemble(parts, skipped, notes, since, until, pad_s)
 
 
 def _parse_wrapped(src: _Source, chunks: Iterable[pl.Series]) -> engine.ParseResult:
@@ -1063,32 +1071,40 @@ class _EntryWriter:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], since, until) -> Logs:
+def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], since, until,
+              pad_s: float | None = None) -> Logs:
     by_kind: dict[str, list[pl.DataFrame]] = {}
     reject_frames = []
     stats = list(skipped)
+    spans = [(src, r.entries["ts"].min(), r.entries["ts"].max()) for src in chosen
+             if (r := src.result) is not None and r.parsed]
+    # A time of day is on the logs' own date (the incident's, not today's), taken from the files
+    # whose clocks need no zone correction when there are any.
+    own = [first for src, first, _ in spans if first is not None and _own_zone(src)]
+    firsts = [first for _, first, _ in spans if first is not None]
+    lasts = [last for _, _, last in spans if last is not None]
+    lo, hi = _resolve_window(since, until, min(own or firsts).date() if firsts else None)
+    kept = 0
     for src in chosen:
         r = src.result
         assert r is not None
+        stats.append(_stat_row(src.path, src.encoding, src))
+        entries = r.entries
+        if pad_s is None:
+            entries = _in_window(entries, lo, hi)
+        elif _own_zone(src):
+            entries = _in_window(entries, _moved(lo, -pad_s), _moved(hi, pad_s))
+        kept += entries.height
         # source and file repeat on every row: categorical columns hold each value once.
-        by_kind.setdefault(src.kind, []).append(r.entries.with_columns(
+        by_kind.setdefault(src.kind, []).append(entries.with_columns(
             pl.lit(src.kind).cast(pl.Categorical).alias("source"),
             pl.lit(src.path).cast(pl.Categorical).alias("file")))
         if r.rejected:
             reject_frames.append(r.rejects.with_columns(pl.lit(src.path).alias("file"), pl.lit(src.kind).alias("kind")))
-        stats.append(_stat_row(src.path, src.encoding, src))
         src.result = None  # the frame lives on in by_kind only
     frames = {}
-    whole = {kind: engine.concat_frames(parts) for kind, parts in by_kind.items()}
-    firsts = [df["ts"].min() for df in whole.values() if df.height]
-    lasts = [df["ts"].max() for df in whole.values() if df.height]
-    # A time of day is on the logs' own date (the incident's), not today's.
-    day = min(firsts).date() if firsts else None
-    lo, hi = _resolve_window(since, until, day)
-    kept = 0
-    for kind, df in whole.items():
-        df = _in_window(df, lo, hi)
-        kept += df.height
+    for kind, parts in by_kind.items():
+        df = engine.concat_frames(parts)
         first = [c for c in COMMON_COLUMNS if c in df.columns]
         frames[kind] = df.select(first + [c for c in df.columns if c not in first])
     if (lo is not None or hi is not None) and firsts and kept == 0:
@@ -1105,7 +1121,25 @@ def _assemble(chosen: list[_Source], skipped: list[dict], notes: list[str], sinc
     stats_df = pd.DataFrame(stats)
     for col in ("lines", "parsed", "continuation", "rejected", "batched", "unread", "replaced_bytes"):
         stats_df[col] = stats_df[col].astype("Int64")
-    return Logs(frames, rejects, stats_df, notes)
+    logs = Logs(frames, rejects, stats_df, notes)
+    if since is not None or until is not None:
+        logs.window = (lo, hi)
+    return logs
+
+
+def _own_zone(src: _Source) -> bool:
+    return clock_trusted(src.zone_source)
+
+
+def clock_trusted(zone_source: str) -> bool:
+    """Whether a file's times need no zone correction: each line carries its offset, or the format
+    names its zone. A zone assumed, inferred or given (--tz, settings) may yet be corrected by whole
+    zones, as the clock measurement finds them: a window cannot cut such a file before then."""
+    return zone_source == "offset in each line" or zone_source.startswith("format ")
+
+
+def _moved(t: datetime | None, seconds: float) -> datetime | None:
+    return t + timedelta(seconds=seconds) if t is not None else None
 
 
 def _utc(value):

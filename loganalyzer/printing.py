@@ -155,7 +155,7 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1, roots:
             _say(f"note: {shown(note, None, False)}", indent=2)
     _say("")
     if not s.get("attempts"):
-        window = [n for n in a.entries.notes if "leaves no entry" in n]
+        window = [n for n in a.notes + a.entries.notes if "window" in n and " leaves no " in n]
         if window:
             _say(f"No request attempts found: {window[0]}.")
         else:
