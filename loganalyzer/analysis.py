@@ -28,8 +28,10 @@ EVIDENCE_SPAN = 8
 class Analysis:
     """The result of :func:`analyze`; pandas frames inside.
 
-    - ``entries``: the parsed logs (``analysis.entries["crm"]``), with ``rejects`` and ``sources``
+    - ``entries``: the parsed logs as written (``analysis.entries["crm"]``: the input, not masked),
+      with ``rejects`` and ``sources``
     - ``requests``: one row per attempt: statuses per hop, verdict, root cause, how it was linked
+      (the text it quotes from the logs masked unless ``redact_secrets=False`` was asked for)
     - ``evidence``: the lines behind each verdict and cause (file, line, masked text)
     - ``summary``: counts, first/last failure, longest failure run, suspected trigger (its text
       masked unless ``redact_secrets=False`` was asked for)
@@ -115,13 +117,8 @@ class Analysis:
         return requests_records(self.attempts_frame(), pl.from_pandas(self.evidence))
 
     def attempts_frame(self) -> pl.DataFrame:
-        """``requests`` as a typed polars frame, with the text that came from the logs masked when redacting."""
-        frame = schema.conform(pl.from_pandas(self.requests), schema.ATTEMPT, only=False)
-        if self.redacted and frame.height:  # ids, paths, user agents, addresses and client errors come from the logs
-            text_cols = ["request_id", "logical_id", "method", "path", "user_agent", "client_error", "verdict_reason",
-                         "root_cause", "root_cause_detail", "upstream_addr", "client_addr"]
-            frame = frame.with_columns(redact.mask(pl.col(c)).alias(c) for c in text_cols)
-        return frame
+        """``requests`` as a typed polars frame (masked as ``requests`` is)."""
+        return schema.conform(pl.from_pandas(self.requests), schema.ATTEMPT, only=False)
 
     def to_dict(self, requests: bool = True) -> dict[str, Any]:
         """The whole result as plain data: sources, requests (each with its evidence), summary.
@@ -356,8 +353,8 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     requests = _requests_frame(attempts)
     evidence = _evidence(ev, cause_lines, attempts, logs, redact_secrets, corr.offsets)
     if not extras:
-        return Analysis(logs, to_pandas(requests), to_pandas(evidence), {}, corr.offsets, ruleset, redact_secrets,
-                        notes, corr.links)
+        return Analysis(logs, to_pandas(_masked(requests, redact_secrets)), to_pandas(evidence), {}, corr.offsets,
+                        ruleset, redact_secrets, notes, corr.links)
     progress.stage("summarising")
     change_lines = summary.changes(aligned_frames(frames, corr.offsets), ruleset.changes)
     explained = diagnose.cause_texts(requests.filter(pl.col("verdict") != "ok"), ruleset)
@@ -367,8 +364,22 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     # masked as the export is, so the attribute a program reads is as safe as what is printed.
     if redact_secrets:
         summarized = redact.mask_data(summarized)
-    return Analysis(logs, to_pandas(requests), to_pandas(evidence), summarized,
+    return Analysis(logs, to_pandas(_masked(requests, redact_secrets)), to_pandas(evidence), summarized,
                     corr.offsets, ruleset, redact_secrets, notes, corr.links, apart)
+
+
+#: Attempt columns whose text comes from the logs (ids, paths with their query strings, user agents,
+#: addresses, client errors, and the reasons and causes that quote them).
+_FROM_LOGS = ("request_id", "logical_id", "method", "path", "user_agent", "client_error", "verdict_reason",
+              "root_cause", "root_cause_detail", "upstream_addr", "client_addr")
+
+
+def _masked(requests: pl.DataFrame, redact_secrets: bool) -> pl.DataFrame:
+    """The attempts a program reads (``Analysis.requests``), masked as every output is unless asked
+    not to; the stages before worked on them as written."""
+    if not redact_secrets or requests.height == 0:
+        return requests
+    return requests.with_columns(redact.mask(pl.col(c)).alias(c) for c in _FROM_LOGS if c in requests.columns)
 
 
 def _inside(t: pl.Expr, window: tuple[datetime | None, datetime | None]) -> pl.Expr:
