@@ -476,13 +476,21 @@ def _plain_text() -> Compiled:
     return compile_definition(containers.PLAIN)
 
 
-def _pooled(sample: pl.Series, compiled: list[Compiled], opts: Options, path: str) -> tuple[Compiled, float] | None:
+#: The share of a log's lines that formats pooled must read when nothing else reads it at all: the
+#: lines they read are read, the rest rejected and shown. Below it, a few lines that happen to fit
+#: a generic layout would make a foreign file look read.
+LAST_RESORT_POOL_RATE = 0.25
+
+
+def _pooled(sample: pl.Series, compiled: list[Compiled], opts: Options, path: str,
+            bar: float = MIN_MATCH_RATE) -> tuple[Compiled, float] | None:
     """(format, rate) when several formats together read the file that none reads alone: their
-    pooled rate meets the bar one format must meet, and beats a layout inferred from the lines."""
+    pooled rate meets ``bar`` (by default the bar one format must meet), and beats a layout
+    inferred from the lines."""
     if opts.as_.get(path) or opts.as_.get(Path(path).name):
         return None
     rate, used = mixed.pool_rate(sample.head(DETECT_SAMPLE), compiled)
-    if used < 2 or rate < MIN_MATCH_RATE:
+    if used < 2 or rate < bar:
         return None
     guess = infer.infer_format(sample.head(infer.SAMPLE))
     if guess is not None and guess.share >= rate:
@@ -630,6 +638,14 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
             unread = _count_lines(path, codec)
             notes.append(f"{why}; its {unread:,} lines were not read")
             skipped.append({**_stat_row(path, codec, lines=unread, unread=unread), "not_log": True})
+        elif problem and (pooled := _pooled(sample, compiled, opts, path, LAST_RESORT_POOL_RATE)) is not None:
+            # A log of many layouts, most of them unknown: what known layouts read is read, the
+            # rest rejected and shown, which tells more than leaving every line unread.
+            fmt, rate = pooled
+            notes.append(f"{path}: no format reads most of its lines; the {rate:.0%} that known layouts read are "
+                         "read per line, the rest rejected")
+            decision, _ = _kind_of(path, fmt, sample, opts)
+            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper, True))
         elif problem:
             if path in explicit or path == "-":
                 raise LoadError(problem)
@@ -747,8 +763,10 @@ def _read_notes(src: _Source, notes: list[str], zone_assumed: bool) -> None:
                      "(or a reject) on its batch's line")
     if zone_assumed and not src.zone_source:
         src.zone, src.zone_source = "UTC", "assumed: no offset in the lines and no --tz given"
-        notes.append(f"{src.path}: {src.kind} lines carry no UTC offset and no zone was given; "
-                     f"read as UTC (say --tz {src.kind}=Area/City)")
+        note = (f"{src.path}: {src.kind} lines carry no UTC offset and no zone was given; "
+                f"read as UTC (say --tz {src.kind}=Area/City)")
+        if note not in notes:  # once per file, however many layouts it mixes
+            notes.append(note)
     elif not src.zone_source:
         src.zone_source = "offset in each line"
 

@@ -134,3 +134,15 @@ def test_lnavs_pool_of_access_layouts_is_read_per_line():
     assert set(st["format"]) == {"combined", "common", "vhost_combined", "python_http_server"}
     assert (int(st["lines"].sum()), int(st["parsed"].sum()), int(st["unread"].sum())) == (9, 5, 0)
     assert int(st["rejected"].sum()) == 4
+
+
+def test_a_log_of_many_layouts_mostly_unknown_is_read_where_it_can_be():
+    """lnav's pool of Java layouts: known layouts read under half its lines. What they read is read
+    per line and the rest rejected (shown), rather than every line left unread."""
+    logs = loganalyzer.load([DATA / "lnav" / "format_samples_java_log.txt"])
+    stats = logs.stats
+    assert int(stats["unread"].sum()) == 0
+    assert int(stats["parsed"].sum()) >= 10 and int(stats["rejected"].sum()) > 0
+    assert int((stats["parsed"] + stats["continuation"] + stats["rejected"]).sum()) == 31
+    assert any("no format reads most of its lines" in n for n in logs.notes)
+    assert sum("carry no UTC offset" in n for n in logs.notes) == 1
