@@ -106,19 +106,12 @@ def new_bytes(path: str, start: int, complete: bool, limit: int | None, more: li
     With ``limit``, it stops at the first line end after ``limit`` bytes and sets ``more[0]``.
     """
     stats = sources.ReadStats("utf-8")
-    pos = 0
     pending = b""
     given = 0
-    for block in sources.decompressed(path, stats):
+    for block in sources.decompressed(path, stats, start):
         if limit is not None and given >= limit:
             more[0] = True
             return
-        if pos + len(block) <= start:
-            pos += len(block)
-            continue
-        if pos < start:
-            block = block[start - pos:]
-        pos = max(pos, start) + len(block)
         data = pending + block
         if limit is not None and given + len(data) > limit:
             # Stop at the first line end past the limit: a batch is whole lines.

@@ -807,11 +807,14 @@ def _hourly(attempts: pl.DataFrame) -> pl.DataFrame:
 
     if "endpoint" not in attempts.columns:
         attempts = attempts.with_columns(summary_mod.endpoint(pl.col("method"), pl.col("path")).alias("endpoint"))
+    # Categories stay categories and the night is not sorted again (the run's attempts are, by
+    # time): on millions of attempts each string or sorted copy costs hundreds of MB.
     a = attempts.with_columns(
         pl.col("ts").dt.truncate("1h").alias("__h"),
-        pl.col("endpoint").cast(pl.String),
-        (pl.col("verdict").cast(pl.String) != "ok").alias("__f"),
-    ).sort("ts", nulls_last=True)
+        (pl.col("verdict") != "ok").alias("__f"),
+    )
+    if not a["ts"].is_sorted(nulls_last=True):
+        a = a.sort("ts", nulls_last=True)
     a = a.with_columns((pl.col("__f") != pl.col("__f").shift(1).over("__h", "endpoint")).fill_null(True)
                        .cum_sum().over("__h", "endpoint").alias("__run"))
     runs = a.filter(pl.col("__f")).group_by("__h", "endpoint", "__run").len().group_by("__h", "endpoint").agg(
@@ -827,7 +830,7 @@ def _hourly(attempts: pl.DataFrame) -> pl.DataFrame:
     ).join(runs, on=["__h", "endpoint"], how="left").with_columns(
         analysis.iso(pl.col("__h")).alias("hour"), pl.col("longest_failure_run").fill_null(0))
     cols = ["hour", "endpoint", "attempts", "requests", "failed", *q, "longest_failure_run"]
-    return out.select(cols).sort("hour", "endpoint").with_columns(
+    return out.select(cols).with_columns(pl.col("endpoint").cast(pl.String)).sort("hour", "endpoint").with_columns(
         pl.col("attempts", "requests", "failed", "longest_failure_run").cast(pl.Int64),
         pl.col(list(q)).cast(pl.Float64))
 
@@ -918,8 +921,8 @@ def _thresholds(cfg: ScanConfig, db, run_id: int, r: ScanResult, wall: float) ->
 
     th = cfg.thresholds
     out: list[dict[str, Any]] = []
-    a = r.attempts.with_columns(pl.col(pl.Categorical).cast(pl.String))
-    if a.height == 0:
+    a = r.attempts  # sorted by time; categories kept (strings of millions of attempts cost hundreds of MB)
+    if a is None or a.height == 0:
         return out
     failed = a.filter(pl.col("verdict") != "ok")
     rate = failed.height / a.height
@@ -951,21 +954,21 @@ def _thresholds(cfg: ScanConfig, db, run_id: int, r: ScanResult, wall: float) ->
                                    f"{median:.3f}s"))
     n = int(th["consecutive_failures"])
     if n > 0:
-        runs = a.with_columns(pl.col("endpoint").cast(pl.String),
-                              (pl.col("verdict") != "ok").alias("__f")).sort("ts", nulls_last=True)
+        runs = a.select("ts", "endpoint", (pl.col("verdict") != "ok").alias("__f"))
         runs = runs.with_columns((pl.col("__f") != pl.col("__f").shift(1).over("endpoint")).fill_null(True)
                                  .cum_sum().over("endpoint").alias("__run"))
         longest = runs.filter(pl.col("__f")).group_by("endpoint", "__run").agg(
             pl.len().alias("n"), pl.col("ts").min().alias("from")).group_by("endpoint").agg(
-            pl.col("n").max(), pl.col("from").sort_by("n").last()).filter(pl.col("n") >= n).sort("endpoint")
+            pl.col("n").max(), pl.col("from").sort_by("n").last()).filter(pl.col("n") >= n).with_columns(
+            pl.col("endpoint").cast(pl.String)).sort("endpoint")
         for endpoint, k, start in longest.iter_rows():
             out.append(_breach("consecutive_failures", endpoint, float(k), float(n),
                                f"{k} failed attempts in a row at {endpoint} from {_iso(start)}"))
     if th["new_causes"] and failed.height:
         seen = history.causes_seen(db, run_id)
         # The baseline is every earlier run: a cause seen once before is not news tonight.
-        tonight = failed.group_by(pl.col("root_cause").fill_null("unknown"),
-                                  pl.col("root_cause_detail").fill_null("")).agg(
+        tonight = failed.group_by(pl.col("root_cause").cast(pl.String).fill_null("unknown"),
+                                  pl.col("root_cause_detail").cast(pl.String).fill_null("")).agg(
             pl.len().alias("n"), pl.col("ts").min().alias("first")).sort("n", descending=True)
         for cause, detail, k, first in tonight.iter_rows():
             if (cause, detail) in seen or (cause, detail or "") in seen:

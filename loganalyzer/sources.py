@@ -251,7 +251,7 @@ _LINE_END_PROBE = 64 << 10
 _LONE_CR = re.compile(rb"\r(?!\n)")
 
 
-def _cr_line_ends(blocks: Iterator[bytes]) -> Iterator[bytes]:
+def _cr_line_ends(blocks: Iterator[bytes], cr: bool | None = None) -> Iterator[bytes]:
     """Blocks with a lone CR made an LF when the file ends its lines in CR; other files as they are.
 
     The file decides, from its start: in a file of LF line ends a CR is part of a line (shown as
@@ -261,11 +261,13 @@ def _cr_line_ends(blocks: Iterator[bytes]) -> Iterator[bytes]:
     """
     probe = b""
     it = iter(blocks)
-    for block in it:
-        probe += block
-        if b"\n" in block or len(probe) >= _LINE_END_PROBE:
-            break
-    if probe.find(b"\n", 0, _LINE_END_PROBE) >= 0 or probe.find(b"\r", 0, _LINE_END_PROBE) < 0:
+    if cr is None:  # decided by the file's start, which these blocks are
+        for block in it:
+            probe += block
+            if b"\n" in block or len(probe) >= _LINE_END_PROBE:
+                break
+        cr = not (probe.find(b"\n", 0, _LINE_END_PROBE) >= 0 or probe.find(b"\r", 0, _LINE_END_PROBE) < 0)
+    if not cr:
         if probe:
             yield probe
         yield from it
@@ -473,7 +475,36 @@ def lines_at(path: str, encoding: str, wanted: set[int], span: int = 1) -> dict[
     return out
 
 
-def decompressed(path: str, stats: ReadStats) -> Iterator[bytes]:
+def decompressed(path: str, stats: ReadStats, start: int = 0) -> Iterator[bytes]:
     """A file's bytes block by block, decompressed (gzip, bzip2), not decoded: what a cursor counts.
-    A file of CR line ends has them as LF here too (the same length), as every reader sees them."""
-    return _cr_line_ends(_blocks(path, stats))
+    A file of CR line ends has them as LF here too (the same length), as every reader sees them.
+
+    From byte ``start`` of the decompressed stream: a plain file is read from there (a log read
+    up to its cursor last night is not read again), an archive inflated from its start."""
+    if start <= 0:
+        return _cr_line_ends(_blocks(path, stats))
+    with _open(path) as raw:
+        head = raw.read(_LINE_END_PROBE)
+    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh":
+        return _skipped(_cr_line_ends(_blocks(path, stats)), start)
+    cr = head.find(b"\n") < 0 and head.find(b"\r") >= 0
+    return _cr_line_ends(_plain_from(path, stats, start), cr)
+
+
+def _plain_from(path: str, stats: ReadStats, start: int) -> Iterator[bytes]:
+    with _open(path) as raw:
+        raw.seek(start)
+        f = _Counting(raw, stats)
+        while block := f.read(_BLOCK):
+            yield block
+
+
+def _skipped(blocks: Iterator[bytes], start: int) -> Iterator[bytes]:
+    """``blocks`` less their first ``start`` bytes."""
+    pos = 0
+    for block in blocks:
+        if pos + len(block) <= start:
+            pos += len(block)
+            continue
+        yield block[start - pos:] if pos < start else block
+        pos += len(block)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import gzip
 import os
 
-from loganalyzer import cursors
+import pytest
+
+from loganalyzer import cursors, sources
 
 
 def run(files, known, tmp_path, complete=False):
@@ -116,3 +118,22 @@ def test_a_file_compressed_after_it_was_read_to_its_end_is_not_inflated(tmp_path
     monkeypatch.setattr(cursors, "new_bytes", lambda *a, **k: inflated.append(a) or real(*a, **k))
     again, gone, text = run([tmp_path / "a.log.1.gz"], [pieces[0].cursor], tmp_path)
     assert [p.status for p in again] == ["unchanged"] and not again[0].staged and not inflated and gone == []
+
+
+@pytest.mark.parametrize("ends", [b"\n", b"\r", b"\r\n"])
+def test_a_plain_file_is_read_from_its_cursor_not_from_its_start(tmp_path, ends):
+    """A log read to its cursor last night is not read again: only the bytes after the cursor are,
+    whatever its line ends (a CR file is told by its start, which is probed, not read through)."""
+    lines = [f"2026-12-01 00:00:{i % 60:02d} line {i}".encode() for i in range(20000)]
+    data = ends.join(lines) + ends
+    (tmp_path / "a.log").write_bytes(data)
+    start = data.index(b"line 15000")
+    start = data.rindex(ends, 0, start) + len(ends)
+    stats = sources.ReadStats("utf-8")
+    got = b"".join(sources.decompressed(str(tmp_path / "a.log"), stats, start))
+    whole = b"".join(sources.decompressed(str(tmp_path / "a.log"), sources.ReadStats("utf-8")))
+    assert got == whole[start:]
+    assert stats.read_bytes == len(data) - start
+    gz = tmp_path / "a.log.gz"
+    gz.write_bytes(gzip.compress(data))
+    assert b"".join(sources.decompressed(str(gz), sources.ReadStats("utf-8"), start)) == whole[start:]
