@@ -349,8 +349,8 @@ def test_the_scan_history_and_its_outputs_hold_no_secret(planted, tmp_path):
 def test_the_python_api_requests_are_masked_unless_raw_is_asked_for(planted, cached_analysis):
     """``Analysis.requests`` is what a program reads of each attempt: the paths' query strings and
     client errors it quotes from the logs are masked too; ``redact_secrets=False`` gives them raw."""
-    masked = analysis_mod.analyze([planted["text"]], redact_secrets=True).requests.to_json()
+    masked = analysis_mod.analyze([planted["text"]], redact_secrets=True).requests.to_json(date_format="iso")
     leaks = [k for k, v in SECRETS.items() if _shows(masked, v)]
     assert not leaks, f"Analysis.requests shows {leaks}"
-    raw = analysis_mod.analyze([planted["text"]], redact_secrets=False).requests.to_json()
+    raw = analysis_mod.analyze([planted["text"]], redact_secrets=False).requests.to_json(date_format="iso")
     assert [k for k, v in SECRETS.items() if _shows(raw, v)]
