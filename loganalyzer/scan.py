@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # polars and the parsing and diagnosis stack are imported whe
 
 #: Scan settings and their defaults (``[scan]``); durations are seconds or "90s", "5m", "1h", "2d".
 SCAN_DEFAULTS: dict[str, Any] = {"history": "loganalyzer.db", "window": "1h", "overlap": "5m", "hold": "2m",
-                                 "batch": "32MB", "scheduler": "", "workers": 0}
+                                 "batch": "16MB", "scheduler": "", "workers": 0}
 #: Thresholds and their defaults (``[thresholds]``).
 THRESHOLD_DEFAULTS: dict[str, Any] = {
     "success_rate": 0.95,  # a night whose attempts succeed less often than this
@@ -213,7 +213,7 @@ history = "loganalyzer.db"   # SQLite file: runs, hourly counts, failures with t
 window = "1h"                # correlate and diagnose this much time at once (bounds memory)
 overlap = "5m"               # what each window also sees of its neighbours: the longest request
 hold = "2m"                  # the newest requests may still be in flight: kept for the next run
-batch = "32MB"               # read at most this much of each file at once (bounds memory)
+batch = "16MB"               # read at most this much of each file at once (bounds memory)
 # workers = 2                # run on a local Dask cluster of this many processes (the dask extra)
 # scheduler = "tcp://scheduler:8786"   # or on an existing Dask cluster
 
