@@ -546,13 +546,8 @@ class _Night:
     def result(self, cfg: ScanConfig, run_id: int, started: datetime, redact_secrets: bool) -> ScanResult:
         import polars as pl
 
-        attempts = pl.concat(self.attempts, how="vertical_relaxed", rechunk=False) if self.attempts \
+        attempts = pl.concat(self.attempts, how="vertical_relaxed").sort("ts", nulls_last=True) if self.attempts \
             else _compact(schema.empty(schema.ATTEMPT))
-        # Each batch's attempts are sorted and the batches commit disjoint, increasing time ranges:
-        # the night is in order without a sorted copy of it (4 M attempts: 190 MB), unless some
-        # attempt has no time.
-        if not attempts["ts"].is_sorted(nulls_last=True):
-            attempts = attempts.sort("ts", nulls_last=True)
         failures = pl.concat(self.failures, how="vertical_relaxed") if self.failures else \
             _failures_frame(schema.empty(schema.ATTEMPT), redact_secrets)
         evidence = pl.concat(self.evidence, how="vertical_relaxed") if self.evidence else None
@@ -729,7 +724,7 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
     table = [(s.name, s.path, done[s.path].identity, s.first_line - 1) for s in specs]
     mapped = _map_evidence(evidence, table)
     _insert_failures(db, run_id, failures, mapped)
-    night.attempts.append(_compact(attempts).sort("ts", nulls_last=True))
+    night.attempts.append(_compact(attempts))
     room = FAILURE_SAMPLE - sum(f.height for f in night.failures)
     if room > 0:
         kept = failures.head(room)
