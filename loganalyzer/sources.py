@@ -98,7 +98,7 @@ class _Counting:
         return data
 
 
-def _blocks(path: str, stats: ReadStats) -> Iterator[bytes]:
+def _blocks(path: str, stats: ReadStats, start: int = 0) -> Iterator[bytes]:
     """Decompressed bytes of a file, block by block; gzip and bzip2 are recognised by magic number.
 
     A truncated or corrupt archive yields what it holds and says so in ``stats.notes``.
@@ -117,7 +117,11 @@ def _blocks(path: str, stats: ReadStats) -> Iterator[bytes]:
                 raw.seek(0)
                 stats.read_bytes = 0
                 head = f.read(3)
-        yield head
+        if start:  # plain text: read from there (the caller knows it is no archive)
+            raw.seek(start)
+            stats.read_bytes -= len(head)
+        else:
+            yield head
         while block := f.read(_BLOCK):
             yield block
 
@@ -488,15 +492,7 @@ def decompressed(path: str, stats: ReadStats, start: int = 0) -> Iterator[bytes]
     if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh":
         return _skipped(_cr_line_ends(_blocks(path, stats)), start)
     cr = head.find(b"\n") < 0 and head.find(b"\r") >= 0
-    return _cr_line_ends(_plain_from(path, stats, start), cr)
-
-
-def _plain_from(path: str, stats: ReadStats, start: int) -> Iterator[bytes]:
-    with _open(path) as raw:
-        raw.seek(start)
-        f = _Counting(raw, stats)
-        while block := f.read(_BLOCK):
-            yield block
+    return _cr_line_ends(_blocks(path, stats, start), cr)
 
 
 def _skipped(blocks: Iterator[bytes], start: int) -> Iterator[bytes]:
