@@ -17,6 +17,11 @@ from typing import Any
 
 from loganalyzer import __version__, errors
 
+#: Seconds without any task finishing after which a scan on a cluster gives up (see DaskExecutor).
+STALL_S = 600.0
+#: Seconds a local cluster, its client and its workers get to start and to stop.
+START_S = 60.0
+
 
 def _size(obj, sizeof) -> int:
     """Bytes of what crosses to or from the cluster: Dask's estimate, looking inside the scan's own
@@ -39,9 +44,10 @@ def _size(obj, sizeof) -> int:
 class DaskExecutor:
     """Submits units of work to a ``distributed.Client``; futures stay on the workers until gathered."""
 
-    def __init__(self, client: Any, progress: bool = False):
+    def __init__(self, client: Any, progress: bool = False, stall_s: float = STALL_S):
         self.client = client
         self.progress = progress  # show tasks done of all on stderr while waiting (a terminal)
+        self.stall_s = stall_s  # no task finished for this long: the cluster is stuck, the run stops
         self.tasks = 0
         self.done = 0
         self.bytes_sent = 0  # what the client put into tasks (plans, carried lines), estimated
@@ -60,8 +66,7 @@ class DaskExecutor:
         from distributed.comm.core import CommClosedError
 
         try:
-            if self.progress:
-                self._show(futures)
+            self._wait(futures)
             got = self.client.gather(futures)
             self.done += len(futures)
             self.bytes_received += sum(_size(g, sizeof) for g in got)
@@ -76,20 +81,33 @@ class DaskExecutor:
             raise
 
 
-    def _show(self, futures: list) -> None:
+    def _wait(self, futures: list) -> None:
+        """Until every future is done, showing the count on a terminal. A cluster on which no task
+        finishes for ``stall_s`` is stuck (a worker that cannot start, a lost task): a nightly job
+        must end with an error then, not hang until cron starts the next one."""
         import sys
+        import time
 
         from distributed import wait
 
+        finished, last, since = 0, -1, time.monotonic()
         while True:
             finished = sum(f.done() for f in futures)
-            sys.stderr.write(f"\rDask: {self.done + finished:,} of {self.tasks:,} tasks done")
-            sys.stderr.flush()
+            if self.progress:
+                sys.stderr.write(f"\rDask: {self.done + finished:,} of {self.tasks:,} tasks done")
+                sys.stderr.flush()
             if finished == len(futures):
-                sys.stderr.write("\r\x1b[K")
+                if self.progress:
+                    sys.stderr.write("\r\x1b[K")
                 return
+            if finished != last:
+                last, since = finished, time.monotonic()
+            elif time.monotonic() - since > self.stall_s:
+                raise errors.ClusterError(
+                    f"no task of the scan finished on the Dask cluster in {self.stall_s:g} s ({finished:,} of "
+                    f"{len(futures):,} done); the history was left as it was")
             try:
-                wait(futures, timeout=0.5)
+                wait(futures, timeout=0.5 if self.progress else min(5.0, self.stall_s))
             except TimeoutError:
                 pass
 
@@ -130,7 +148,7 @@ def executor(scheduler: str | None = None, workers: int | None = None) -> Iterat
         if workers:
             cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                dashboard_address=":0", silence_logs=logging.ERROR)
-            client = distributed.Client(cluster)
+            client = distributed.Client(cluster, timeout=START_S)
         else:
             client = distributed.Client(scheduler, timeout="15s")
     except (OSError, TimeoutError) as exc:
@@ -141,9 +159,17 @@ def executor(scheduler: str | None = None, workers: int | None = None) -> Iterat
         check_workers(client)
         yield DaskExecutor(client, progress=sys.stderr.isatty())
     finally:
-        client.close()
+        # Bounded: a worker that will not stop must not keep a finished scan from returning.
+        _quietly(client.close, timeout=START_S)
         if cluster is not None:
-            cluster.close()
+            _quietly(cluster.close, timeout=START_S)
+
+
+def _quietly(close, **kw) -> None:
+    try:
+        close(**kw)
+    except (OSError, TimeoutError, RuntimeError) as exc:
+        logging.getLogger(__name__).warning("closing the Dask cluster: %s", exc)
 
 
 def dashboard(ex: DaskExecutor) -> str | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 DATA = Path(__file__).parent / "data"
 SAMPLES = Path(__file__).parent.parent / "samples"
+#: Seconds a command-line run in a test may take before it is stopped, with its stacks shown.
+CLI_TIMEOUT_S = 300
 
 
 @pytest.fixture
@@ -69,8 +73,22 @@ def cli_run():
     import sys
 
     def _run(*args: str, cwd=None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-        full = {**os.environ, **(env or {})}
-        return subprocess.run([sys.executable, "-m", "loganalyzer", *args], capture_output=True, text=True,
-                              cwd=cwd, env=full, timeout=300)
+        # A child that hangs is stopped with SIGABRT, which faulthandler answers with every
+        # thread's stack on stderr: the failure then says where it hung.
+        full = {"PYTHONFAULTHANDLER": "1", **os.environ, **(env or {})}
+        cmd = [sys.executable, "-m", "loganalyzer", *args]
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=full,
+                              start_new_session=True) as p:
+            try:
+                out, err = p.communicate(timeout=CLI_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.kill(p.pid, signal.SIGABRT)
+                try:
+                    out, err = p.communicate(timeout=20)
+                finally:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(p.pid, signal.SIGKILL)  # its own children too (Dask workers)
+                pytest.fail(f"{' '.join(args)} ran over {CLI_TIMEOUT_S} s; its stderr:\n{err[-8000:]}")
+        return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
     return _run

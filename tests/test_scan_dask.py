@@ -154,3 +154,14 @@ def test_the_command_line_starts_a_local_cluster(tmp_path, cli_run):
     assert p.returncode == errors.ExitStatus.FAILURES, p.stderr
     assert "Dask dashboard: http" in p.stderr
     assert "NEW new_cause" in p.stdout
+
+
+def test_a_cluster_on_which_nothing_finishes_stops_the_run(local_cluster):
+    _, client = local_cluster
+    ex = cluster.DaskExecutor(client, stall_s=1.0)
+    slow = ex.submit(time.sleep, 4)
+    try:
+        with pytest.raises(errors.ClusterError, match=r"no task of the scan finished .* in 1 s \(0 of 1 done\)"):
+            ex.gather([slow])
+    finally:
+        slow.cancel()
