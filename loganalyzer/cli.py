@@ -540,7 +540,7 @@ def scan(config, json_out, html_out, prom_out, complete, no_redact, rebuild, sch
             terminal.say(f"wrote {outputs['prom']}")
     if result.breaches:
         click.get_current_context().exit(errors.ExitStatus.FAILURES)
-    if result.lines["read"] and not result.attempts.height and not result.held_until_next_run:
+    if result.lines["read"] and not result.summary()["attempts"] and not result.held_until_next_run:
         click.get_current_context().exit(errors.ExitStatus.NOTHING_TO_ANALYSE)
     return errors.ExitStatus.OK
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # polars and the parsing and diagnosis stack are imported whe
     import polars as pl
 
     from loganalyzer import correlate, diagnose, scanwork
+    from loganalyzer import tally as tally_mod
 
 #: Scan settings and their defaults (``[scan]``); durations are seconds or "90s", "5m", "1h", "2d".
 SCAN_DEFAULTS: dict[str, Any] = {"history": "loganalyzer.db", "window": "1h", "overlap": "5m", "hold": "2m",
@@ -274,7 +275,7 @@ class ScanResult:
     started: datetime
     finished: datetime
     pieces: list[cursors.Piece]
-    attempts: pl.DataFrame | None  # None: the run read nothing (and so imported no polars)
+    attempts: pl.DataFrame | None  # the committed attempts, when scan(keep_attempts=True) asked for them
     failures: pl.DataFrame | None
     hourly: pl.DataFrame | None
     breaches: list[dict[str, Any]]
@@ -287,6 +288,7 @@ class ScanResult:
     nights: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
     evidence: pl.DataFrame | None = None  # the failures' lines, by real file, identity and line
+    counts: dict[str, Any] | None = None  # the night's attempts counted (tally.NightTally.summary)
 
     @property
     def new(self) -> list[dict[str, Any]]:
@@ -297,20 +299,9 @@ class ScanResult:
         return not any(p.new_lines or p.staged for p in self.pieces)
 
     def summary(self) -> dict[str, Any]:
-        if self.attempts is None:
-            return {"attempts": 0, "requests": 0, "failed_attempts": 0, "success_rate": None, "by_verdict": {},
-                    "by_cause": {}, "held_until_next_run": self.held_until_next_run}
-        import polars as pl
-
-        a = self.attempts
-        failed = a.filter(pl.col("verdict") != "ok")
-        return {
-            "attempts": a.height, "requests": int((a["attempt"] == 1).sum()) if a.height else 0,
-            "failed_attempts": failed.height,
-            "success_rate": round(1 - failed.height / a.height, 6) if a.height else None,
-            "by_verdict": _counts(a, "verdict"), "by_cause": _counts(failed, "root_cause"),
-            "held_until_next_run": self.held_until_next_run,
-        }
+        counts = self.counts or {"attempts": 0, "requests": 0, "failed_attempts": 0, "success_rate": None,
+                                 "by_verdict": {}, "by_cause": {}}
+        return {**counts, "held_until_next_run": self.held_until_next_run}
 
     def to_dict(self) -> dict[str, Any]:
         """The night as plain data: the run, its summary, breaches (what is new first), the hours,
@@ -361,13 +352,6 @@ def _iso(ts) -> str | None:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _counts(df: pl.DataFrame, column: str) -> dict[str, int]:
-    if df.height == 0:
-        return {}
-    c = df.group_by(column).len().sort(["len", column], descending=[True, False], nulls_last=True)
-    return {str(k): int(v) for k, v in c.iter_rows()}
-
-
 def files_of(source: Source) -> list[str]:
     """A source's files, each rotated set oldest first."""
     found = set()
@@ -378,7 +362,7 @@ def files_of(source: Source) -> list[str]:
 
 def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None, redact_secrets: bool = True,
          rebuild: bool = False, executor=None, scheduler: str | None = None, workers: int | None = None,
-         on_cluster=None) -> ScanResult:
+         on_cluster=None, keep_attempts: bool = False) -> ScanResult:
     """Run the scan ``cfg`` describes (see the module's docstring). ``complete``: the logs are
     finished, commit every attempt (nothing is held for a next run). ``now``: the wall clock, in
     seconds (tests pass their own). ``rebuild``: a history that cannot be opened is moved aside
@@ -386,7 +370,9 @@ def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None, r
     ``executor``: where the units of work run (:class:`InProcess` by default); or ``scheduler``
     (a Dask scheduler's address) or ``workers`` (a local Dask cluster of that many processes), the
     settings' own when not given (:mod:`loganalyzer.cluster`; ``on_cluster`` is told the dashboard's
-    address). The results are the same wherever the work runs."""
+    address). The results are the same wherever the work runs. ``keep_attempts``: the result's
+    ``attempts`` holds every attempt the run committed (a few columns, about 46 bytes each);
+    otherwise it is ``None`` and the night's memory does not grow with its attempts."""
     scheduler = scheduler or cfg.scheduler
     workers = workers or cfg.workers
     if executor is None and (scheduler or workers):
@@ -396,7 +382,7 @@ def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None, r
             if on_cluster is not None:
                 on_cluster(cluster.dashboard(ex))
             return scan(cfg, complete=complete, now=now, redact_secrets=redact_secrets, rebuild=rebuild,
-                        executor=ex)
+                        executor=ex, keep_attempts=keep_attempts)
     started = datetime.now(UTC)
     wall = time.time() if now is None else now
     allocator.return_large_buffers()  # batch after batch in one process: their buffers must not pile up
@@ -422,14 +408,14 @@ def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None, r
         stage = cfg.stage
         shutil.rmtree(stage, ignore_errors=True)  # a killed run's leftovers
         try:
-            return _run(cfg, db, stage, rules, complete, wall, started, redact_secrets, executor)
+            return _run(cfg, db, stage, rules, complete, wall, started, redact_secrets, executor, keep_attempts)
         finally:
             db.close()
             shutil.rmtree(stage, ignore_errors=True)
 
 
 def _run(cfg: ScanConfig, db, stage: Path, rules: Callable[[], diagnose.RuleSet], complete: bool, wall: float,
-         started: datetime, redact_secrets: bool, executor) -> ScanResult:
+         started: datetime, redact_secrets: bool, executor, keep_attempts: bool) -> ScanResult:
 
     files: list[tuple[str, str]] = []
     seen_paths: set[str] = set()
@@ -447,7 +433,7 @@ def _run(cfg: ScanConfig, db, stage: Path, rules: Callable[[], diagnose.RuleSet]
         globs = ", ".join(p for s in cfg.sources for p in s.paths)
         raise errors.InputError(f"no log file matches the configured sources ({globs})")
     horizon_prev = _parse_ts(previous.get("horizon"))
-    night = _Night(horizon_prev)
+    night = _Night(horizon_prev, keep_attempts)
     limit = cfg.batch_bytes
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -484,7 +470,7 @@ def _run(cfg: ScanConfig, db, stage: Path, rules: Callable[[], diagnose.RuleSet]
         result = night.result(cfg, run_id, started, redact_secrets)
         result.notes = notes + result.notes
         _finish_run(db, cfg, run_id, result, night)
-        result.breaches = (_thresholds(cfg, db, run_id, result, wall) + _silent(cfg, db, night.last_pieces, wall)
+        result.breaches = (_thresholds(cfg, db, run_id, result, night.tally) + _silent(cfg, db, night.last_pieces, wall)
                            + _expiry_breaches(night.expiry, cfg.thresholds["token_expiry_days"], wall))
         db.executemany("INSERT INTO breaches (run_id, rule, subject, value, threshold, new, message) "
                        "VALUES (?,?,?,?,?,?,?)", [(run_id, b["rule"], b["subject"], b["value"], b["threshold"],
@@ -504,8 +490,9 @@ def _run(cfg: ScanConfig, db, stage: Path, rules: Callable[[], diagnose.RuleSet]
     return result
 
 
-#: The columns of a night's attempts kept in memory across batches (for the hours and thresholds).
-#: Typed small (categories, 16-bit statuses, 32-bit times): a night of millions of attempts stays small.
+#: The columns of a night's attempts kept when asked (``scan(keep_attempts=True)``), typed small
+#: (categories, 16-bit statuses, 32-bit times). The hours and thresholds need none of them: see
+#: :mod:`loganalyzer.tally`.
 _KEPT = {"ts": None, "endpoint": "Categorical", "attempt": "Int32", "verdict": "Categorical",
          "root_cause": "Categorical", "root_cause_detail": "Categorical", "status_client": "Int16",
          "status_proxy": "Int16", "status_upstream": "Int16", "request_time": "Float32",
@@ -526,10 +513,13 @@ def _compact(attempts: pl.DataFrame) -> pl.DataFrame:
 class _Night:
     """What the batches of one run add up to."""
 
-    def __init__(self, horizon_prev: datetime | None):
+    def __init__(self, horizon_prev: datetime | None, keep_attempts: bool = False):
+        from loganalyzer import tally
+
         self.horizon_prev = horizon_prev
         self.horizon: datetime | None = horizon_prev
-        self.attempts: list[pl.DataFrame] = []
+        self.tally = tally.NightTally()
+        self.attempts: list[pl.DataFrame] | None = [] if keep_attempts else None
         self.failures: list[pl.DataFrame] = []
         self.evidence: list[pl.DataFrame] = []
         self.lines = {"read": 0, "parsed": 0, "rejected": 0, "unread": 0}
@@ -546,16 +536,18 @@ class _Night:
     def result(self, cfg: ScanConfig, run_id: int, started: datetime, redact_secrets: bool) -> ScanResult:
         import polars as pl
 
-        attempts = pl.concat(self.attempts, how="vertical_relaxed").sort("ts", nulls_last=True) if self.attempts \
-            else _compact(schema.empty(schema.ATTEMPT))
+        attempts = None
+        if self.attempts is not None:
+            attempts = pl.concat(self.attempts, how="vertical_relaxed").sort("ts", nulls_last=True) \
+                if self.attempts else _compact(schema.empty(schema.ATTEMPT))
         failures = pl.concat(self.failures, how="vertical_relaxed") if self.failures else \
             _failures_frame(schema.empty(schema.ATTEMPT), redact_secrets)
         evidence = pl.concat(self.evidence, how="vertical_relaxed") if self.evidence else None
         pieces = [cursors.Piece(f["path"], f["cursor"], f["start"], f["end"], f["first_line"], f["lines"],
                                 f["status"]) for f in self.files.values()]
         r = ScanResult(cfg.file, cfg.history, run_id, started, datetime.now(UTC), pieces, attempts, failures,
-                       _hourly(attempts), [], self.offsets or [], self.lines, self.notes, self.horizon_prev,
-                       self.horizon, self.held, evidence=evidence)
+                       self.tally.hourly(), [], self.offsets or [], self.lines, self.notes, self.horizon_prev,
+                       self.horizon, self.held, evidence=evidence, counts=self.tally.summary())
         if self.batches > 1:
             r.notes.append(f"read in {self.batches} batches of at most {cfg.batch_bytes:,} bytes per file")
         return r
@@ -689,7 +681,7 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
                                          first_window and horizon_prev is None, redact_secrets))
                 first_window = False
     windows_done = ex.gather(results)
-    attempts, evidence = _merge(windows_done, base=sum(a.height for a in night.attempts))
+    attempts, evidence = _merge(windows_done, base=night.tally.attempts)
     carries = [(b"", 0)] * len(specs)
     if horizon is not None:
         cut = horizon - timedelta(seconds=cfg.overlap_s)
@@ -724,7 +716,9 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
     table = [(s.name, s.path, done[s.path].identity, s.first_line - 1) for s in specs]
     mapped = _map_evidence(evidence, table)
     _insert_failures(db, run_id, failures, mapped)
-    night.attempts.append(_compact(attempts))
+    night.tally.add(attempts, horizon)
+    if night.attempts is not None:
+        night.attempts.append(_compact(attempts))
     room = FAILURE_SAMPLE - sum(f.height for f in night.failures)
     if room > 0:
         kept = failures.head(room)
@@ -798,48 +792,9 @@ def _map_evidence(evidence: pl.DataFrame, ranges: list[tuple[str, str, str, int]
         analysis.iso(pl.col("ts")).alias("ts")).drop("__path", "__base")
 
 
-def _hourly(attempts: pl.DataFrame) -> pl.DataFrame:
-    """Per hour and endpoint: attempts, requests, failures, latency percentiles, longest failure run."""
-    import polars as pl
-
-    from loganalyzer import analysis
-    from loganalyzer import summary as summary_mod
-
-    if "endpoint" not in attempts.columns:
-        attempts = attempts.with_columns(summary_mod.endpoint(pl.col("method"), pl.col("path")).alias("endpoint"))
-    # Categories stay categories and the night is not sorted again (the run's attempts are, by
-    # time): on millions of attempts each string or sorted copy costs hundreds of MB.
-    a = attempts.with_columns(
-        pl.col("ts").dt.truncate("1h").alias("__h"),
-        (pl.col("verdict") != "ok").alias("__f"),
-    )
-    if not a["ts"].is_sorted(nulls_last=True):
-        a = a.sort("ts", nulls_last=True)
-    a = a.with_columns((pl.col("__f") != pl.col("__f").shift(1).over("__h", "endpoint")).fill_null(True)
-                       .cum_sum().over("__h", "endpoint").alias("__run"))
-    runs = a.filter(pl.col("__f")).group_by("__h", "endpoint", "__run").len().group_by("__h", "endpoint").agg(
-        pl.col("len").max().alias("longest_failure_run"))
-    q = {}
-    for name, col in (("request_time", "request_time"), ("upstream_time", "upstream_response_time")):
-        for p in (50, 95, 99):
-            q[f"{name}_p{p}"] = pl.col(col).quantile(p / 100, "linear")
-    out = a.group_by("__h", "endpoint").agg(
-        pl.len().alias("attempts"), (pl.col("attempt") == 1).sum().alias("requests"),
-        pl.col("__f").sum().alias("failed"),
-        *[e.alias(k) for k, e in q.items()],
-    ).join(runs, on=["__h", "endpoint"], how="left").with_columns(
-        analysis.iso(pl.col("__h")).alias("hour"), pl.col("longest_failure_run").fill_null(0))
-    cols = ["hour", "endpoint", "attempts", "requests", "failed", *q, "longest_failure_run"]
-    return out.select(cols).with_columns(pl.col("endpoint").cast(pl.String)).sort("hour", "endpoint").with_columns(
-        pl.col("attempts", "requests", "failed", "longest_failure_run").cast(pl.Int64),
-        pl.col(list(q)).cast(pl.Float64))
-
-
 def _finish_run(db, cfg: ScanConfig, run_id: int, r: ScanResult, night: _Night) -> None:
     """The run's row, the files it read, and its hours, once every batch is in."""
-    import polars as pl
-
-    from loganalyzer import analysis, redact
+    from loganalyzer import redact
 
     s = r.summary()
     db.execute(
@@ -861,17 +816,8 @@ def _finish_run(db, cfg: ScanConfig, run_id: int, r: ScanResult, night: _Night) 
         "INSERT INTO hourly (run_id, hour, endpoint, attempts, requests, failed, request_time_p50, request_time_p95, "
         "request_time_p99, upstream_time_p50, upstream_time_p95, upstream_time_p99, longest_failure_run) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", [(run_id, *row) for row in r.hourly.iter_rows()])
-    a = r.attempts
-    if a.height:
-        a = a.with_columns(analysis.iso(pl.col("ts").dt.truncate("1h")).alias("hour"),
-                           pl.col("endpoint").cast(pl.String), pl.col("verdict").cast(pl.String))
-        counts = []
-        for dim in ("verdict", "root_cause", "status_client", "status_proxy", "status_upstream"):
-            rows = a.filter(pl.col("verdict") != "ok") if dim == "root_cause" else a
-            c = rows.group_by("hour", "endpoint", pl.col(dim).cast(pl.String).alias("value")).len()
-            counts += [(run_id, h, e, dim, v, n) for h, e, v, n in c.iter_rows()]
-        db.executemany("INSERT INTO hourly_counts (run_id, hour, endpoint, dimension, value, n) VALUES (?,?,?,?,?,?)",
-                       counts)
+    db.executemany("INSERT INTO hourly_counts (run_id, hour, endpoint, dimension, value, n) VALUES (?,?,?,?,?,?)",
+                   [(run_id, *row) for row in night.tally.counts()])
 
 
 def _insert_failures(db, run_id: int, failures: pl.DataFrame, evidence: pl.DataFrame) -> None:
@@ -916,27 +862,25 @@ def _breach(rule: str, subject: str | None, value: float | None, threshold: floa
             "message": message}
 
 
-def _thresholds(cfg: ScanConfig, db, run_id: int, r: ScanResult, wall: float) -> list[dict[str, Any]]:
-    import polars as pl
-
+def _thresholds(cfg: ScanConfig, db, run_id: int, r: ScanResult, tally: tally_mod.NightTally
+                ) -> list[dict[str, Any]]:
     th = cfg.thresholds
     out: list[dict[str, Any]] = []
-    a = r.attempts  # sorted by time; categories kept (strings of millions of attempts cost hundreds of MB)
-    if a is None or a.height == 0:
+    if tally.attempts == 0:
         return out
-    failed = a.filter(pl.col("verdict") != "ok")
-    rate = failed.height / a.height
+    rate = tally.failed / tally.attempts
     base = history.nights(db, before_run=run_id, limit=int(th["baseline_nights"]))
     if 1 - rate < th["success_rate"]:
         out.append(_breach("success_rate", None, round(1 - rate, 6), th["success_rate"],
-                           f"{1 - rate:.1%} of {a.height:,} attempts succeeded (threshold {th['success_rate']:.0%})"))
+                           f"{1 - rate:.1%} of {tally.attempts:,} attempts succeeded "
+                           f"(threshold {th['success_rate']:.0%})"))
     if base:
         rates = [n["failure_rate"] for n in base]
         mean = sum(rates) / len(rates)
         if len(rates) >= 3:
             sd = math.sqrt(sum((x - mean) ** 2 for x in rates) / (len(rates) - 1))
             limit = mean + th["sigma"] * sd
-            if rate > limit and failed.height:
+            if rate > limit and tally.failed:
                 out.append(_breach("failure_rate", None, round(rate, 6), round(limit, 6),
                                    f"failure rate {rate:.2%} is above the last {len(rates)} nights' "
                                    f"{mean:.2%} + {th['sigma']:g}σ ({limit:.2%})"))
@@ -954,23 +898,13 @@ def _thresholds(cfg: ScanConfig, db, run_id: int, r: ScanResult, wall: float) ->
                                    f"{median:.3f}s"))
     n = int(th["consecutive_failures"])
     if n > 0:
-        runs = a.select("ts", "endpoint", (pl.col("verdict") != "ok").alias("__f"))
-        runs = runs.with_columns((pl.col("__f") != pl.col("__f").shift(1).over("endpoint")).fill_null(True)
-                                 .cum_sum().over("endpoint").alias("__run"))
-        longest = runs.filter(pl.col("__f")).group_by("endpoint", "__run").agg(
-            pl.len().alias("n"), pl.col("ts").min().alias("from")).group_by("endpoint").agg(
-            pl.col("n").max(), pl.col("from").sort_by("n").last()).filter(pl.col("n") >= n).with_columns(
-            pl.col("endpoint").cast(pl.String)).sort("endpoint")
-        for endpoint, k, start in longest.iter_rows():
+        for endpoint, k, start in tally.longest_runs(n):
             out.append(_breach("consecutive_failures", endpoint, float(k), float(n),
                                f"{k} failed attempts in a row at {endpoint} from {_iso(start)}"))
-    if th["new_causes"] and failed.height:
+    if th["new_causes"] and tally.failed:
         seen = history.causes_seen(db, run_id)
         # The baseline is every earlier run: a cause seen once before is not news tonight.
-        tonight = failed.group_by(pl.col("root_cause").cast(pl.String).fill_null("unknown"),
-                                  pl.col("root_cause_detail").cast(pl.String).fill_null("")).agg(
-            pl.len().alias("n"), pl.col("ts").min().alias("first")).sort("n", descending=True)
-        for cause, detail, k, first in tonight.iter_rows():
+        for cause, detail, k, first in tally.causes():
             if (cause, detail) in seen or (cause, detail or "") in seen:
                 continue
             name = cause + (f" ({detail})" if detail else "")

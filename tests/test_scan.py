@@ -114,7 +114,7 @@ def test_the_windowed_scan_equals_analyze(tmp_path):
     cfg = setup(tmp_path, 'window = "10s"\noverlap = "5s"')
     for f in (SAMPLES / "mixed-faults" / "logs").iterdir():
         shutil.copy(f, tmp_path / "logs" / f.name)
-    r = scan.scan(cfg, complete=True)
+    r = scan.scan(cfg, complete=True, keep_attempts=True)
     a = loganalyzer.analyze([SAMPLES / "mixed-faults" / "logs"])
     windowed = comparable(r.attempts)
     whole = comparable(scan._compact(pl.from_pandas(a.requests)))
@@ -338,8 +338,8 @@ def test_reading_in_small_batches_gives_the_same_night(tmp_path):
         setup(d, extra)
         for f in (SAMPLES / "mixed-faults" / "logs").iterdir():
             shutil.copy(f, d / "logs" / f.name)
-    a = scan.scan(scan.load_config(whole / "loganalyzer.toml"))
-    b = scan.scan(scan.load_config(batched / "loganalyzer.toml"))
+    a = scan.scan(scan.load_config(whole / "loganalyzer.toml"), keep_attempts=True)
+    b = scan.scan(scan.load_config(batched / "loganalyzer.toml"), keep_attempts=True)
     assert any("batches" in n for n in b.notes)
     assert comparable(b.attempts).equals(comparable(a.attempts))
     assert totals(batched / "history.db") == totals(whole / "history.db")
