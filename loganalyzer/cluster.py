@@ -23,22 +23,45 @@ STALL_S = 600.0
 START_S = 60.0
 
 
-def _size(obj, sizeof) -> int:
-    """Bytes of what crosses to or from the cluster: Dask's estimate, looking inside the scan's own
-    records (dataclasses) and polars frames, which Dask's estimate takes for a few bytes."""
-    import dataclasses
+class Packed:
+    """A unit of work's argument or result, pickled by the thread that made it.
 
-    import polars as pl
+    Dask's event-loop thread then moves bytes only. Left to itself it pickles polars frames there,
+    holding the GIL while polars' thread pool does the work; if the task thread's polars query is
+    meanwhile running a Python function on those pool threads (the secret masking does), each side
+    waits for the other for ever (seen on a 2-core worker)."""
 
-    if isinstance(obj, pl.DataFrame):
-        return obj.estimated_size()
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return sum(_size(getattr(obj, f.name), sizeof) for f in dataclasses.fields(obj))
-    if isinstance(obj, (list, tuple)):
-        return sum(_size(x, sizeof) for x in obj)
-    if isinstance(obj, dict):
-        return sum(_size(k, sizeof) + _size(v, sizeof) for k, v in obj.items())
-    return sizeof(obj)
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    @classmethod
+    def of(cls, obj: Any) -> Packed:
+        import pickle
+
+        return cls(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def open(self) -> Any:
+        import pickle
+
+        return pickle.loads(self.data)
+
+    def __sizeof__(self) -> int:  # what Dask's memory accounting reads
+        return len(self.data) + 64
+
+
+def _open(x: Any) -> Any:
+    if isinstance(x, Packed):
+        return x.open()
+    if isinstance(x, list):
+        return [_open(v) for v in x]
+    return x
+
+
+def _run_packed(fn, *args) -> Packed:
+    """Runs on a worker: the unit of work on its opened arguments, its result packed."""
+    return Packed.of(fn(*(_open(a) for a in args)))
 
 
 class DaskExecutor:
@@ -54,23 +77,22 @@ class DaskExecutor:
         self.bytes_received = 0  # what came back (stats, windows' results, carried lines)
 
     def submit(self, fn, *args):
-        from dask.sizeof import sizeof
         from distributed import Future
 
         self.tasks += 1
-        self.bytes_sent += sum(_size(a, sizeof) for a in args if not isinstance(a, (Future, list)))
-        return self.client.submit(fn, *args, pure=False)
+        args = tuple(a if isinstance(a, (Future, list)) else Packed.of(a) for a in args)
+        self.bytes_sent += sum(len(a.data) for a in args if isinstance(a, Packed))
+        return self.client.submit(_run_packed, fn, *args, pure=False)
 
     def gather(self, futures: list) -> list:
-        from dask.sizeof import sizeof
         from distributed.comm.core import CommClosedError
 
         try:
             self._wait(futures)
             got = self.client.gather(futures)
             self.done += len(futures)
-            self.bytes_received += sum(_size(g, sizeof) for g in got)
-            return got
+            self.bytes_received += sum(len(g.data) for g in got)
+            return [g.open() for g in got]
         except (CommClosedError, OSError, TimeoutError) as exc:
             raise errors.ClusterError(f"lost the Dask cluster during the scan ({type(exc).__name__}: {exc}); "
                                       "the history was left as it was") from exc
