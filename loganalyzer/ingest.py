@@ -482,6 +482,14 @@ def _plain_text() -> Compiled:
 LAST_RESORT_POOL_RATE = 0.25
 
 
+def _pooled_source(path: str, pooled: tuple[Compiled, float], sample: pl.Series, opts: Options, codec: str,
+                   wrapper: str | None) -> _Source:
+    """The source of a file read per line with the pool of formats :func:`_pooled` chose."""
+    fmt, rate = pooled
+    decision, _ = _kind_of(path, fmt, sample, opts)
+    return _Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper, True)
+
+
 def _pooled(sample: pl.Series, compiled: list[Compiled], opts: Options, path: str,
             bar: float = MIN_MATCH_RATE) -> tuple[Compiled, float] | None:
     """(format, rate) when several formats together read the file that none reads alone: their
@@ -612,10 +620,8 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
         elif problem and (pooled := _pooled(sample, compiled, opts, path)) is not None:
             # No one format reads the file, but several do, each its own lines (a pool of layouts,
             # a log whose writer changed its layout): read it per line, and say so.
-            fmt, rate = pooled
             notes.append(f"{path}: no one format reads it; each line is read with the format that matches it")
-            decision, _ = _kind_of(path, fmt, sample, opts)
-            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper, True))
+            chosen.append(_pooled_source(path, pooled, sample, opts, codec, wrapper))
         elif problem and (guess := infer.infer_format(sample.head(infer.SAMPLE))) is not None:
             # No definition fits, but the lines show a layout: read them with it, and say so.
             fmt, rate = guess.compiled, guess.share
@@ -641,11 +647,9 @@ def _plan(paths: list[str | Path], opts: Options) -> tuple[list[_Source], list[d
         elif problem and (pooled := _pooled(sample, compiled, opts, path, LAST_RESORT_POOL_RATE)) is not None:
             # A log of many layouts, most of them unknown: what known layouts read is read, the
             # rest rejected and shown, which tells more than leaving every line unread.
-            fmt, rate = pooled
-            notes.append(f"{path}: no format reads most of its lines; the {rate:.0%} that known layouts read are "
-                         "read per line, the rest rejected")
-            decision, _ = _kind_of(path, fmt, sample, opts)
-            chosen.append(_Source(path, decision.kind, fmt, rate, codec, sample, decision, wrapper, True))
+            notes.append(f"{path}: no format reads most of its lines; the {pooled[1]:.0%} that known layouts read "
+                         "are read per line, the rest rejected")
+            chosen.append(_pooled_source(path, pooled, sample, opts, codec, wrapper))
         elif problem:
             if path in explicit or path == "-":
                 raise LoadError(problem)
