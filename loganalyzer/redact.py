@@ -40,6 +40,9 @@ PATTERNS: list[tuple[str, str]] = [(s["pattern"], s["replace"]) for s in _RULES[
 HINTS: list[str] = [s.get("hint", s["pattern"]) for s in _RULES["secret"]]
 #: Names of fields whose whole value is a secret (``password``, ``http_authorization``, ``apiKey``).
 SECRET_FIELD = re.compile(_RULES["fields"]["pattern"])
+#: A password told in prose as a plain word or number, with the words prose puts there instead.
+TOLD: dict[str, Any] = _RULES["told"]
+HINTS.append(TOLD["hint"])
 
 
 def secret_field(name: str) -> bool:
@@ -75,11 +78,25 @@ def mask_series(text: pl.Series) -> pl.Series:
     candidates = values.filter(values.str.contains(hint))
     if candidates.len() == 0:
         return text
-    masked = pl.select(_replace_all(pl.lit(candidates))).to_series()
+    masked = _told(pl.select(_replace_all(pl.lit(candidates))).to_series())
     changed = candidates != masked
     if not changed.any():
         return text
     return text.replace(candidates.filter(changed), masked.filter(changed))
+
+
+def _told(values: pl.Series) -> pl.Series:
+    """The first password told in each value as a plain word or number masked, unless the word is
+    one prose uses there (``[told]`` in the rules: "password is incorrect", "is 8 characters")."""
+    found = pl.col("v").str.extract_groups(TOLD["pattern"])
+    word = found.struct.field("value").str.to_lowercase()
+    after = found.struct.field("next").str.strip_chars().str.to_lowercase()
+    keep = word.is_in(TOLD["keep_words"]) | pl.any_horizontal(word.str.ends_with(e) for e in TOLD["keep_endings"])
+    keep = keep | (word.str.contains(r"^[0-9]+$") & after.is_in(TOLD["units"]).fill_null(False))
+    hit = word.is_not_null() & ~keep
+    return pl.DataFrame({"v": values}).select(
+        pl.when(hit).then(pl.col("v").str.replace(TOLD["pattern"], TOLD["replace"])).otherwise(pl.col("v"))
+    ).to_series().alias(values.name)
 
 
 def _replace_all(expr: pl.Expr) -> pl.Expr:

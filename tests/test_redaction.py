@@ -35,6 +35,9 @@ PROSE_SECRETS = {
     'the api key is "letmein" (from the env)': "the api key is **** (from the env)",
     "password of user 42 was reset to Temp#2026!": "password of user 42 was reset to ****",
     "client secret was AbCdEfGhIjKlMnOpQrSt": "client secret was ****",
+    "login failed: the password is swordfish.": "login failed: the password is ****.",
+    "pwd was reset to tiger for user 42": "pwd was reset to **** for user 42",
+    "password was 123456, retrying": "password was ****, retrying",
 }
 #: Ordinary log text that speaks of passwords and tokens: every line stays as it is.
 PROSE_KEPT = [
@@ -50,6 +53,12 @@ PROSE_KEPT = [
     "secret santa draw done",
     "user 42 changed password; 3 sessions closed",
     "api key rotation finished: 12 keys are valid",
+    "token was 42 seconds old",
+    "password is 8 characters long",
+    "password is being rotated",
+    "password is too short",
+    "password was successfully updated",
+    "password is unchangeable here",
 ]
 
 
