@@ -260,14 +260,17 @@ class HeldLogs(Logs):
         super().__init__(frames, pd.DataFrame({"file": [], "line": [], "kind": [], "text": [], "reason": []}),
                          stats, [])
         self._parts = parts
+        self._ends: dict[int, np.ndarray] = {}  # per partition: its line ends, found once
 
     def text_of(self, file: str, lines, span: int = 1) -> dict[int, str]:
         out: dict[int, str] = {}
         want = sorted({n + i for n in lines for i in range(span)})
-        for p in self._parts:
+        for i, p in enumerate(self._parts):
             if p.name != file:
                 continue
-            ends = np.flatnonzero(np.frombuffer(p.data, dtype=np.uint8) == 10)
+            ends = self._ends.get(i)
+            if ends is None:
+                ends = self._ends[i] = np.flatnonzero(np.frombuffer(p.data, dtype=np.uint8) == 10)
             for n in want:
                 k = n - p.first_line
                 if 0 <= k < len(ends) and n not in out:
