@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -202,7 +202,8 @@ class Analysis:
         from loganalyzer.outputs import open_output, write_json
 
         with open_output(path) as f:
-            write_json(self.to_dict(), f)
+            write_json(self.to_dict(requests=False), f,
+                       arrays={"requests": requests_json(self.attempts_frame(), pl.from_pandas(self.evidence))})
             f.write("\n")
 
 
@@ -219,6 +220,26 @@ def requests_records(frame: pl.DataFrame, ev: pl.DataFrame) -> list[dict[str, An
     """Attempts (typed as ``schema.ATTEMPT``) as records for the export, each with its evidence lines."""
     if frame.height == 0:
         return []
+    return export_frame(frame, ev).to_dicts()
+
+
+#: Attempts encoded to JSON at a time by :func:`requests_json`.
+JSON_ROWS = 20_000
+
+
+def requests_json(frame: pl.DataFrame, ev: pl.DataFrame) -> Iterator[str]:
+    """:func:`requests_records` as JSON text, a few thousand records at a time (items of one array,
+    without its brackets): polars encodes them, many times faster than Python dicts through ``json``."""
+    if frame.height == 0:
+        return
+    out = export_frame(frame, ev)
+    for start in range(0, out.height, JSON_ROWS):
+        yield out.slice(start, JSON_ROWS).write_json()[1:-1]
+
+
+def export_frame(frame: pl.DataFrame, ev: pl.DataFrame) -> pl.DataFrame:
+    """The export's attempts: times as ISO text, the link with its confidence, the evidence lines
+    as a list (empty, not null, for an attempt without any)."""
     times = [c for c in frame.columns if c == "ts" or c.endswith(("_send", "_done", "_start", "_end"))]
     frame = frame.with_columns([iso(pl.col(c)).alias(c) for c in times]).with_columns(
         pl.struct(pl.col("link").alias("method"), "confidence").alias("link"))
@@ -228,11 +249,7 @@ def requests_records(frame: pl.DataFrame, ev: pl.DataFrame) -> list[dict[str, An
         pl.DataFrame({"attempt_id": [], "evidence": []}, schema={"attempt_id": pl.UInt32,
                                                                  "evidence": pl.List(pl.Null)})
     out = frame.drop("confidence").join(lists, on="attempt_id", how="left", maintain_order="left")
-    records = out.to_dicts()
-    for r in records:  # attempts without evidence lines get an empty list, not null
-        if r["evidence"] is None:
-            r["evidence"] = []
-    return records
+    return out.with_columns(pl.col("evidence").fill_null(pl.lit([], dtype=out.schema["evidence"])))
 
 
 def aligned_frames(frames: dict[str, pl.DataFrame], offsets: list[correlate.ClockOffset]) -> dict[str, pl.DataFrame]:

@@ -12,7 +12,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -115,12 +115,14 @@ def write_text(target: str | Path | IO[str], text: str, **_: Any) -> None:
 _JSON_BATCH = 2000
 
 
-def write_json(data: dict[str, Any], f: IO[str]) -> None:
+def write_json(data: dict[str, Any], f: IO[str], arrays: dict[str, Iterable[str]] | None = None) -> None:
     """``json.dump(data, f, ensure_ascii=False, default=str)``, byte for byte, many times faster.
 
     ``json.dump`` hands the file one small piece per value (millions of writes for a large export);
     here each top-level value, and a long list a batch of items at a time, is encoded in one call
-    of the C encoder, so memory holds one batch's text, not the whole document's.
+    of the C encoder, so memory holds one batch's text, not the whole document's. ``arrays``: more
+    top-level keys, after ``data``'s, each an array given as pieces of encoded items (JSON text,
+    comma-separated items without the brackets).
     """
     import json
 
@@ -137,4 +139,9 @@ def write_json(data: dict[str, Any], f: IO[str]) -> None:
             f.write("]")
         else:
             f.write(enc(value))
+    for i, (key, pieces) in enumerate((arrays or {}).items(), start=len(data)):
+        f.write((", " if i else "") + enc(key) + ": [")
+        for j, piece in enumerate(p for p in pieces if p):
+            f.write((", " if j else "") + piece)
+        f.write("]")
     f.write("}")

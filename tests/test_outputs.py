@@ -82,3 +82,18 @@ def test_a_fifo_is_written_in_place_not_replaced(tmp_path):
     reader.join(timeout=60)
     assert p.returncode == 0 and got and got[0].startswith("# Postmortem")
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_the_json_export_written_in_pieces_equals_the_whole_result(tmp_path, monkeypatch):
+    """The requests array is encoded by polars a few records at a time; the document is the same."""
+    import loganalyzer
+    from loganalyzer import analysis
+
+    a = loganalyzer.analyze([SAMPLES / "mixed-faults" / "logs"])
+    monkeypatch.setattr(analysis, "JSON_ROWS", 7)  # many pieces, a short last one
+    a.write_json(tmp_path / "a.json")
+    got = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
+    want = json.loads(json.dumps(a.to_dict(), ensure_ascii=False, default=str))
+    assert len(got["requests"]) == len(want["requests"]) > 100
+    assert got == want
+    assert all(isinstance(r["evidence"], list) for r in got["requests"])
