@@ -195,7 +195,19 @@ def printable(text: str | None, keep_newlines: bool = False) -> str:
 def visible_data(data: Any) -> Any:
     """Plain data (an export) with :func:`printable` applied to every string that needs it, newlines
     kept: for pages and documents (the HTML report, the Markdown postmortem) that show log text."""
+    import json
+
+    # Most exports hold no such character: one pass of the C encoder and a search tell, where the
+    # walk through every value of a large export takes many times longer.
+    text = pl.Series([json.dumps(data, ensure_ascii=False, default=str)], dtype=pl.String)
+    if not text.str.contains(_CONTROL_PL + "|" + _ESCAPED_CONTROL).item():
+        return data
     return _map_strings(data, _visible, ())
+
+
+#: What the characters of _INVISIBLE below U+0020 look like in JSON text, newline and tab apart
+#: (an escaped backslash before such letters matches too, which only sends the data the long way).
+_ESCAPED_CONTROL = r"\\(?:[bfr]|u00[01][0-9a-fA-F])"
 
 
 def _visible(strings: pl.Series) -> pl.Series:

@@ -28,8 +28,12 @@ def export(analysis_or_dict: Any) -> dict[str, Any]:
     rendered is exactly what ``--json`` would have saved."""
     if isinstance(analysis_or_dict, dict):
         data = analysis_or_dict
-    elif hasattr(analysis_or_dict, "to_dict"):
-        data = json.loads(json.dumps(analysis_or_dict.to_dict(), ensure_ascii=False, default=str))
+    elif hasattr(analysis_or_dict, "write_json"):
+        import io
+
+        text = io.StringIO()
+        analysis_or_dict.write_json(text)
+        data = json.loads(text.getvalue())
     else:
         raise TypeError(f"expected an Analysis or its exported dict, got {type(analysis_or_dict).__name__}")
     _check(data, "the data")

@@ -168,3 +168,17 @@ def test_quiet_and_data_on_stdout_keep_the_human_text_apart(args):
         assert result.output == ""
     else:
         assert result.stdout.lstrip().startswith("{") and "Where they died" in result.stderr
+
+
+def test_every_invisible_character_in_an_export_is_found_and_shown():
+    """visible_data checks the export's JSON text first: each invisible character (raw there, or
+    escaped by JSON below U+0020) must still be found."""
+    from loganalyzer import redact
+
+    plain = {"requests": [{"text": "GET /x\tok\nnext"}], "n": 3}
+    assert redact.visible_data(plain) is plain
+    for lo, hi in redact._INVISIBLE:
+        for cp in {lo, hi}:
+            data = {"requests": [{"evidence": [{"text": f"a{chr(cp)}b"}]}]}
+            shown = redact.visible_data(data)["requests"][0]["evidence"][0]["text"]
+            assert chr(cp) not in shown and shown.startswith("a\\"), hex(cp)
