@@ -75,6 +75,7 @@ def test_two_worker_processes_give_the_history_one_process_gives(tmp_path, local
     ex = cluster.DaskExecutor(client)
     two_nights(there, "mixed-faults", lambda cfg, now: scan.scan(cfg, now=now, executor=ex))
     assert ex.tasks > 20  # the work went to the cluster
+    assert ex.bytes_sent > 0 and ex.bytes_received > 0
     a, b = dump(here / "history.db", here), dump(there / "history.db", there)
     assert a["failures"]  # something to compare
     for table in DUMPS:
@@ -165,3 +166,12 @@ def test_a_cluster_on_which_nothing_finishes_stops_the_run(local_cluster):
             ex.gather([slow])
     finally:
         slow.cancel()
+
+
+def test_tasks_are_named_after_their_unit_of_work(local_cluster):
+    from distributed.utils import key_split
+
+    _, client = local_cluster
+    ex = cluster.DaskExecutor(client)
+    f = ex.submit(os.getpid)
+    assert key_split(f.key) == "getpid" and isinstance(ex.gather([f])[0], int)
