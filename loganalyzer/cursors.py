@@ -172,6 +172,8 @@ def plan(files: Iterable[tuple[str, str]], known: list[Cursor], now: float, comp
             if (same or _gzip_holds(path, old.offset)) and not complete and not old.carry:
                 plans.append(Plan(source, path, cur, "unchanged", cur.offset, cur.lines + 1, st.st_size, True))
                 continue
+            if same:  # nothing new, but lines carried from the last run to read again
+                status = "unchanged"
         else:
             same_inode = next((c for i, c in enumerate(known) if i not in claimed
                                and (c.device, c.inode) == (st.st_dev, st.st_ino) and c.path == path), None)

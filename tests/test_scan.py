@@ -422,3 +422,19 @@ def test_a_run_that_finds_nothing_new_reads_only_the_history(tmp_path):
     loaded, attempts, notes = json.loads(out.stdout)
     assert loaded == [] and attempts == 0
     assert "nothing new since the last run" in notes
+
+
+def test_lines_held_back_are_committed_by_the_next_run_when_nothing_new_arrived(tmp_path):
+    """Held lines whose times are past the wall clock are final once no file grows: the next run
+    commits them, and the one after it reads nothing."""
+    cfg = setup(tmp_path)
+    at = middle("trailing-comma")
+    for name, (first, _) in split_at("trailing-comma", at).items():
+        (tmp_path / "logs" / name).write_bytes(first)
+    r1 = scan.scan(cfg, now=at.timestamp() + 1)
+    assert r1.held_until_next_run > 0
+    r2 = scan.scan(cfg, now=at.timestamp() + 2)  # the files did not grow
+    assert r2.held_until_next_run == 0 and r2.summary()["attempts"] > 0
+    assert {p.status for p in r2.pieces} == {"unchanged"}
+    r3 = scan.scan(cfg, now=at.timestamp() + 3)
+    assert r3.run_id is None and r3.nothing_new
