@@ -530,7 +530,6 @@ class _Night:
         self.held = 0
         self.last_pieces: list[cursors.Piece] = []
         self.batches = 0
-        self.failed = 0  # failed attempts in all, of which the first FAILURE_SAMPLE are kept
         self.decided: dict[str, tuple[str | None, str | None]] = {}  # path -> kind, zone
 
     def result(self, cfg: ScanConfig, run_id: int, started: datetime, redact_secrets: bool) -> ScanResult:
@@ -724,7 +723,6 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
         kept = failures.head(room)
         night.failures.append(kept)
         night.evidence.append(mapped.join(kept.select("attempt_id"), on="attempt_id", how="semi"))
-    night.failed += failures.height
     return settled, more, any(st.got for st in stats)
 
 

@@ -51,6 +51,12 @@ def _runs(a: pl.DataFrame, keys: list[str], carry: pl.DataFrame) -> tuple[pl.Dat
     return runs.drop("__run"), carried
 
 
+def _longest(runs: pl.DataFrame) -> pl.DataFrame:
+    """The longest run per endpoint (``endpoint``, ``n``, ``from``); of equally long ones, the first."""
+    return runs.select("endpoint", "n", "from").sort("n", "from", descending=[True, False], nulls_last=True) \
+        .group_by("endpoint", maintain_order=True).first()
+
+
 class NightTally:
     """A night's attempts folded in batch by batch (see the module's docstring)."""
 
@@ -113,9 +119,7 @@ class NightTally:
         self._hour_runs.append(runs.group_by(keys_h).agg(pl.col("n").max()))
         runs, self._carry_night = _runs(a, keys_n, self._carry_night if self._carry_night is not None
                                         else empty_h.drop("__h"))
-        # The longest run per endpoint; of equally long ones, the first.
-        self._night_runs.append(runs.sort("n", "from", descending=[True, False], nulls_last=True)
-                                .group_by(keys_n, maintain_order=True).first())
+        self._night_runs.append(_longest(runs))
         self._causes.append(failed.group_by(pl.col("root_cause").fill_null("unknown").alias("cause"),
                                             pl.col("root_cause_detail").fill_null("").alias("detail")).agg(
             pl.len().alias("n"), pl.col("ts").min().alias("first")))
@@ -134,9 +138,7 @@ class NightTally:
         self._hours = one(self._hours, ["__h", "endpoint"], pl.col("attempts", "requests", "failed").sum())
         self._hour_runs = one(self._hour_runs, ["__h", "endpoint"], pl.col("n").max())
         if len(self._night_runs) > 1:
-            self._night_runs = [pl.concat(self._night_runs).sort("n", "from", descending=[True, False],
-                                                                 nulls_last=True)
-                                .group_by("endpoint", maintain_order=True).first()]
+            self._night_runs = [_longest(pl.concat(self._night_runs))]
         self._causes = one(self._causes, ["cause", "detail"], pl.col("n").sum(), pl.col("first").min())
 
     def _close(self, horizon: datetime | None) -> None:
