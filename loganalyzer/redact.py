@@ -194,15 +194,25 @@ def printable(text: str | None, keep_newlines: bool = False) -> str:
 
 def visible_data(data: Any) -> Any:
     """Plain data (an export) with :func:`printable` applied to every string that needs it, newlines
-    kept: for pages and documents (the HTML report, the Markdown postmortem) that show log text."""
+    kept: for pages and documents (the HTML report, the Markdown postmortem) that show log text.
+
+    Data read from JSON text may say whether that text holds such a character (an ``invisible``
+    attribute, set by ``loganalyzer.reports.export`` and ``read_json`` from :func:`json_has_invisible`);
+    other data is encoded once to find out.
+    """
     import json
 
-    # Most exports hold no such character: one pass of the C encoder and a search tell, where the
-    # walk through every value of a large export takes many times longer.
-    text = pl.Series([json.dumps(data, ensure_ascii=False, default=str)], dtype=pl.String)
-    if not text.str.contains(_CONTROL_PL + "|" + _ESCAPED_CONTROL).item():
-        return data
-    return _map_strings(data, _visible, ())
+    # Most exports hold no such character: one search of the JSON text tells, where the walk
+    # through every value of a large export takes many times longer.
+    invisible = getattr(data, "invisible", None)
+    if invisible is None:
+        invisible = json_has_invisible(json.dumps(data, ensure_ascii=False, default=str))
+    return _map_strings(data, _visible, ()) if invisible else data
+
+
+def json_has_invisible(text: str) -> bool:
+    """Whether JSON text holds a character :func:`printable` would show as an escape, raw or escaped."""
+    return bool(pl.Series([text], dtype=pl.String).str.contains(_CONTROL_PL + "|" + _ESCAPED_CONTROL).item())
 
 
 #: What the characters of _INVISIBLE below U+0020 look like in JSON text, newline and tab apart

@@ -33,7 +33,7 @@ def export(analysis_or_dict: Any) -> dict[str, Any]:
 
         text = io.StringIO()
         analysis_or_dict.write_json(text)
-        data = json.loads(text.getvalue())
+        data = _loaded(text.getvalue())
     else:
         raise TypeError(f"expected an Analysis or its exported dict, got {type(analysis_or_dict).__name__}")
     _check(data, "the data")
@@ -46,7 +46,7 @@ def read_json(path: str | Path) -> dict[str, Any]:
 
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            data = _loaded(f.read())
     except FileNotFoundError:
         raise LoadError(f"{path}: no such file") from None
     except UnicodeDecodeError:
@@ -55,6 +55,25 @@ def read_json(path: str | Path) -> dict[str, Any]:
         raise LoadError(f"{path}: not a loganalyzer JSON export (invalid JSON at line {exc.lineno}, "
                         f"column {exc.colno})") from None
     _check(data, str(path))
+    return data
+
+
+class Export(dict):
+    """An export read from its JSON text; ``invisible`` says whether that text holds a character
+    pages show as an escape, so rendering need not encode the export again to find out."""
+
+    invisible: bool | None = None
+
+
+def _loaded(text: str) -> Any:
+    from loganalyzer.redact import json_has_invisible
+
+    invisible = json_has_invisible(text)  # before decoding: the search's copy of the text is gone
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        return data
+    data = Export(data)
+    data.invisible = invisible
     return data
 
 

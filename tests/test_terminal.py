@@ -182,3 +182,28 @@ def test_every_invisible_character_in_an_export_is_found_and_shown():
             data = {"requests": [{"evidence": [{"text": f"a{chr(cp)}b"}]}]}
             shown = redact.visible_data(data)["requests"][0]["evidence"][0]["text"]
             assert chr(cp) not in shown and shown.startswith("a\\"), hex(cp)
+
+
+def test_an_export_read_from_json_text_knows_whether_it_holds_invisible_characters(tmp_path):
+    """reports.export and read_json search the JSON text they decode, so rendering does not encode
+    the export again; what is shown is the same as for a plain dict."""
+    import json
+
+    from loganalyzer import redact, reports
+
+    clean = {"loganalyzer": "2", "requests": [{"text": "GET /x\tok"}]}
+    dirty = {"loganalyzer": "2", "requests": [{"text": "GET /x\x1b]0;owned\x07 \u202e"}]}
+    for data, invisible in ((clean, False), (dirty, True)):
+        path = tmp_path / f"{invisible}.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        loaded = reports._loaded(path.read_text(encoding="utf-8"))
+        assert loaded == data and loaded.invisible is invisible
+        shown = redact.visible_data(loaded)
+        assert shown == redact.visible_data(dict(data))
+        assert (shown is loaded) is not invisible
+    assert redact.visible_data(reports._loaded(json.dumps(dirty)))["requests"][0]["text"] == \
+        "GET /x\\e]0;owned\\a \\u202e"
+    # A flag that says clean is trusted: that is what lets a large export skip the encoding.
+    trusted = reports.Export(dirty)
+    trusted.invisible = False
+    assert redact.visible_data(trusted) is trusted
