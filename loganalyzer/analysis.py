@@ -234,7 +234,9 @@ def requests_json(frame: pl.DataFrame, ev: pl.DataFrame) -> Iterator[str]:
         return
     out = export_frame(frame, ev)
     for start in range(0, out.height, JSON_ROWS):
-        yield out.slice(start, JSON_ROWS).write_json()[1:-1]
+        # The NDJSON writer is twice as fast as write_json and writes the same objects; a newline
+        # is never inside one (JSON escapes it), so the separators are all there is to change.
+        yield out.slice(start, JSON_ROWS).write_ndjson().rstrip("\n").replace("\n", ",")
 
 
 def export_frame(frame: pl.DataFrame, ev: pl.DataFrame) -> pl.DataFrame:
