@@ -275,7 +275,9 @@ def main() -> None:
         label = f"{nbytes / 1e6:.0f} MB"
         for what, output in (("--json", out_dir / "analysis.json"), ("-o", out_dir / "report.html"),
                              ("--export", out_dir / "export")):
-            jobs[f"analyze {what} ({label})"] = {"cmd": [*LOGANALYZER, "analyze", d, "-q", what, output],
+            # No memory limit: the largest sizes would be refused on a small machine, and their cost is the point.
+            jobs[f"analyze {what} ({label})"] = {"cmd": [*LOGANALYZER, "analyze", d, "-q", "--max-memory", "none",
+                                                         what, output],
                                                  "lines": lines, "bytes": nbytes,
                                                  "runs": args.analyze_runs or args.runs}
 

@@ -319,6 +319,7 @@ def analyze(
     redact_secrets: bool = True,
     config: str | Path | None = None,
     clock_correction: bool = True,
+    max_memory: int | str | None = None,
 ) -> Analysis:
     """Load the logs under ``paths``, rebuild every request attempt, and say where each died and why.
 
@@ -329,9 +330,12 @@ def analyze(
     ``since``/``until`` are on the reference clock, after clock offsets are corrected: files whose
     lines carry their offset are read a little wider, the others whole, and the attempts kept are
     those that start inside the window, each with all its lines.
+
+    ``max_memory``: what the analysis may hold, as :func:`loganalyzer.load` takes it: logs that
+    would take more raise :class:`loganalyzer.errors.TooLarge` while they are read.
     """
     logs = load(paths, tz=tz, as_=as_, encoding=encoding, formats=formats, since=since, until=until, config=config,
-                pad_s=correlate.READ_PAD_S)
+                pad_s=correlate.READ_PAD_S, max_memory=max_memory)
     try:
         ruleset = diagnose.load_rules(config_mod.read(config).rules + list(rules))
     except diagnose.RuleError as exc:

@@ -239,7 +239,32 @@ def _analyze_options(f):
     f = click.option("--no-redact", is_flag=True, help="Show secrets (tokens, passwords, keys) instead of ****.")(f)
     f = click.option("--no-clock-correction", "no_clock", is_flag=True,
                      help="Measure and report clock offsets between hosts, but compare times as logged.")(f)
+    f = click.option("--max-memory", metavar="SIZE", callback=_check_memory,
+                     help="The memory the analysis may take, estimated from the logs' size, e.g. 8GB; 'none' for "
+                     "no limit (default: 80% of the memory available at the start, or max_memory in the settings).")(f)
     return _mask_option(f)
+
+
+def _check_memory(ctx, param, value):
+    if value is None or ctx.resilient_parsing:
+        return value
+    from loganalyzer import budget
+
+    try:
+        budget.limit_of(value)
+    except errors.UsageError as exc:
+        raise click.BadParameter(str(exc).removeprefix("max_memory: "), ctx=ctx, param=param) from exc
+    return value
+
+
+def _analyze(paths, **options):
+    """``analysis.analyze``, with the options that lift a refusal for size named."""
+    from loganalyzer import analysis as analysis_mod
+
+    try:
+        return analysis_mod.analyze(paths, **options)
+    except errors.TooLarge as exc:
+        raise errors.TooLarge(f"{exc} (loganalyzer init, then scan); or allow more with --max-memory SIZE") from exc
 
 
 @cli.command()
@@ -260,8 +285,8 @@ def _analyze_options(f):
 @click.option("--format", "out_format", type=click.Choice(["text", "json", "ndjson", "ecs"]), default="text",
               show_default=True, help="What stdout gets: the summary (text), the JSON export, the attempts as "
               "NDJSON, or the attempts as ECS documents; with anything but text the summary goes to stderr.")
-def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock, json_out, html_out,
-            md_out, otlp_out, ecs_out, export_dir, check, out_format, quiet) -> int:
+def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock, max_memory, json_out,
+            html_out, md_out, otlp_out, ecs_out, export_dir, check, out_format, quiet) -> int:
     """Rebuild every request from the logs and say where each died (verdict) and why (root cause).
 
     \b
@@ -273,17 +298,17 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
       loganalyzer analyze big/logs --export out/ && loganalyzer report out/ -o report.html
 
     Exit status: 0 done, 2 bad usage, 3 unreadable input, 4 no request attempt found,
-    5 failures found (--check).
+    5 failures found (--check), 8 logs too large for the memory allowed (--max-memory).
     """
-    from loganalyzer import analysis as analysis_mod
     from loganalyzer import printing
 
     terminal.SETTINGS.quiet = quiet
     json_out, html_out, md_out, otlp_out, ecs_out = _outputs((json_out, html_out, md_out, otlp_out, ecs_out), paths,
                                                              stdout_taken=out_format != "text")
     with terminal.showing_progress():
-        a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
-                                 clock_correction=not no_clock, **_load_options(as_, tz, encoding, formats, config))
+        a = _analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
+                     clock_correction=not no_clock, max_memory=max_memory,
+                     **_load_options(as_, tz, encoding, formats, config))
     printing.print_analysis(a, roots=tuple(paths))
     if out_format != "text":
         printing.write_stdout(a, out_format)
@@ -311,7 +336,7 @@ def analyze(paths, as_, tz, encoding, formats, since, until, config, rules, no_r
 @click.option("--from", "from_dir", type=click.Path(exists=True),
               help="Read a saved export (analyze --export DIR or --json FILE) instead of the logs: its evidence.")
 def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, rules, no_redact, no_clock,
-          from_dir) -> None:
+          max_memory, from_dir) -> None:
     """Print one request's hop chain: every line of every hop, attempt by attempt, in time order.
 
     \b
@@ -334,13 +359,12 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
         return
     if not paths:
         raise click.UsageError("give the logs to read (PATHS), or an export with --from DIR")
-    from loganalyzer import analysis as analysis_mod
     from loganalyzer import progress
 
     options = _load_options(as_, tz, encoding, formats, config)
     with terminal.showing_progress():
-        a = analysis_mod.analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
-                                 clock_correction=not no_clock, **options)
+        a = _analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
+                     clock_correction=not no_clock, max_memory=max_memory, **options)
         progress.stage("tracing")
         lines = a.trace(request_id)
     if lines.empty:

@@ -5,6 +5,7 @@ names. Options given on the command line (or as keyword arguments) win over the 
 
     formats = ["formats/edge.toml"]      # paths are relative to this file
     rules = ["rules/ours.toml"]
+    max_memory = "8GB"                   # what analyze may hold ("auto": most of what is free)
 
     [tz]                                 # zone of lines without an offset, per kind or per file
     crm = "Asia/Shanghai"
@@ -28,7 +29,7 @@ from pathlib import Path
 
 DEFAULT_NAME = "loganalyzer.toml"
 #: The file's top-level keys: the analysis settings, then the scan's tables.
-KNOWN = ("tz", "encoding", "as", "formats", "rules", "scan", "sources", "thresholds", "outputs")
+KNOWN = ("tz", "encoding", "as", "formats", "rules", "max_memory", "scan", "sources", "thresholds", "outputs")
 
 
 class ConfigError(ValueError):
@@ -42,6 +43,8 @@ class Settings:
     as_: dict[str, str] = field(default_factory=dict)
     formats: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
+    #: The memory an analysis may take ("8GB", "auto", "none"; see :mod:`loganalyzer.budget`), unchecked here.
+    max_memory: str | int | None = None
     source: str | None = None  # the file these came from
     #: The scan's tables as written (checked by :mod:`loganalyzer.scan`), paths not yet resolved.
     scan: dict = field(default_factory=dict)
@@ -96,6 +99,7 @@ def read(path: str | Path | None = None) -> Settings:
         as_={str(k): str(v) for k, v in data.get("as", {}).items()},
         formats=[here(f) for f in data.get("formats", [])],
         rules=[here(f) for f in data.get("rules", [])],
+        max_memory=data.get("max_memory"),
         source=str(p),
         scan=dict(data.get("scan", {})), sources=[dict(x) for x in data.get("sources", [])],
         thresholds=dict(data.get("thresholds", {})), outputs=dict(data.get("outputs", {})), data=data,

@@ -16,6 +16,7 @@ code   name                        meaning
 5      FAILURES                    failed attempts found (``analyze --check``) or a threshold breached
 6      LOCKED                      another scan holds the lock
 7      CLUSTER                     the Dask cluster was lost, or cannot run this release
+8      TOO_LARGE                   logs too large to analyse whole in the memory allowed
 130    INTERRUPTED                 interrupted (Ctrl-C)
 =====  ==========================  ==================================================================
 """
@@ -34,6 +35,7 @@ class ExitStatus(IntEnum):
     FAILURES = 5
     LOCKED = 6
     CLUSTER = 7
+    TOO_LARGE = 8
     INTERRUPTED = 130
 
 
@@ -83,6 +85,12 @@ class Locked(LoganalyzerError):
     """Another run holds the lock."""
 
     exit_status = ExitStatus.LOCKED
+
+
+class TooLarge(LoganalyzerError):
+    """Logs that would take more memory to analyse whole than the process may use."""
+
+    exit_status = ExitStatus.TOO_LARGE
 
 
 class ClusterError(LoganalyzerError):

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
+from loganalyzer import budget as budget_mod
 from loganalyzer import config as config_mod
 from loganalyzer import errors, progress, sources, timewindow
 from loganalyzer import kinds as kinds_mod
@@ -351,6 +352,7 @@ def load(
     until: str | pd.Timestamp | None = None,
     config: str | Path | None = None,
     pad_s: float | None = None,
+    max_memory: int | str | None = None,
 ) -> Logs:
     """Parse log files into one DataFrame per source kind.
 
@@ -365,12 +367,21 @@ def load(
     files whose lines carry their own offset (or whose format names the zone) keep ``pad_s`` more
     on each side, and the others are not cut at all, since their clock may be whole zones off until
     corrected (see :func:`clock_trusted`). ``logs.window`` holds the window.
+    ``max_memory``: the memory the entries may take, estimated from the text read (see
+    :mod:`loganalyzer.budget`): a size (``"8GB"``), ``"auto"`` (most of the memory available now),
+    or ``"none"``; None: the settings' ``max_memory``, else ``"auto"``. Logs over it raise
+    :class:`loganalyzer.errors.TooLarge` as soon as that is known, before they fill the memory.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
     opts, settings = _options(tz, as_, encoding, formats, config)
+    from_settings = max_memory is None and settings.max_memory is not None
+    try:
+        limit = budget_mod.limit_of(settings.max_memory if from_settings else max_memory or "auto")
+    except errors.ConfigError as exc:
+        raise errors.ConfigError(f"{settings.source}: {exc}" if from_settings else str(exc)) from exc
     # Window bounds are read (and refused) before any log is.
-    logs = _load(list(paths), opts, _bound(since, opts), _bound(until, opts), pad_s)
+    logs = _load(list(paths), opts, _bound(since, opts), _bound(until, opts), pad_s, budget_mod.Budget(limit))
     if settings.source:
         logs.notes.insert(0, f"settings read from {settings.source}")
     return logs
@@ -717,18 +728,22 @@ def _read_small_files(group: list[tuple[_Source, sources.ReadStats]]) -> None:
             src.decision, src.kind, src.whole = decision, decision.kind, (result, read)
 
 
-def _load(paths: list[str | Path], opts: Options, since, until, pad_s: float | None = None) -> Logs:
+def _load(paths: list[str | Path], opts: Options, since, until, pad_s: float | None = None,
+          budget: budget_mod.Budget | None = None) -> Logs:
+    budget = budget or budget_mod.Budget(None)
     progress.stage("detecting formats")
     chosen, skipped, notes, compiled = _plan(paths, opts)
+    budget.check_sizes(sorted({src.path for src in chosen}))
     progress.stage("reading")
     parts: list[_Source] = []
     for src in chosen:
         if (whole := _whole_file(src)) is not None:
+            budget.charge(int(src.sample.str.len_bytes().sum() or 0) + len(src.sample))
             src.result = whole
             parts.append(src)
             continue
         try:
-            chunks = _chunks(src)
+            chunks = _charged(_chunks(src), src, budget)
             if src.mixed:
                 parts.extend(_parse_mixed(src, chunks, compiled, opts, notes))
                 continue
@@ -975,6 +990,19 @@ def _chunks(src: _Source) -> Iterator[pl.Series]:
     """The file's chunks of whole lines, each reported to the progress listener (bytes read so far)."""
     src.read = sources.ReadStats(src.encoding)
     return progress.track(sources.line_chunks(src.path, src.read), src.path, lambda read=src.read: read.read_bytes)
+
+
+def _charged(chunks: Iterator[pl.Series], src: _Source, budget: budget_mod.Budget) -> Iterator[pl.Series]:
+    """``chunks`` as they are, each charged to ``budget`` (by the text read for it) before it is parsed."""
+    if budget.limit is None:
+        yield from chunks
+        return
+    charged = 0
+    for chunk in chunks:
+        assert src.read is not None
+        budget.charge(src.read.text_bytes - charged)
+        charged = src.read.text_bytes
+        yield chunk
 
 
 def _stream(src: _Source, compiled: list[Compiled], opts: Options, notes: list[str]

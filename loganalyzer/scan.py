@@ -22,7 +22,6 @@ import glob as glob_mod
 import hashlib
 import json
 import math
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from loganalyzer import allocator, cursors, errors, history, schema
 from loganalyzer import config as config_mod
 from loganalyzer.rotation import order_rotated
+from loganalyzer.units import duration, size
 
 if TYPE_CHECKING:  # polars and the parsing and diagnosis stack are imported when a run has lines to read
     import polars as pl
@@ -63,26 +63,6 @@ BREACH_RULES = ("success_rate", "failure_rate", "p95_latency", "consecutive_fail
 SOURCE_KEYS = ("name", "kind", "paths", "format", "zone", "encoding")
 #: Entries above which the clocks are measured on the busiest window rather than on everything.
 MEASURE_ALL_BELOW = 400_000
-
-
-def duration(value: Any, what: str) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h"`` or ``"2d"``."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value))
-    if not m:
-        raise errors.ConfigError(f"{what}: expected a duration such as 90s, 5m, 1h or 2d, got {value!r}")
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-
-
-def size(value: Any, what: str) -> int:
-    """Bytes from ``1048576``, ``"64KB"``, ``"256MB"`` or ``"1GB"``."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?)i?B?\s*", str(value), re.I)
-    if not m or float(m.group(1)) <= 0:
-        raise errors.ConfigError(f"{what}: expected a size such as 64KB, 256MB or 1GB, got {value!r}")
-    return int(float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()])
 
 
 def _count(value: Any, what: str) -> int:
@@ -601,7 +581,7 @@ def _decide(cfg: ScanConfig, specs: list, ruleset, night: _Night, stage: Path) -
             tz[heads[spec.name]] = spec.zone
         if spec.encoding:
             enc[heads[spec.name]] = spec.encoding
-    logs = load(list(heads.values()), as_=as_, tz=tz, encoding=enc, config=cfg.file)
+    logs = load(list(heads.values()), as_=as_, tz=tz, encoding=enc, config=cfg.file, max_memory="none")
     rows = {r["file"]: r for r in logs.stats.to_dict("records")}
     out = []
     for spec in specs:

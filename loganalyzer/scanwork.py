@@ -120,7 +120,8 @@ def parse_range(spec: RangeSpec, shift: dict[str, float], expiry_patterns: list[
             opts["tz"] = {str(staged): spec.zone}
         if spec.encoding:
             opts["encoding"] = {str(staged): spec.encoding}
-        logs = ingest.load([str(staged)], config=spec.settings_file, **opts)
+        # A range is a batch's worth of a file: the scan's batches bound its memory, not a budget.
+        logs = ingest.load([str(staged)], config=spec.settings_file, max_memory="none", **opts)
     finally:
         staged.unlink(missing_ok=True)
         os.rmdir(stage)

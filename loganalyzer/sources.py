@@ -53,6 +53,7 @@ class ReadStats:
     encoding: str
     replaced: int = 0  # undecodable byte sequences replaced by U+FFFD
     read_bytes: int = 0  # bytes read from the file so far (compressed, for an archive): for progress
+    text_bytes: int = 0  # bytes of text handed on so far (decompressed): what holding the lines costs
     complete: bool = False  # the file was read to its end (set before its last chunk is handed on)
     notes: list[str] = field(default_factory=list)
 
@@ -416,6 +417,7 @@ def line_chunks(path: str, stats: ReadStats, chunk_bytes: int = CHUNK_BYTES) -> 
             for data in _utf8_chunks(path, stats, chunk_bytes):
                 lines, invalid = split_lines(data)
                 stats.replaced += invalid
+                stats.text_bytes += len(data)
                 while not stop.is_set():
                     try:
                         q.put(lines, timeout=0.1)
