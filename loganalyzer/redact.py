@@ -212,7 +212,12 @@ def visible_data(data: Any) -> Any:
 
 def json_has_invisible(text: str) -> bool:
     """Whether JSON text holds a character :func:`printable` would show as an escape, raw or escaped."""
-    return bool(pl.Series([text], dtype=pl.String).str.contains(_CONTROL_PL + "|" + _ESCAPED_CONTROL).item())
+    return json_lines_have_invisible(pl.Series([text], dtype=pl.String))
+
+
+def json_lines_have_invisible(lines: pl.Series) -> bool:
+    """:func:`json_has_invisible` of JSON texts (lines of NDJSON, say), searched one by one."""
+    return bool(lines.str.contains(_CONTROL_PL + "|" + _ESCAPED_CONTROL).any())
 
 
 #: What the characters of _INVISIBLE below U+0020 look like in JSON text, newline and tab apart

@@ -90,15 +90,46 @@ def _check(data: Any, where: str) -> None:
                         f"(this release reads {', '.join(READABLE_EXPORT_VERSIONS)})")
 
 
+def renderable(analysis_or_dict: Any) -> dict[str, Any]:
+    """:func:`export`, for rendering: an ``Analysis``'s requests stay their JSON text
+    (:class:`model.Records`), decoded only where a page shows one, and the table of all of them is
+    read from the frame that text was encoded from. The pages are the same as from :func:`export`."""
+    if isinstance(analysis_or_dict, dict) or not hasattr(analysis_or_dict, "attempts_frame"):
+        return export(analysis_or_dict)
+    import io
+
+    import polars as pl
+
+    from loganalyzer.analysis import export_frame
+    from loganalyzer.outputs import write_json
+    from loganalyzer.redact import json_lines_have_invisible
+
+    a = analysis_or_dict
+    text = io.StringIO()
+    write_json(a.to_dict(requests=False), text)
+    data = _loaded(text.getvalue())
+    frame = a.attempts_frame()
+    records = export_frame(frame, pl.from_pandas(a.evidence)) if frame.height else None
+    # One line per record, as the JSON export encodes them (analysis.requests_json).
+    lines = pl.Series(records.write_ndjson().rstrip("\n").split("\n") if records is not None else [], dtype=pl.String)
+    invisible = bool(data.invisible) or json_lines_have_invisible(lines)
+    # Pages escape invisible characters by walking the data (redact.visible_data): give it plain records.
+    data["requests"] = ([json.loads(x) for x in lines] if invisible else model.Records(lines, records)) \
+        if records is not None else []
+    data.invisible = invisible
+    _check(data, "the data")
+    return data
+
+
 def write_html(analysis_or_dict: Any, path: str | Path) -> None:
     """Write the self-contained HTML report for an ``Analysis`` or its exported dict."""
     from loganalyzer.outputs import write_text
 
-    write_text(path, render_html(export(analysis_or_dict)))
+    write_text(path, render_html(renderable(analysis_or_dict)))
 
 
 def write_markdown(analysis_or_dict: Any, path: str | Path) -> None:
     """Write the Markdown postmortem for an ``Analysis`` or its exported dict."""
     from loganalyzer.outputs import write_text
 
-    write_text(path, render_markdown(export(analysis_or_dict)))
+    write_text(path, render_markdown(renderable(analysis_or_dict)))

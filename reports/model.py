@@ -12,8 +12,10 @@ even time sample of the rest) and the evidence text of at most :data:`TEXT_ROWS`
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -214,8 +216,60 @@ def even(items: list[int], k: int) -> list[int]:
 
 # --------------------------------------------------------------------------------------------- frame
 
-def requests_frame(requests: list[dict[str, Any]]) -> pl.DataFrame:
+class Records(Sequence):
+    """The requests of an export made in this process, as their JSON text (one record per line, as
+    the export writes them) beside the frame that text was encoded from. A record is decoded when
+    it is read, and kept once read; the whole table is read from the frame (:func:`requests_frame`)
+    while no record has been handed out, which is what keeps a large report fast and small."""
+
+    def __init__(self, lines: pl.Series, frame: pl.DataFrame):
+        self._lines = lines
+        self.frame = frame
+        self._decoded: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return self._lines.len()
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("record index out of range")
+        got = self._decoded.get(i)
+        if got is None:
+            got = self._decoded[i] = json.loads(self._lines[i])
+        return got
+
+    @property
+    def untouched(self) -> bool:
+        """Whether no record was read yet (one handed out may have been changed since)."""
+        return not self._decoded
+
+
+def requests_frame(requests: Sequence[dict[str, Any]]) -> pl.DataFrame:
     """The export's requests as a frame (without evidence); times as ms since the epoch."""
+    if isinstance(requests, Records) and requests.untouched:
+        cols = _frame_columns(requests.frame)
+        last = requests.frame["last_attempt"].fill_null(False)  # as bool() reads a null
+    else:
+        cols = _record_columns(requests)
+        last = pl.Series([bool(r.get("last_attempt", True)) for r in requests], dtype=pl.Boolean)
+    for name in _TIME:
+        cols[name] = (cols[name].str.replace(r"\+00:00$", "Z")
+                      .str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", time_unit="us", strict=False)
+                      .dt.epoch("us").cast(pl.Float64) / 1000)
+    cols["last_attempt"] = last.alias("last_attempt")
+    df = pl.DataFrame(cols).with_row_index("idx")
+    return df.with_columns(
+        pl.col("verdict").fill_null("unknown"), pl.col("root_cause").fill_null("unknown"),
+        (pl.col("verdict").fill_null("unknown") != "ok").alias("failed"))
+
+
+def _record_columns(requests: Sequence[dict[str, Any]]) -> dict[str, pl.Series]:
+    """The frame's columns from the records, field by field, each value made what its column holds."""
     cols: dict[str, pl.Series] = {}
     for name in _STR:
         if name == "link_method":
@@ -234,16 +288,26 @@ def requests_frame(requests: list[dict[str, Any]]) -> pl.DataFrame:
             vals = [r.get(name) for r in requests]
         cols[name] = pl.Series(name, vals, dtype=pl.Float64, strict=False)
     for name in _TIME:
-        s = pl.Series(name, [r.get(name) for r in requests], dtype=pl.String)
-        cols[name] = (s.str.replace(r"\+00:00$", "Z").str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC",
-                                                                        time_unit="us", strict=False)
-                      .dt.epoch("us").cast(pl.Float64) / 1000)
-    cols["last_attempt"] = pl.Series("last_attempt", [bool(r.get("last_attempt", True)) for r in requests],
-                                     dtype=pl.Boolean)
-    df = pl.DataFrame(cols).with_row_index("idx")
-    return df.with_columns(
-        pl.col("verdict").fill_null("unknown"), pl.col("root_cause").fill_null("unknown"),
-        (pl.col("verdict").fill_null("unknown") != "ok").alias("failed"))
+        cols[name] = pl.Series(name, [r.get(name) for r in requests], dtype=pl.String)
+    return cols
+
+
+def _frame_columns(frame: pl.DataFrame) -> dict[str, pl.Series]:
+    """:func:`_record_columns` of the records a frame encodes to (``analysis.export_frame``): the
+    same values, read without decoding them. JSON has no NaN or infinity: the export writes null."""
+    link = frame["link"]
+    cols: dict[str, pl.Series] = {}
+    for name in _STR:
+        col = link.struct.field("method") if name == "link_method" else frame[name]
+        cols[name] = col.cast(pl.String).alias(name)
+    for name in _INT:
+        cols[name] = frame[name].cast(pl.Int64).alias(name)
+    for name in _FLOAT:
+        col = (link.struct.field("confidence") if name == "link_confidence" else frame[name]).cast(pl.Float64)
+        cols[name] = pl.select(pl.when(col.is_finite()).then(col)).to_series().alias(name)
+    for name in _TIME:
+        cols[name] = frame[name].cast(pl.String).alias(name)
+    return cols
 
 
 # --------------------------------------------------------------------------------------------- sampling
