@@ -239,6 +239,18 @@ def requests_json(frame: pl.DataFrame, ev: pl.DataFrame) -> Iterator[str]:
         yield out.slice(start, JSON_ROWS).write_ndjson().rstrip("\n").replace("\n", ",")
 
 
+def _quoted(file: str, lines: pl.Series, got: dict[int, str], span: int) -> pl.DataFrame:
+    """file, line, text: each line's text with the ``span - 1`` lines after it (a line missing from
+    ``got`` reads as empty), trailing newlines dropped."""
+    found = pl.DataFrame({"at": list(got), "part": list(got.values())}, schema={"at": pl.Int64, "part": pl.String})
+    wanted = pl.DataFrame({"line": lines.cast(pl.Int64)}).unique(maintain_order=True)
+    parts = wanted.join(pl.DataFrame({"i": range(span)}, schema={"i": pl.Int64}), how="cross").with_columns(
+        (pl.col("line") + pl.col("i")).alias("at")).join(found, on="at", how="left", maintain_order="left")
+    return parts.group_by("line", maintain_order=True).agg(
+        pl.col("part").fill_null("").sort_by("i").str.join("\n").str.strip_chars_end("\n").alias("text")
+    ).select(pl.lit(file, pl.String).alias("file"), "line", "text")
+
+
 def export_frame(frame: pl.DataFrame, ev: pl.DataFrame) -> pl.DataFrame:
     """The export's attempts: times as ISO text, the link with its confidence, the evidence lines
     as a list (empty, not null, for an attempt without any)."""
@@ -526,10 +538,7 @@ def _evidence(ev: pl.DataFrame, cause_lines: pl.DataFrame, attempts: pl.DataFram
     texts = []
     for (file, kind), group in need.group_by(["file", "kind"]):
         span = EVIDENCE_SPAN if kind == "crm" else 1
-        got = logs.text_of(file, group["line"].to_list(), span)
-        rows = [(file, n, "\n".join(got.get(n + i, "") for i in range(span)).rstrip("\n"))
-                for n in group["line"].to_list()]
-        texts.append(pl.DataFrame(rows, schema={"file": pl.String, "line": pl.Int64, "text": pl.String}, orient="row"))
+        texts.append(_quoted(file, group["line"], logs.text_of(file, group["line"].to_list(), span), span))
     out = out.with_columns(pl.col("file").cast(pl.String))
     if texts:
         out = out.join(pl.concat(texts).unique(["file", "line"]), on=["file", "line"], how="left")

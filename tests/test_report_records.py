@@ -8,10 +8,10 @@ import shutil
 
 import polars as pl
 import pytest
+from loganalyzer.reports import model
 
 import loganalyzer
 from loganalyzer import reports
-from loganalyzer.reports import model
 from tests.conftest import SAMPLES
 
 
@@ -85,3 +85,4 @@ def test_logs_with_invisible_characters_give_plain_records_for_the_escaping_walk
     page = reports.render_html(data)
     assert "\x1b" not in page and "\x07" not in page
     assert page == reports.render_html(reports.export(a))
+
