@@ -232,11 +232,15 @@ def requests_json(frame: pl.DataFrame, ev: pl.DataFrame) -> Iterator[str]:
     without its brackets): polars encodes them, many times faster than Python dicts through ``json``."""
     if frame.height == 0:
         return
-    out = export_frame(frame, ev)
-    for start in range(0, out.height, JSON_ROWS):
-        # The NDJSON writer is twice as fast as write_json and writes the same objects; a newline
-        # is never inside one (JSON escapes it), so the separators are all there is to change.
-        yield out.slice(start, JSON_ROWS).write_ndjson().rstrip("\n").replace("\n", ",")
+    # A newline is never inside a record (JSON escapes it): the separators are all there is to change.
+    yield from (piece.rstrip("\n").replace("\n", ",") for piece in record_pieces(export_frame(frame, ev)))
+
+
+def record_pieces(records: pl.DataFrame) -> Iterator[str]:
+    """The export's records (:func:`export_frame`) as NDJSON text, one object per line, a few
+    thousand at a time. The NDJSON writer is twice as fast as write_json and writes the same objects."""
+    for start in range(0, records.height, JSON_ROWS):
+        yield records.slice(start, JSON_ROWS).write_ndjson()
 
 
 def _quoted(file: str, lines: pl.Series, got: dict[int, str], span: int) -> pl.DataFrame:

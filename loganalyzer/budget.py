@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-from loganalyzer import errors
+from loganalyzer import errors, sources
 from loganalyzer.units import size
 
 #: Peak memory of ``analyze`` per byte of log text, measured on the benchmark's mixed incident
@@ -78,7 +77,7 @@ class Budget:
             return
         total = 0
         for p in paths:
-            if p == "-" or Path(p).suffix.lower() in (".gz", ".bz2"):
+            if p == "-" or sources.is_archive(p):
                 continue
             try:
                 n = os.stat(p).st_size

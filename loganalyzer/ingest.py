@@ -738,7 +738,7 @@ def _load(paths: list[str | Path], opts: Options, since, until, pad_s: float | N
     parts: list[_Source] = []
     for src in chosen:
         if (whole := _whole_file(src)) is not None:
-            budget.charge(int(src.sample.str.len_bytes().sum() or 0) + len(src.sample))
+            budget.charge(src.read.text_bytes if src.read is not None else 0)
             src.result = whole
             parts.append(src)
             continue

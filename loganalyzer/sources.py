@@ -99,6 +99,20 @@ class _Counting:
         return data
 
 
+def archive_of(head: bytes) -> str | None:
+    """"gzip" or "bzip2" when a file's first bytes are that archive's magic number, else None."""
+    return "gzip" if head[:2] == b"\x1f\x8b" else "bzip2" if head[:3] == b"BZh" else None
+
+
+def is_archive(path: str) -> bool:
+    """Whether the file starts like an archive this reader inflates (False when it cannot be opened)."""
+    try:
+        with open(path, "rb") as f:
+            return archive_of(f.read(3)) is not None
+    except OSError:
+        return False
+
+
 def _blocks(path: str, stats: ReadStats, start: int = 0) -> Iterator[bytes]:
     """Decompressed bytes of a file, block by block; gzip and bzip2 are recognised by magic number.
 
@@ -107,7 +121,7 @@ def _blocks(path: str, stats: ReadStats, start: int = 0) -> Iterator[bytes]:
     with _open(path) as raw:
         f = _Counting(raw, stats)
         head = f.read(3)
-        archive = "gzip" if head[:2] == b"\x1f\x8b" else "bzip2" if head[:3] == b"BZh" else None
+        archive = archive_of(head)
         if archive is not None:
             try:
                 yield from (_gunzip if archive == "gzip" else _bunzip)(f, head, path, stats)
@@ -453,6 +467,7 @@ def head(path: str, encoding: str, max_bytes: int = 1 << 20) -> tuple[pl.Series,
         stats.complete &= (cut or len(data)) == len(data)
         lines, invalid = split_lines(data[: cut or len(data)])
         stats.replaced += invalid
+        stats.text_bytes += cut or len(data)
         return lines, stats
     return pl.Series("text", [], dtype=pl.String), stats
 
@@ -493,7 +508,7 @@ def decompressed(path: str, stats: ReadStats, start: int = 0) -> Iterator[bytes]
         return _cr_line_ends(_blocks(path, stats))
     with _open(path) as raw:
         head = raw.read(_LINE_END_PROBE)
-    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh":
+    if archive_of(head) is not None:
         return _skipped(_cr_line_ends(_blocks(path, stats)), start)
     cr = head.find(b"\n") < 0 and head.find(b"\r") >= 0
     return _cr_line_ends(_blocks(path, stats, start), cr)

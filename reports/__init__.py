@@ -100,7 +100,7 @@ def renderable(analysis_or_dict: Any) -> dict[str, Any]:
 
     import polars as pl
 
-    from loganalyzer.analysis import export_frame
+    from loganalyzer.analysis import export_frame, record_pieces
     from loganalyzer.outputs import write_json
     from loganalyzer.redact import json_lines_have_invisible
 
@@ -110,8 +110,9 @@ def renderable(analysis_or_dict: Any) -> dict[str, Any]:
     data = _loaded(text.getvalue())
     frame = a.attempts_frame()
     records = export_frame(frame, pl.from_pandas(a.evidence)) if frame.height else None
-    # One line per record, as the JSON export encodes them (analysis.requests_json).
-    lines = pl.Series(records.write_ndjson().rstrip("\n").split("\n") if records is not None else [], dtype=pl.String)
+    # One line per record, encoded as the JSON export encodes them.
+    lines = pl.Series([line for piece in (record_pieces(records) if records is not None else [])
+                       for line in piece.rstrip("\n").split("\n")], dtype=pl.String)
     invisible = bool(data.invisible) or json_lines_have_invisible(lines)
     # Pages escape invisible characters by walking the data (redact.visible_data): give it plain records.
     data["requests"] = ([json.loads(x) for x in lines] if invisible else model.Records(lines, records)) \
