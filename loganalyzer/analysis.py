@@ -49,6 +49,12 @@ class Analysis:
     links: pl.DataFrame | None = None  # attempt_id, kind, row, link, confidence: every linked entry
     #: What sets each leading cause's failures apart from the successes beside them.
     differences: list[differences_mod.Separator] = field(default_factory=list)
+    #: A time window's dimensions of its attempts, when asked (:func:`analyze_logs`).
+    dimensions: pl.DataFrame | None = None
+    #: The timeline, when the entries it is drawn from are no longer held (:mod:`loganalyzer.bounded`).
+    drawn_timeline: dict[str, Any] | None = None
+    #: Analysed in batches and time windows (:mod:`loganalyzer.bounded`), the entries not held: why and how.
+    bounded: str | None = None
 
     @property
     def rejects(self) -> pd.DataFrame:
@@ -162,40 +168,18 @@ class Analysis:
     def timeline(self, max_events: int = 2000, buckets: int = 240) -> dict[str, Any]:
         """Per source, entry counts over time by level (by status class for access logs), and the
         notable entries (warnings, errors, changes) to mark on it. Times on the reference clock."""
+        if self.drawn_timeline is not None:
+            return self.drawn_timeline
         frames = aligned_frames(self.entries.polars, self.offsets)
         if not frames:
             return {"bucket_seconds": 0, "lanes": {}, "events": []}
         lo = min(f["ts"].min() for f in frames.values())
         hi = max(f["ts"].max() for f in frames.values())
-        span = max((hi - lo).total_seconds(), 1.0)
-        step = _nice_step(span / buckets)
-        lanes: dict[str, list[dict[str, Any]]] = {}
-        events = []
-        for kind, df in sorted(frames.items()):
-            if kind == "nginx_access" and "status" in df.columns:
-                cls = pl.when(pl.col("status") >= 500).then(pl.lit("5xx")).when(pl.col("status") >= 400) \
-                    .then(pl.lit("4xx")).when(pl.col("status") >= 300).then(pl.lit("3xx")).otherwise(pl.lit("2xx"))
-            else:
-                cls = pl.col("level").fill_null("INFO")
-            counts = (df.with_columns(cls.alias("__c"), pl.col("ts").dt.truncate(f"{step}s").alias("__t"))
-                      .group_by(["__t", "__c"]).len().sort(["__t", "__c"])
-                      .pivot(on="__c", index="__t", values="len", sort_columns=True).fill_null(0).sort("__t"))
-            lanes[kind] = counts.select(iso(pl.col("__t")).alias("t"), pl.exclude("__t")).to_dicts()
-            notable = df.filter(pl.col("level").is_in(["WARN", "ERROR", "FATAL"])) if kind != "nginx_access" else \
-                df.filter(pl.col("status") >= 500) if "status" in df.columns else df.head(0)
-            text = pl.col("message").fill_null("").str.split("\n").list.first().str.slice(0, 300)
-            events.append(notable.head(max_events).select(
-                "ts", pl.lit(kind).alias("source"), pl.col("level").cast(pl.String),
-                (pl.col("status") if "status" in notable.columns else pl.lit(None, pl.Int64)).cast(pl.Int64)
-                .alias("status"),
-                (redact.mask(text) if self.redacted else text).alias("text"),
-                pl.col("file").cast(pl.String), "line"))
-        ev = pl.concat(events).sort(["ts", "source", "file", "line"])
-        if ev.height > max_events:  # keep the first and last, and an even sample between
-            ev = ev.gather_every(max(1, ev.height // max_events)).head(max_events)
-        events = ev.with_columns(iso(pl.col("ts")).alias("ts")).to_dicts()
-        return {"bucket_seconds": step, "from": _iso(lo), "to": _iso(hi), "lanes": lanes, "events": events,
-                "zones": {r["kind"]: _none(r["zone"]) for r in self.sources.to_dict("records") if _none(r["kind"])}}
+        step = timeline_step(lo, hi, buckets)
+        counts = {kind: timeline_counts(df, kind, step) for kind, df in frames.items()}
+        events = [timeline_events(df, kind, max_events, self.redacted) for kind, df in frames.items()]
+        zones = {r["kind"]: _none(r["zone"]) for r in self.sources.to_dict("records") if _none(r["kind"])}
+        return draw_timeline(counts, events, lo, hi, step, zones, max_events)
 
     def write_json(self, path: str | Path | Any) -> None:
         """The export as JSON: to a file (replaced atomically), ``-`` or a text stream."""
@@ -205,6 +189,51 @@ class Analysis:
             write_json(self.to_dict(requests=False), f,
                        arrays={"requests": requests_json(self.attempts_frame(), pl.from_pandas(self.evidence))})
             f.write("\n")
+
+
+def timeline_step(lo: datetime, hi: datetime, buckets: int = 240) -> int:
+    """Seconds per timeline bucket for entries from ``lo`` to ``hi``: about ``buckets`` of them."""
+    return _nice_step(max((hi - lo).total_seconds(), 1.0) / buckets)
+
+
+def timeline_counts(df: pl.DataFrame, kind: str, step: int) -> pl.DataFrame:
+    """Entries per ``step`` seconds (``__t``) and class (``__c``: the level, the status class for
+    access logs), ``len``; ``ts`` on the reference clock."""
+    if kind == "nginx_access" and "status" in df.columns:
+        cls = pl.when(pl.col("status") >= 500).then(pl.lit("5xx")).when(pl.col("status") >= 400) \
+            .then(pl.lit("4xx")).when(pl.col("status") >= 300).then(pl.lit("3xx")).otherwise(pl.lit("2xx"))
+    else:
+        cls = pl.col("level").cast(pl.String).fill_null("INFO")
+    return (df.select(cls.alias("__c"), pl.col("ts").dt.truncate(f"{step}s").alias("__t"))
+            .group_by(["__t", "__c"]).len())
+
+
+def timeline_events(df: pl.DataFrame, kind: str, max_events: int, redacted: bool) -> pl.DataFrame:
+    """The first ``max_events`` notable entries (warnings, errors; 5xx for access logs) to mark on
+    the timeline: ts, source, level, status, text (its first line, masked when ``redacted``), file, line."""
+    notable = df.filter(pl.col("level").is_in(["WARN", "ERROR", "FATAL"])) if kind != "nginx_access" else \
+        df.filter(pl.col("status") >= 500) if "status" in df.columns else df.head(0)
+    text = pl.col("message").fill_null("").str.split("\n").list.first().str.slice(0, 300)
+    return notable.head(max_events).select(
+        "ts", pl.lit(kind).alias("source"), pl.col("level").cast(pl.String),
+        (pl.col("status") if "status" in notable.columns else pl.lit(None, pl.Int64)).cast(pl.Int64).alias("status"),
+        (redact.mask(text) if redacted else text).alias("text"), pl.col("file").cast(pl.String), "line")
+
+
+def draw_timeline(counts: dict[str, pl.DataFrame], events: list[pl.DataFrame], lo: datetime, hi: datetime,
+                  step: int, zones: dict[str, Any], max_events: int = 2000) -> dict[str, Any]:
+    """The export's timeline from :func:`timeline_counts` per source (at ``step`` seconds or any
+    divisor of it: they are summed into ``step``) and :func:`timeline_events`."""
+    lanes: dict[str, list[dict[str, Any]]] = {}
+    for kind, c in sorted(counts.items()):
+        c = (c.group_by(pl.col("__t").dt.truncate(f"{step}s"), "__c").agg(pl.col("len").sum()).sort(["__t", "__c"])
+             .pivot(on="__c", index="__t", values="len", sort_columns=True).fill_null(0).sort("__t"))
+        lanes[kind] = c.select(iso(pl.col("__t")).alias("t"), pl.exclude("__t")).to_dicts()
+    ev = pl.concat(events, how="vertical_relaxed").sort(["ts", "source", "file", "line"])
+    if ev.height > max_events:  # keep the first and last, and an even sample between
+        ev = ev.gather_every(max(1, ev.height // max_events)).head(max_events)
+    return {"bucket_seconds": step, "from": _iso(lo), "to": _iso(hi), "lanes": lanes,
+            "events": ev.with_columns(iso(pl.col("ts")).alias("ts")).to_dicts(), "zones": zones}
 
 
 def trace_order(lines: pl.DataFrame) -> pl.DataFrame:
@@ -232,8 +261,15 @@ def requests_json(frame: pl.DataFrame, ev: pl.DataFrame) -> Iterator[str]:
     without its brackets): polars encodes them, many times faster than Python dicts through ``json``."""
     if frame.height == 0:
         return
-    # A newline is never inside a record (JSON escapes it): the separators are all there is to change.
-    yield from (piece.rstrip("\n").replace("\n", ",") for piece in record_pieces(export_frame(frame, ev)))
+    # A few thousand records at a time, each with its own evidence: the export's text columns and
+    # lists are made for one piece at a time, not held for every attempt at once.
+    chunk = (pl.int_range(pl.len(), dtype=pl.Int64) // JSON_ROWS).alias("__chunk")
+    parts = ev.join(frame.select("attempt_id", chunk), on="attempt_id").partition_by(
+        "__chunk", as_dict=True, include_key=False, maintain_order=True) if ev.height else {}
+    for i, start in enumerate(range(0, frame.height, JSON_ROWS)):
+        piece = export_frame(frame.slice(start, JSON_ROWS), parts.get((i,), ev.head(0))).write_ndjson()
+        # A newline is never inside a record (JSON escapes it): the separators are all there is to change.
+        yield piece.rstrip("\n").replace("\n", ",")
 
 
 def record_pieces(records: pl.DataFrame) -> Iterator[str]:
@@ -336,6 +372,7 @@ def analyze(
     config: str | Path | None = None,
     clock_correction: bool = True,
     max_memory: int | str | None = None,
+    whole: bool = False,
 ) -> Analysis:
     """Load the logs under ``paths``, rebuild every request attempt, and say where each died and why.
 
@@ -347,26 +384,45 @@ def analyze(
     lines carry their offset are read a little wider, the others whole, and the attempts kept are
     those that start inside the window, each with all its lines.
 
-    ``max_memory``: what the analysis may hold, as :func:`loganalyzer.load` takes it: logs that
-    would take more raise :class:`loganalyzer.errors.TooLarge` while they are read.
+    ``max_memory``: what the analysis may hold, as :func:`loganalyzer.load` takes it. Logs that
+    would take more whole are analysed in batches and time windows instead (:mod:`loganalyzer.bounded`:
+    the same result, less the parsed entries, so that its requests cannot be traced), or with
+    ``whole`` raise :class:`loganalyzer.errors.TooLarge` as soon as that is known.
     """
-    logs = load(paths, tz=tz, as_=as_, encoding=encoding, formats=formats, since=since, until=until, config=config,
-                pad_s=correlate.READ_PAD_S, max_memory=max_memory)
     try:
-        ruleset = diagnose.load_rules(config_mod.read(config).rules + list(rules))
+        settings = config_mod.read(config)
+    except config_mod.ConfigError as exc:
+        raise errors.ConfigError(str(exc)) from exc
+    try:
+        ruleset = diagnose.load_rules(settings.rules + list(rules))
     except diagnose.RuleError as exc:
         raise errors.RulesError(str(exc)) from exc
+    limit = ingest.memory_limit(max_memory, settings)
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    try:
+        logs = load(paths, tz=tz, as_=as_, encoding=encoding, formats=formats, since=since, until=until,
+                    config=config, pad_s=correlate.READ_PAD_S, max_memory=limit or "none")
+    except errors.TooLarge as exc:
+        if whole:
+            raise
+        from loganalyzer import bounded
+
+        return bounded.analyze(paths, ruleset, tz=tz, as_=as_, encoding=encoding, formats=formats, since=since,
+                               until=until, redact_secrets=redact_secrets, config=config,
+                               clock_correction=clock_correction, limit=limit, why=exc.brief)
     return analyze_logs(logs, ruleset, redact_secrets=redact_secrets, clock_correction=clock_correction)
 
 
 def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = True,
                  clock_correction: bool = True, offsets: list[correlate.ClockOffset] | None = None,
-                 extras: bool = True) -> Analysis:
+                 extras: bool = True, dimensions: bool = False) -> Analysis:
     """:func:`analyze` for logs already loaded.
 
     ``offsets``: clock offsets to use instead of measuring them (a scan's windows share one set).
     ``extras=False`` leaves out what only a whole analysis needs (the trigger, what sets failures
-    apart): a scan's time windows want attempts, verdicts, causes and evidence only.
+    apart): a scan's time windows want attempts, verdicts, causes and evidence only. With it,
+    ``dimensions`` keeps the attempts' dimensions (:func:`loganalyzer.differences.window_dimensions`)
+    for a bounded analysis to compare once every window is in.
     """
     frames = logs.polars
     progress.stage("linking requests")
@@ -392,8 +448,9 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     requests = _requests_frame(attempts)
     evidence = _evidence(ev, cause_lines, attempts, logs, redact_secrets, corr.offsets)
     if not extras:
+        dims = differences_mod.window_dimensions(requests, corr.links, frames) if dimensions else None
         return Analysis(logs, to_pandas(_masked(requests, redact_secrets)), to_pandas(evidence), {}, corr.offsets,
-                        ruleset, redact_secrets, notes, corr.links)
+                        ruleset, redact_secrets, notes, corr.links, dimensions=dims)
     progress.stage("summarising")
     change_lines = summary.changes(aligned_frames(frames, corr.offsets), ruleset.changes)
     explained = diagnose.cause_texts(requests.filter(pl.col("verdict") != "ok"), ruleset)

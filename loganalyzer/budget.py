@@ -85,13 +85,19 @@ class Budget:
                 continue  # reading it will say what is wrong
             total += n if n >= _SMALL else 0
         if total * HELD_PER_BYTE > self.limit:
-            raise errors.TooLarge(self._message(total, "the files hold"))
+            raise errors.TooLarge(self._message(total, "the files hold"), self._brief(total, "hold"))
 
     def charge(self, text_bytes: int) -> None:
         """Count ``text_bytes`` more of log text read; raise when the total is over the limit."""
         self.text += text_bytes
         if self.limit is not None and self.text * HELD_PER_BYTE > self.limit:
-            raise errors.TooLarge(self._message(self.text, "reading stopped after"))
+            raise errors.TooLarge(self._message(self.text, "reading stopped after"),
+                                  self._brief(self.text, "passed"))
+
+    def _brief(self, text: int, how: str) -> str:
+        assert self.limit is not None
+        return (f"the logs {how} {human(text)} of text, about {human(text * HELD_PER_BYTE)} held whole, over the "
+                f"memory limit of {human(self.limit)}")
 
     def _message(self, text: int, how: str) -> str:
         assert self.limit is not None

@@ -241,7 +241,8 @@ def _analyze_options(f):
                      help="Measure and report clock offsets between hosts, but compare times as logged.")(f)
     f = click.option("--max-memory", metavar="SIZE", callback=_check_memory,
                      help="The memory the analysis may take, estimated from the logs' size, e.g. 8GB; 'none' for "
-                     "no limit (default: 80% of the memory available at the start, or max_memory in the settings).")(f)
+                     "no limit (default: 80% of the memory available at the start, or max_memory in the settings). "
+                     "Logs that would take more are analysed in batches (trace refuses them).")(f)
     return _mask_option(f)
 
 
@@ -257,14 +258,15 @@ def _check_memory(ctx, param, value):
     return value
 
 
-def _analyze(paths, **options):
-    """``analysis.analyze``, with the options that lift a refusal for size named."""
+def _analyze(paths, hint: str = "", **options):
+    """``analysis.analyze``, with the commands and options that lift a refusal for size named."""
     from loganalyzer import analysis as analysis_mod
 
     try:
         return analysis_mod.analyze(paths, **options)
     except errors.TooLarge as exc:
-        raise errors.TooLarge(f"{exc} (loganalyzer init, then scan); or allow more with --max-memory SIZE") from exc
+        raise errors.TooLarge(f"{exc} (loganalyzer init, then scan){hint}; or allow more with --max-memory SIZE") \
+            from exc
 
 
 @cli.command()
@@ -363,8 +365,10 @@ def trace(request_id, paths, as_, tz, encoding, formats, since, until, config, r
 
     options = _load_options(as_, tz, encoding, formats, config)
     with terminal.showing_progress():
-        a = _analyze(paths, since=since, until=until, rules=rules, redact_secrets=not no_redact,
-                     clock_correction=not no_clock, max_memory=max_memory, **options)
+        # A trace reads the parsed entries, which an analysis in batches does not keep.
+        a = _analyze(paths, "; or trace from an export (analyze --export DIR, then trace --from DIR)", since=since,
+                     until=until, rules=rules, redact_secrets=not no_redact, clock_correction=not no_clock,
+                     max_memory=max_memory, whole=True, **options)
         progress.stage("tracing")
         lines = a.trace(request_id)
     if lines.empty:

@@ -108,7 +108,7 @@ def new_bytes(path: str, start: int, complete: bool, limit: int | None, more: li
     stats = sources.ReadStats("utf-8")
     pending = b""
     given = 0
-    for block in sources.decompressed(path, stats, start):
+    for block in sources.decompressed(path, stats, start, resumable=True):
         if limit is not None and given >= limit:
             more[0] = True
             return

@@ -98,10 +98,9 @@ def _bucket(values: pl.Expr) -> pl.Expr:
         pl.format("{}-{}", lo, lo * 2 - 1))
 
 
-def dimensions(requests: pl.DataFrame, links: pl.DataFrame | None, frames: dict[str, pl.DataFrame]
-               ) -> pl.DataFrame:
-    """A long table ``attempt_id, dimension, value``: every request-side dimension value each attempt has
-    (which ones: ``rules/dimensions.toml``)."""
+def all_dimensions(requests: pl.DataFrame, links: pl.DataFrame | None, frames: dict[str, pl.DataFrame]
+                   ) -> pl.DataFrame:
+    """Every request-side dimension value each attempt has, ``attempt_id, dimension, value``."""
     rules = _dimension_rules()
     derived = {"hour": pl.col("ts").dt.strftime("%Y-%m-%d %H:00 UTC")}
     own = requests.select("attempt_id", *[
@@ -127,22 +126,41 @@ def dimensions(requests: pl.DataFrame, links: pl.DataFrame | None, frames: dict[
                  ).alias(f"{kind}.{c}") for c in cols])
             rows = mine.join(rows, on="row").drop("row")
             parts.append(rows.unpivot(index="attempt_id", variable_name="dimension", value_name="value"))
-    long = pl.concat(parts, how="vertical_relaxed").drop_nulls("value").unique()
-    # A dimension with too many values is an identifier; one with a single value separates nothing.
+    return pl.concat(parts, how="vertical_relaxed").drop_nulls("value").unique()
+
+
+def dimensions(requests: pl.DataFrame, links: pl.DataFrame | None, frames: dict[str, pl.DataFrame]
+               ) -> pl.DataFrame:
+    """A long table ``attempt_id, dimension, value``: every request-side dimension value each attempt has
+    (which ones: ``rules/dimensions.toml``), of the dimensions that can tell attempts apart."""
+    return narrow(all_dimensions(requests, links, frames), 2)
+
+
+def window_dimensions(requests: pl.DataFrame, links: pl.DataFrame | None, frames: dict[str, pl.DataFrame]
+                      ) -> pl.DataFrame:
+    """:func:`dimensions` of one time window's attempts, before the values of every window are
+    counted: only the identifiers (too many values in this window alone) are left out yet."""
+    return narrow(all_dimensions(requests, links, frames), 1)
+
+
+def narrow(long: pl.DataFrame, fewest: int = 2) -> pl.DataFrame:
+    """The dimensions with ``fewest`` to :data:`MAX_VALUES` values. A dimension with too many values
+    is an identifier; one with a single value separates nothing."""
     width = long.group_by("dimension").agg(pl.col("value").n_unique().alias("__n"))
-    keep = width.filter((pl.col("__n") >= 2) & (pl.col("__n") <= MAX_VALUES)).select("dimension")
+    keep = width.filter((pl.col("__n") >= fewest) & (pl.col("__n") <= MAX_VALUES)).select("dimension")
     return long.join(keep, on="dimension")
 
 
 def separators(requests: pl.DataFrame, links: pl.DataFrame | None, frames: dict[str, pl.DataFrame],
-               redacted: bool = True) -> list[Separator]:
-    """The dimension values that set each leading cause's failures apart from the successes beside them."""
+               redacted: bool = True, dims: pl.DataFrame | None = None) -> list[Separator]:
+    """The dimension values that set each leading cause's failures apart from the successes beside them.
+    ``dims``: the attempts' :func:`dimensions`, when known (then ``links`` and ``frames`` are not read)."""
     if requests.height == 0:
         return []
     failed = requests.filter(pl.col("verdict") != "ok")
     if failed.height == 0:
         return []
-    dims = dimensions(requests, links, frames)
+    dims = dimensions(requests, links, frames) if dims is None else dims
     endpoint = summary.endpoint(pl.col("method"), pl.col("path"))
     causes = failed.group_by("root_cause").len().sort(["len", "root_cause"], descending=[True, False]).head(
         MAX_CAUSES)["root_cause"].to_list()

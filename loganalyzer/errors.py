@@ -92,6 +92,11 @@ class TooLarge(LoganalyzerError):
 
     exit_status = ExitStatus.TOO_LARGE
 
+    def __init__(self, message: str, brief: str | None = None):
+        super().__init__(message)
+        #: Why, in a clause (for the note of an analysis that went on in batches instead).
+        self.brief = brief or message
+
 
 class ClusterError(LoganalyzerError):
     """The Dask cluster a scan runs on was lost, or its workers cannot run this release."""

@@ -375,16 +375,21 @@ def load(
     if isinstance(paths, (str, Path)):
         paths = [paths]
     opts, settings = _options(tz, as_, encoding, formats, config)
-    from_settings = max_memory is None and settings.max_memory is not None
-    try:
-        limit = budget_mod.limit_of(settings.max_memory if from_settings else max_memory or "auto")
-    except errors.ConfigError as exc:
-        raise errors.ConfigError(f"{settings.source}: {exc}" if from_settings else str(exc)) from exc
+    limit = memory_limit(max_memory, settings)
     # Window bounds are read (and refused) before any log is.
     logs = _load(list(paths), opts, _bound(since, opts), _bound(until, opts), pad_s, budget_mod.Budget(limit))
     if settings.source:
         logs.notes.insert(0, f"settings read from {settings.source}")
     return logs
+
+
+def memory_limit(max_memory: int | str | None, settings: config_mod.Settings) -> int | None:
+    """The memory budget, in bytes (None: no limit), ``max_memory`` names as :func:`load` takes it."""
+    from_settings = max_memory is None and settings.max_memory is not None
+    try:
+        return budget_mod.limit_of(settings.max_memory if from_settings else max_memory or "auto")
+    except errors.ConfigError as exc:
+        raise errors.ConfigError(f"{settings.source}: {exc}" if from_settings else str(exc)) from exc
 
 
 def _options(tz, as_, encoding, formats, config) -> tuple[Options, config_mod.Settings]:

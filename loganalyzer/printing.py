@@ -153,6 +153,8 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1, roots:
     for note in ([] if verbose else a.entries.notes):  # -v printed them all with the files
         if "passed over" in note or "undecodable" in note or "truncated" in note or "corrupt" in note:
             _say(f"note: {shown(note, None, False)}", indent=2)
+    if a.bounded:
+        _say(f"note: {shown(a.bounded, None, False)}", indent=2)
     _say("")
     if not s.get("attempts"):
         window = [n for n in a.notes + a.entries.notes if "window" in n and " leaves no " in n]
@@ -285,7 +287,9 @@ def print_trace(mine, lines, redacted: bool) -> None:
                    f"upstream {_status(r.status_upstream)}  -> {r.verdict}: {shown(cause, 200, redacted)}")
         click.echo(f"  {shown(r.verdict_reason, 300, redacted)}; linked by {r.link}")
         for e in lines[lines["attempt_id"] == r.attempt_id].itertuples():
-            text = shown((e.text or e.message or "").split("\n")[0], 150, redacted)
+            # An export cites a successful attempt's lines by file and line alone: no text to show.
+            said = next((v for v in (e.text, e.message) if isinstance(v, str) and v), "")
+            text = shown(said.split("\n")[0], 150, redacted)
             click.echo(f"    {e.ts.strftime('%H:%M:%S.%f')[:-3]}  {e.kind:<12} {e.file}:{e.line}  [{e.link}]  {text}")
 
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loganalyzer import allocator, cursors, errors, history, schema
+from loganalyzer import allocator, batching, cursors, errors, history, schema
 from loganalyzer import config as config_mod
 from loganalyzer.rotation import order_rotated
 from loganalyzer.units import duration, size
@@ -38,7 +38,7 @@ from loganalyzer.units import duration, size
 if TYPE_CHECKING:  # polars and the parsing and diagnosis stack are imported when a run has lines to read
     import polars as pl
 
-    from loganalyzer import correlate, diagnose, scanwork
+    from loganalyzer import correlate, diagnose
     from loganalyzer import tally as tally_mod
 
 #: Scan settings and their defaults (``[scan]``); durations are seconds or "90s", "5m", "1h", "2d".
@@ -347,7 +347,7 @@ def scan(cfg: ScanConfig, *, complete: bool = False, now: float | None = None, r
     finished, commit every attempt (nothing is held for a next run). ``now``: the wall clock, in
     seconds (tests pass their own). ``rebuild``: a history that cannot be opened is moved aside
     (:func:`loganalyzer.history.set_aside`) and a new one is built from the logs on disk.
-    ``executor``: where the units of work run (:class:`InProcess` by default); or ``scheduler``
+    ``executor``: where the units of work run (:class:`loganalyzer.batching.InProcess` by default); or ``scheduler``
     (a Dask scheduler's address) or ``workers`` (a local Dask cluster of that many processes), the
     settings' own when not given (:mod:`loganalyzer.cluster`; ``on_cluster`` is told the dashboard's
     address). The results are the same wherever the work runs. ``keep_attempts``: the result's
@@ -441,7 +441,7 @@ def _run(cfg: ScanConfig, db, stage: Path, rules: Callable[[], diagnose.RuleSet]
                 ruleset = rules()
             first = False
             settled, more, read_any = _batch(cfg, db, run_id, night, plans, by_source, ruleset, complete, wall,
-                                             redact_secrets, executor or InProcess(), limit)
+                                             redact_secrets, executor or batching.InProcess(), limit)
             known = settled + gone
             if not more:
                 break
@@ -532,69 +532,13 @@ class _Night:
         return r
 
 
-class InProcess:
-    """Runs the scan's units of work here, one after another (the default executor)."""
-
-    class Done:
-        def __init__(self, value):
-            self.value = value
-
-    @staticmethod
-    def _resolve(v):
-        if isinstance(v, InProcess.Done):
-            return v.value
-        if isinstance(v, list):
-            return [InProcess._resolve(x) for x in v]
-        return v
-
-    def submit(self, fn, *args):
-        return InProcess.Done(fn(*[self._resolve(a) for a in args]))
-
-    def gather(self, futures: list) -> list:
-        return [f.value for f in futures]
-
-
-#: Bytes of each range read on the client to decide its kind and zone and to measure the clocks.
-HEAD_BYTES = 4 << 20
-
-
-def _decide(cfg: ScanConfig, specs: list, ruleset, night: _Night, stage: Path) -> list:
-    """Kind and zone of each range from the heads of all of them, read together (an nginx error log
-    takes the offset of the access log beside it); and, on a run's first batch, the clock offsets."""
-    from dataclasses import replace as _replace
-
-    from loganalyzer import correlate, scanwork
-    from loganalyzer.ingest import load
-
-    stage.mkdir(parents=True, exist_ok=True)
-    heads = {}
-    for spec in specs:
-        data, _, _, _ = scanwork.read_bytes(_replace(spec, limit=HEAD_BYTES))
-        path = stage / spec.name
-        path.write_bytes(data)
-        heads[spec.name] = str(path)
-    as_, tz, enc = {}, {}, {}
-    for spec in specs:
-        if spec.kind:
-            as_[heads[spec.name]] = spec.kind
-        if spec.zone:
-            tz[heads[spec.name]] = spec.zone
-        if spec.encoding:
-            enc[heads[spec.name]] = spec.encoding
-    logs = load(list(heads.values()), as_=as_, tz=tz, encoding=enc, config=cfg.file, max_memory="none")
-    rows = {r["file"]: r for r in logs.stats.to_dict("records")}
-    out = []
-    for spec in specs:
-        row = rows.get(heads[spec.name], {})
-        kind = spec.kind or (row.get("kind") if isinstance(row.get("kind"), str) else None)
-        zone = spec.zone or (row.get("zone") if str(row.get("zone_source", "")).startswith("inferred") else None)
-        out.append(_replace(spec, kind=kind, zone=zone))
+def _decide(cfg: ScanConfig, specs: list, ruleset, night: _Night) -> list:
+    """Kind and zone of each new range (:func:`loganalyzer.batching.decide`); on a run's first batch,
+    the clock offsets."""
+    decided, offsets = batching.decide(specs, ruleset, cfg.stage, cfg.file, night.offsets is None)
     if night.offsets is None:
-        frames = {k: df for k, df in logs.polars.items() if df.height}
-        night.offsets = correlate.correlate(frames, ruleset.nginx_messages).offsets if frames else []
-    for f in heads.values():
-        Path(f).unlink(missing_ok=True)
-    return out
+        night.offsets = offsets
+    return decided
 
 
 def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_source: dict[str, Source], ruleset,
@@ -615,15 +559,15 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
     # Kinds and zones are decided once per file and run, on its first batch.
     fresh = [sp for sp in specs if sp.path not in night.decided]
     if fresh:
-        for sp in _decide(cfg, fresh, ruleset, night, cfg.stage):
+        for sp in _decide(cfg, fresh, ruleset, night):
             night.decided[sp.path] = (sp.kind, sp.zone)
     specs = [replace(sp, kind=night.decided[sp.path][0], zone=night.decided[sp.path][1]) for sp in specs]
-    shift = scanwork.shift_of(night.offsets)
-    patterns = expiry_patterns()
-    futures = [ex.submit(scanwork.parse_range, spec, shift, patterns) for spec in specs]
-    stats = ex.gather([ex.submit(scanwork.range_stats, f) for f in futures])
-    more = any(st.more for st in stats)
-    final = complete and not more
+    # When no file has more to read, this is the run's last batch: its horizon is the run's.
+    batch = batching.run(specs, ruleset, night.offsets, window_s=cfg.window_s, overlap_s=cfg.overlap_s,
+                         hold_s=cfg.hold_s, horizon_prev=night.horizon,
+                         last_horizon=lambda newest: _horizon(newest, cfg, complete, wall),
+                         ex=ex, redact_secrets=redact_secrets, expiry=expiry_patterns())
+    stats, more, horizon, carries = batch.stats, batch.more, batch.horizon, batch.carries
     for k in ("parsed", "rejected", "unread"):
         night.lines[k] += sum(getattr(st, k) for st in stats)
     night.lines["read"] += sum(st.new_lines for st in stats)
@@ -631,44 +575,10 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
         night.notes.extend(n for n in st.notes if n not in night.notes)
         for name, when in st.expiry.items():
             night.expiry[name] = max(night.expiry.get(name, when), when)
-    horizon_prev = night.horizon
-    timed = [st for st in stats if st.lo is not None]
-    horizon = None
-    results = []
-    if timed:
-        newest = max(st.hi for st in timed)
-        if more:  # the files with more to read limit the batch: their next lines are later than these
-            waiting = [st.hi for st in timed if st.more]
-            horizon = (min(waiting) if waiting else newest) - timedelta(seconds=cfg.hold_s)
-        else:
-            horizon = _horizon(newest, cfg, final, wall)
-        over = cfg.overlap_s
-        lo, hi = min(st.lo for st in timed), newest
-        first_window = True
-        for w in scanwork.window_ids(lo, hi, cfg.window_s, 0.0):
-            a, b = scanwork.window_bounds(w, cfg.window_s)
-            keep_from = max(a, horizon_prev) if horizon_prev is not None else a
-            keep_until = min(b, horizon) if horizon is not None else b
-            if keep_from >= keep_until:
-                continue
-            pad = timedelta(seconds=over)
-            parts = [ex.submit(scanwork.partition, f, w, cfg.window_s, over)
-                     for f, st in zip(futures, stats, strict=True)
-                     if st.lo is not None and st.lo - pad <= b and st.hi + pad >= a]
-            if parts:
-                results.append(ex.submit(scanwork.window, parts, ruleset, night.offsets, keep_from, keep_until,
-                                         first_window and horizon_prev is None, redact_secrets))
-                first_window = False
-    windows_done = ex.gather(results)
-    attempts, evidence = _merge(windows_done, base=night.tally.attempts)
-    carries = [(b"", 0)] * len(specs)
-    if horizon is not None:
-        cut = horizon - timedelta(seconds=cfg.overlap_s)
-        carries = ex.gather([ex.submit(scanwork.carry_of, f, cut) for f in futures])
-        if not more:
-            night.held = sum(c[0].count(b"\n") for c in carries)
-            night.notes.append(f"requests after {_iso(horizon)} may still be in flight: they are read again "
-                               "next run")
+    attempts, evidence, _ = batching.merge(batch.windows, base=night.tally.attempts)
+    if horizon is not None and not more:
+        night.held = sum(c[0].count(b"\n") for c in carries)
+        night.notes.append(f"requests after {_iso(horizon)} may still be in flight: they are read again next run")
     night.horizon = horizon
     settled = []
     by_path = {p.path: p for p in plans}
@@ -717,26 +627,6 @@ def _horizon(newest: datetime, cfg: ScanConfig, complete: bool, wall: float) -> 
     if complete or wall - newest.timestamp() > cfg.hold_s:
         return None
     return newest - timedelta(seconds=cfg.hold_s)
-
-
-def _merge(parts: list[scanwork.WindowResult], base: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One attempts table (ids renumbered across windows, from ``base + 1``) and the evidence of its failures."""
-    import polars as pl
-
-    attempts, evidence = [], []
-    for p in parts:
-        if p.attempts.height == 0:
-            continue
-        ids = p.attempts.select("attempt_id", (pl.int_range(pl.len(), dtype=pl.UInt32) + base + 1).alias("__new"))
-        attempts.append(p.attempts.join(ids, on="attempt_id").with_columns(pl.col("__new").alias("attempt_id"))
-                        .drop("__new"))
-        evidence.append(p.evidence.join(ids, on="attempt_id").with_columns(pl.col("__new").alias("attempt_id"))
-                        .drop("__new"))
-        base += p.attempts.height
-    a = schema.conform(pl.concat(attempts), schema.ATTEMPT).sort("ts", nulls_last=True) if attempts \
-        else schema.empty(schema.ATTEMPT)
-    e = schema.conform(pl.concat(evidence), schema.EVIDENCE) if evidence else schema.empty(schema.EVIDENCE)
-    return a, e
 
 
 def _failures_frame(attempts: pl.DataFrame, redact_secrets: bool = True) -> pl.DataFrame:

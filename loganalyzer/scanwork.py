@@ -50,6 +50,8 @@ class RangeSpec:
     encoding: str | None
     settings_file: str | None
     gone: bool = False  # the file is gone: only its carried lines are read
+    formats: tuple[str, ...] = ()  # format files to read besides the settings' own
+    zone_source: str | None = None  # how ``zone`` was decided, when it was (batching.decide)
 
 
 @dataclass
@@ -81,6 +83,9 @@ class RangeResult:
     data: bytes  # the bytes parsed (carry + new), for evidence text and carried lines
     ends: np.ndarray  # offsets of the line ends in data
     encoding: str
+    carried: int = 0  # the first lines of data were carried from the batch before (read, not new)
+    rejects: pd.DataFrame | None = None  # the new lines no format matched (line numbers in data)
+    in_order: dict[str, bool] = field(default_factory=dict)  # per kind: its entries' __t never goes back
 
 
 @dataclass
@@ -121,7 +126,8 @@ def parse_range(spec: RangeSpec, shift: dict[str, float], expiry_patterns: list[
         if spec.encoding:
             opts["encoding"] = {str(staged): spec.encoding}
         # A range is a batch's worth of a file: the scan's batches bound its memory, not a budget.
-        logs = ingest.load([str(staged)], config=spec.settings_file, max_memory="none", **opts)
+        logs = ingest.load([str(staged)], config=spec.settings_file, formats=spec.formats, max_memory="none",
+                           **opts)
     finally:
         staged.unlink(missing_ok=True)
         os.rmdir(stage)
@@ -133,7 +139,8 @@ def parse_range(spec: RangeSpec, shift: dict[str, float], expiry_patterns: list[
     skip = spec.carried_lines
     parsed = sum(int((df["line"] > skip).sum()) for df in frames.values())
     rej = logs.rejects
-    rejected = int((rej["line"] > skip).sum()) if len(rej) else 0
+    rej = rej[rej["line"] > skip].assign(file=spec.name) if len(rej) else rej
+    rejected = len(rej)
     st = logs.stats.to_dict("records")
     row = dict(st[0]) if st else {}
     row["file"] = spec.name
@@ -145,7 +152,9 @@ def parse_range(spec: RangeSpec, shift: dict[str, float], expiry_patterns: list[
                        [n.replace(str(staged), spec.path) for n in logs.notes],
                        expiry_times(frames.get("vac"), expiry_patterns), row)
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    return RangeResult(stats, frames, data, ends, row.get("encoding") or "utf-8")
+    in_order = {kind: bool(df["__t"].is_sorted(nulls_last=True)) and df["__t"].null_count() == 0
+                for kind, df in frames.items()}
+    return RangeResult(stats, frames, data, ends, row.get("encoding") or "utf-8", skip, rej, in_order)
 
 
 def range_stats(r: RangeResult) -> RangeStats:
@@ -168,14 +177,34 @@ def window_ids(lo: datetime, hi: datetime, width_s: float, overlap_s: float) -> 
 _SPAN = 8
 
 
-def partition(r: RangeResult, w: int, width_s: float, overlap_s: float) -> Partition | None:
-    """The entries of ``r`` window ``w`` sees (its span and the overlap on both sides)."""
-    a, b = window_bounds(w, width_s)
+def occupied(r: RangeResult, width_s: float) -> dict[int, int]:
+    """The windows in which entries of ``r`` are (on the reference clock: where attempts start),
+    with how many entries each holds."""
+    found: dict[int, int] = {}
+    for df in r.frames.values():
+        epoch_s = df["__t"].drop_nulls().dt.epoch("us").cast(pl.Float64) / 1e6
+        counts = (epoch_s / width_s).floor().cast(pl.Int64).value_counts()
+        for w, n in counts.iter_rows():
+            found[w] = found.get(w, 0) + n
+    return found
+
+
+def partition(r: RangeResult, w: int, width_s: float, overlap_s: float, last: int | None = None
+              ) -> Partition | None:
+    """The entries of ``r`` window ``w`` (to window ``last``, when given) sees: its span and the
+    overlap on both sides."""
+    a, _ = window_bounds(w, width_s)
+    _, b = window_bounds(w if last is None else last, width_s)
     over = timedelta(seconds=overlap_s)
     frames = {}
     first = last = None
     for kind, df in r.frames.items():
-        part = df.filter((pl.col("__t") >= a - over) & (pl.col("__t") <= b + over))
+        if r.in_order.get(kind):  # times in order (as most logs are): the window is a slice, found by halving
+            t = df["__t"]
+            lo = int(t.search_sorted(a - over, "left"))
+            part = df.slice(lo, int(t.search_sorted(b + over, "right")) - lo)
+        else:
+            part = df.filter((pl.col("__t") >= a - over) & (pl.col("__t") <= b + over))
         if part.height:
             frames[kind] = part.drop("__t")
             lo = int(part["line"].min())
@@ -199,6 +228,7 @@ class WindowResult:
     attempts: pl.DataFrame  # schema.ATTEMPT, attempt_id local to the window
     evidence: pl.DataFrame  # schema.EVIDENCE, failed attempts only
     offsets: list[correlate.ClockOffset]
+    dims: pl.DataFrame | None = None  # attempt_id, dimension, value (see loganalyzer.differences)
 
     def keep(self, keep_from: datetime | None, keep_until: datetime | None, nulls: bool) -> WindowResult:
         """Only the attempts that started in ``[keep_from, keep_until)`` (None: unbounded); those
@@ -212,8 +242,9 @@ class WindowResult:
         if keep_until is not None:
             inside &= t < keep_until
         req = self.attempts.filter(inside.fill_null(nulls) if nulls else inside.fill_null(False))
-        return WindowResult(req, self.evidence.join(req.select("attempt_id"), on="attempt_id", how="semi"),
-                            self.offsets)
+        ids = req.select("attempt_id")
+        return WindowResult(req, self.evidence.join(ids, on="attempt_id", how="semi"), self.offsets,
+                            None if self.dims is None else self.dims.join(ids, on="attempt_id", how="semi"))
 
 
 def shift_of(offsets: list[correlate.ClockOffset]) -> dict[str, float]:
@@ -221,24 +252,27 @@ def shift_of(offsets: list[correlate.ClockOffset]) -> dict[str, float]:
 
 
 def analyze_window(logs: Logs, ruleset: diagnose.RuleSet, offsets: list[correlate.ClockOffset] | None,
-                   redact_secrets: bool = True) -> WindowResult:
+                   redact_secrets: bool = True, full: bool = False) -> WindowResult:
     """Correlate and diagnose ``logs`` (one window and its overlap): every attempt, with the
-    evidence of the failed ones. ``offsets``: the run's clock offsets (None: measure them here)."""
+    evidence of the failed ones. ``offsets``: the run's clock offsets (None: measure them here).
+    ``full``: the evidence of every attempt, and each attempt's dimensions."""
     import polars as pl
 
     from loganalyzer import analysis
 
-    a = analysis.analyze_logs(logs, ruleset, redact_secrets, offsets=offsets, extras=False)
+    a = analysis.analyze_logs(logs, ruleset, redact_secrets, offsets=offsets, extras=False, dimensions=full)
     req = pl.from_pandas(a.requests)
     req = schema.conform(req, schema.ATTEMPT) if req.height else schema.empty(schema.ATTEMPT)
     ev = schema.conform(pl.from_pandas(a.evidence), schema.EVIDENCE) if len(a.evidence) \
         else schema.empty(schema.EVIDENCE)
+    if full:
+        return WindowResult(req, ev, a.offsets, a.dimensions)
     failed = req.filter(pl.col("verdict") != "ok").select("attempt_id")
     return WindowResult(req, ev.join(failed, on="attempt_id", how="semi"), a.offsets)
 
 
 def window(parts: list[Partition | None], ruleset, offsets: list, keep_from: datetime | None,
-           keep_until: datetime | None, nulls: bool, redact_secrets: bool):
+           keep_until: datetime | None, nulls: bool, redact_secrets: bool, full: bool = False):
     """Correlate and diagnose one window from its partitions; the attempts it keeps, with evidence.
     ``ruleset``: the run's rules, loaded once by the client (a window never reads rule files)."""
     parts = [p for p in parts if p is not None]
@@ -251,7 +285,7 @@ def window(parts: list[Partition | None], ruleset, offsets: list, keep_from: dat
     frames = {k: pl.concat(v, how="diagonal_relaxed") for k, v in by_kind.items()}
     stats = pd.DataFrame([p.stats_row for p in parts])
     logs = HeldLogs(frames, stats, parts)
-    return analyze_window(logs, ruleset, offsets, redact_secrets).keep(keep_from, keep_until, nulls)
+    return analyze_window(logs, ruleset, offsets, redact_secrets, full).keep(keep_from, keep_until, nulls)
 
 
 class HeldLogs(Logs):
@@ -311,3 +345,34 @@ def expiry_times(client: pl.DataFrame | None, patterns: list[tuple[str, str]]) -
             latest = t.max()
             found[name] = max(found.get(name, latest), latest)
     return found
+
+
+@dataclass
+class RangeSummary:
+    """What a bounded analysis keeps of a range's new lines (the carried ones were counted before)."""
+
+    name: str
+    counts: dict[str, pl.DataFrame]  # per kind: entries per second and class (analysis.timeline_counts)
+    events: list[pl.DataFrame]  # per kind: its first notable entries (analysis.timeline_events)
+    changes: pl.DataFrame  # summary.change_lines
+    rejects: pd.DataFrame  # the first of the lines no format matched
+
+
+#: Rejected lines a range's summary quotes (the export quotes 50 in all).
+REJECT_SAMPLE = 50
+
+
+def range_summary(r: RangeResult, change_patterns: list, max_events: int, redacted: bool) -> RangeSummary:
+    """The timeline counts and events, change lines and rejects of ``r``'s new lines, times on the
+    reference clock (a bounded analysis adds them up: every line counted once)."""
+    from loganalyzer import analysis, summary
+
+    frames = {}
+    for kind, df in r.frames.items():
+        new = df.filter(pl.col("line") > r.carried).drop("ts").rename({"__t": "ts"})
+        if new.height:
+            frames[kind] = new
+    counts = {kind: analysis.timeline_counts(df, kind, 1) for kind, df in frames.items()}
+    events = [analysis.timeline_events(df, kind, max_events, redacted) for kind, df in frames.items()]
+    rejects = r.rejects.head(REJECT_SAMPLE) if r.rejects is not None else pd.DataFrame()
+    return RangeSummary(r.stats.name, counts, events, summary.change_lines(frames, change_patterns), rejects)

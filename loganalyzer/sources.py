@@ -11,6 +11,7 @@ import bisect
 import bz2
 import codecs
 import itertools
+import os
 import queue
 import re
 import sys
@@ -498,12 +499,16 @@ def lines_at(path: str, encoding: str, wanted: set[int], span: int = 1) -> dict[
     return out
 
 
-def decompressed(path: str, stats: ReadStats, start: int = 0) -> Iterator[bytes]:
+def decompressed(path: str, stats: ReadStats, start: int = 0, resumable: bool = False) -> Iterator[bytes]:
     """A file's bytes block by block, decompressed (gzip, bzip2), not decoded: what a cursor counts.
     A file of CR line ends has them as LF here too (the same length), as every reader sees them.
 
     From byte ``start`` of the decompressed stream: a plain file is read from there (a log read
-    up to its cursor last night is not read again), an archive inflated from its start."""
+    up to its cursor last night is not read again), an archive inflated from its start, unless
+    ``resumable``: then an archive read in batches (each from where the last one stopped) goes on
+    inflating where it was, in this process, instead of from its start each time."""
+    if resumable and is_archive(path):
+        return _resumed(path, stats, start)
     if start <= 0:
         return _cr_line_ends(_blocks(path, stats))
     with _open(path) as raw:
@@ -512,6 +517,45 @@ def decompressed(path: str, stats: ReadStats, start: int = 0) -> Iterator[bytes]
         return _skipped(_cr_line_ends(_blocks(path, stats)), start)
     cr = head.find(b"\n") < 0 and head.find(b"\r") >= 0
     return _cr_line_ends(_blocks(path, stats, start), cr)
+
+
+class _Inflating:
+    """An archive's decompressed blocks, and where in the stream the last one handed out starts."""
+
+    def __init__(self, blocks: Iterator[bytes]):
+        self.blocks = blocks
+        self.at = 0
+        self.last = b""
+
+    def covers(self, start: int) -> bool:
+        return self.at <= start <= self.at + len(self.last)
+
+    def read_from(self, start: int) -> Iterator[bytes]:
+        if start < self.at + len(self.last):
+            yield self.last[start - self.at:]
+        for block in self.blocks:
+            self.at, self.last = self.at + len(self.last), block
+            yield block
+
+
+#: Archives being read in batches, by identity (path, device, inode, size, mtime): a few at a time.
+_INFLATING: dict[tuple, _Inflating] = {}
+_INFLATING_KEPT = 16
+
+
+def _resumed(path: str, stats: ReadStats, start: int) -> Iterator[bytes]:
+    try:
+        st = os.stat(path)
+        key = (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        return _skipped(_cr_line_ends(_blocks(path, stats)), start)
+    found = _INFLATING.get(key)
+    if found is None or not found.covers(start):
+        found = _INFLATING[key] = _Inflating(_cr_line_ends(_blocks(path, stats)))
+        while len(_INFLATING) > _INFLATING_KEPT:
+            _INFLATING.pop(next(iter(_INFLATING)))
+        return _skipped(found.read_from(0), start)
+    return found.read_from(start)
 
 
 def _skipped(blocks: Iterator[bytes], start: int) -> Iterator[bytes]:

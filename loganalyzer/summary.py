@@ -51,14 +51,22 @@ def longest_failure_run(requests: pl.DataFrame) -> dict[str, Any] | None:
 
 
 def changes(frames: dict[str, pl.DataFrame], patterns: list[Any]) -> pl.DataFrame:
+    """:func:`change_lines` of ``frames``, then :func:`releases` among them."""
+    return releases(change_lines(frames, patterns))
+
+
+#: The columns of :func:`change_lines`.
+CHANGE_LINES = {"ts": pl.Datetime("ns", "UTC"), "source": pl.String, "kind": pl.String, "label": pl.String,
+                "__release": pl.String, "service": pl.String, "version": pl.String, "text": pl.String,
+                "file": pl.String, "line": pl.Int64}
+
+
+def change_lines(frames: dict[str, pl.DataFrame], patterns: list[Any]) -> pl.DataFrame:
     """Lines in which a service says it started, stopped or reloaded.
 
     ``patterns`` are the rules' ``[[change]]`` entries (:class:`loganalyzer.diagnose.ChangePattern`).
-    Only a line's first line is matched, so a stack trace never makes a change. A start-up whose
-    version differs from the previous start-up of the same service (same source and service name)
-    is a release: its ``kind`` is "release", its ``label`` the entry's ``release_label`` and
-    ``previous_version`` the version before. Columns: ts, source, kind, label, service, version,
-    previous_version, text, file, line.
+    Only a line's first line is matched, so a stack trace never makes a change. Columns:
+    :data:`CHANGE_LINES` (``__release``: the label the line takes if it proves a release).
     """
     out = []
     for p in patterns:
@@ -80,12 +88,23 @@ def changes(frames: dict[str, pl.DataFrame], patterns: list[Any]) -> pl.DataFram
             pl.lit(p.release_label or p.label).alias("__release"),
             pl.coalesce(service, pl.lit(p.source)).alias("service"), version.alias("version"),
             pl.col("__text").alias("text"), pl.col("file").cast(pl.String), "line"))
+    if not out:
+        return pl.DataFrame(schema=CHANGE_LINES)
+    return pl.concat(out, how="vertical_relaxed").cast(CHANGE_LINES).select(list(CHANGE_LINES))
+
+
+def releases(lines: pl.DataFrame) -> pl.DataFrame:
+    """Change lines (:func:`change_lines`, of one read or many) with the releases told: a start-up
+    whose version differs from the previous start-up of the same service (same source and service
+    name) is a release: its ``kind`` is "release", its ``label`` the entry's ``release_label`` and
+    ``previous_version`` the version before. Columns: ts, source, kind, label, service, version,
+    previous_version, text, file, line."""
     schema = {"ts": pl.Datetime("ns", "UTC"), "source": pl.String, "kind": pl.String, "label": pl.String,
               "service": pl.String, "version": pl.String, "previous_version": pl.String, "text": pl.String,
               "file": pl.String, "line": pl.Int64}
-    if not out:
+    if lines.height == 0:
         return pl.DataFrame(schema=schema)
-    lines = pl.concat(out, how="vertical_relaxed").sort("ts")
+    lines = lines.sort("ts", maintain_order=True)
     # The version each service ran before: the last one a start-up of the same service gave.
     lines = lines.with_columns(
         pl.col("version").forward_fill().shift(1).over(["source", "service"]).alias("previous_version"))
