@@ -204,12 +204,13 @@ def startup_ms(runs: int, pythons: list[str] | None = None) -> dict[str, tuple[f
 
 
 def table(results: dict[str, dict], peers: dict[str, float]) -> str:
-    head = (f"{'command':<30} {'MB':>7} {'lines':>11} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'lines/s':>11} "
+    w = max([30, *map(len, results)])
+    head = (f"{'command':<{w}} {'MB':>7} {'lines':>11} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'lines/s':>11} "
             + " ".join(f"{'x ' + p:>9}" for p in peers))
     rows = [head, "-" * len(head)]
     for name, r in results.items():
         ratios = " ".join(f"{r['lines_per_s'] / v:>9.2f}" if r["ours"] else f"{'':>9}" for v in peers.values())
-        rows.append(f"{name:<30} {r['bytes'] / 1e6:>7.0f} {r['lines']:>11,} {r['wall']:>8.2f} {r['cpu']:>8.2f} "
+        rows.append(f"{name:<{w}} {r['bytes'] / 1e6:>7.0f} {r['lines']:>11,} {r['wall']:>8.2f} {r['cpu']:>8.2f} "
                     f"{r['rss'] / 2**20:>9.0f} {r['lines_per_s']:>11,.0f} {ratios}")
     return "\n".join(rows)
 

@@ -26,7 +26,7 @@ EVIDENCE_SPAN = 8
 
 @dataclass
 class Analysis:
-    """The result of :func:`analyze`; pandas frames inside.
+    """The result of :func:`analyze`; pandas frames at its surface, polars inside.
 
     - ``entries``: the parsed logs as written (``analysis.entries["crm"]``: the input, not masked),
       with ``rejects`` and ``sources``
@@ -36,11 +36,15 @@ class Analysis:
     - ``summary``: counts, first/last failure, longest failure run, suspected trigger (its text
       masked unless ``redact_secrets=False`` was asked for)
     - ``offsets``: clock offsets found between hosts
+
+    ``requests`` and ``evidence`` are made from the polars frames the library works on
+    (:meth:`attempts_frame`, :meth:`evidence_frame`) when first asked for: outputs written from an
+    analysis never hold a pandas copy of them.
     """
 
     entries: Logs
-    requests: pd.DataFrame
-    evidence: pd.DataFrame
+    _attempts: pl.DataFrame  # schema.ATTEMPT
+    _evidence: pl.DataFrame  # schema.EVIDENCE
     summary: dict[str, Any]
     offsets: list[correlate.ClockOffset]
     rules: diagnose.RuleSet
@@ -55,6 +59,25 @@ class Analysis:
     drawn_timeline: dict[str, Any] | None = None
     #: Analysed in batches and time windows (:mod:`loganalyzer.bounded`), the entries not held: why and how.
     bounded: str | None = None
+    _pandas: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def requests(self) -> pd.DataFrame:
+        """One row per attempt (columns: :data:`REQUEST_COLUMNS`)."""
+        if "requests" not in self._pandas:
+            self._pandas["requests"] = to_pandas(self._attempts)
+        return self._pandas["requests"]
+
+    @property
+    def evidence(self) -> pd.DataFrame:
+        """The lines behind each verdict and cause."""
+        if "evidence" not in self._pandas:
+            self._pandas["evidence"] = to_pandas(self._evidence)
+        return self._pandas["evidence"]
+
+    def evidence_frame(self) -> pl.DataFrame:
+        """``evidence`` as a typed polars frame."""
+        return schema.conform(self._evidence, schema.EVIDENCE)
 
     @property
     def rejects(self) -> pd.DataFrame:
@@ -66,7 +89,7 @@ class Analysis:
 
     def causes(self) -> pd.DataFrame:
         """One row per root cause: counts, first/last seen, explanation, advice."""
-        r = pl.from_pandas(self.requests)
+        r = self._attempts
         failed = r.filter(pl.col("verdict") != "ok")
         if failed.height == 0:
             return pd.DataFrame(columns=["root_cause", "attempts", "requests", "first_seen", "last_seen",
@@ -89,7 +112,7 @@ class Analysis:
         Columns: attempt_id, attempt, ts (on the reference clock), kind, file, line, level, link,
         confidence, message, text (the line as written, secrets masked).
         """
-        r = pl.from_pandas(self.requests)
+        r = self._attempts
         wanted = r.filter((pl.col("request_id") == request_id) | (pl.col("logical_id") == request_id)
                           | (pl.format("#{}", pl.col("attempt_id")) == request_id))
         if wanted.height == 0 or self.links is None:
@@ -120,11 +143,11 @@ class Analysis:
 
     def _requests_records(self) -> list[dict[str, Any]]:
         """Requests as records, each with its link and evidence, built column-wise in polars."""
-        return requests_records(self.attempts_frame(), pl.from_pandas(self.evidence))
+        return requests_records(self.attempts_frame(), self.evidence_frame())
 
     def attempts_frame(self) -> pl.DataFrame:
         """``requests`` as a typed polars frame (masked as ``requests`` is)."""
-        return schema.conform(pl.from_pandas(self.requests), schema.ATTEMPT, only=False)
+        return schema.conform(self._attempts, schema.ATTEMPT, only=False)
 
     def to_dict(self, requests: bool = True) -> dict[str, Any]:
         """The whole result as plain data: sources, requests (each with its evidence), summary.
@@ -187,7 +210,7 @@ class Analysis:
 
         with open_output(path) as f:
             write_json(self.to_dict(requests=False), f,
-                       arrays={"requests": requests_json(self.attempts_frame(), pl.from_pandas(self.evidence))})
+                       arrays={"requests": requests_json(self.attempts_frame(), self.evidence_frame())})
             f.write("\n")
 
 
@@ -449,7 +472,7 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     evidence = _evidence(ev, cause_lines, attempts, logs, redact_secrets, corr.offsets)
     if not extras:
         dims = differences_mod.window_dimensions(requests, corr.links, frames) if dimensions else None
-        return Analysis(logs, to_pandas(_masked(requests, redact_secrets)), to_pandas(evidence), {}, corr.offsets,
+        return Analysis(logs, _masked(requests, redact_secrets), evidence, {}, corr.offsets,
                         ruleset, redact_secrets, notes, corr.links, dimensions=dims)
     progress.stage("summarising")
     change_lines = summary.changes(aligned_frames(frames, corr.offsets), ruleset.changes)
@@ -460,7 +483,7 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     # masked as the export is, so the attribute a program reads is as safe as what is printed.
     if redact_secrets:
         summarized = redact.mask_data(summarized)
-    return Analysis(logs, to_pandas(_masked(requests, redact_secrets)), to_pandas(evidence), summarized,
+    return Analysis(logs, _masked(requests, redact_secrets), evidence, summarized,
                     corr.offsets, ruleset, redact_secrets, notes, corr.links, apart)
 
 
@@ -495,7 +518,7 @@ def _nothing(logs: Logs, corr: correlate.Correlation, ruleset: diagnose.RuleSet,
         notes = notes + [_empty_window_note(logs, corr.offsets)]
     else:
         notes = notes + ["no request attempts found: load a client (vac) log or a proxy access log"]
-    return Analysis(logs, to_pandas(schema.empty(schema.ATTEMPT)), to_pandas(schema.empty(schema.EVIDENCE)),
+    return Analysis(logs, schema.empty(schema.ATTEMPT), schema.empty(schema.EVIDENCE),
                     {"attempts": 0, "requests": 0, "failed_attempts": 0, "by_verdict": {}, "by_cause": {}},
                     corr.offsets, ruleset, redact_secrets, notes, corr.links)
 

@@ -314,13 +314,14 @@ class _Run:
         attempts = evidence = None
         if self.attempts:
             # The batches' pieces are let go as soon as they are one frame: never held twice.
-            parts, self.attempts = self.attempts, []
-            attempts = analysis.schema.conform(pl.concat(parts, how="vertical_relaxed", rechunk=True),
-                                               analysis.schema.ATTEMPT).sort("ts", nulls_last=True)
-            parts, self.evidence = self.evidence, []
-            evidence = analysis.schema.conform(pl.concat(parts, how="vertical_relaxed", rechunk=True),
-                                               analysis.schema.EVIDENCE)
-            del parts
+            # (one step at a time, each letting the last go: sorted while the text is still categories)
+            attempts = pl.concat(self.attempts, how="vertical_relaxed")
+            self.attempts = []
+            attempts = attempts.sort("ts", nulls_last=True)
+            attempts = analysis.schema.conform(attempts, analysis.schema.ATTEMPT)
+            evidence = pl.concat(self.evidence, how="vertical_relaxed")
+            self.evidence = []
+            evidence = analysis.schema.conform(evidence, analysis.schema.EVIDENCE)
         stats = _stats(self.files, self.files_seen)
         rejects = pd.concat(self.rejects, ignore_index=True).head(scanwork.REJECT_SAMPLE) if self.rejects else \
             pd.DataFrame({"file": [], "line": [], "kind": [], "text": [], "reason": []})
@@ -331,8 +332,8 @@ class _Run:
                      f"{human(each)} of log text, in windows of {_span(self.window_s)}; the parsed entries "
                      "were not kept, so requests cannot be traced from this analysis")
         if attempts is None or attempts.height == 0:
-            a = analysis.Analysis(logs, ingest.to_pandas(analysis.schema.empty(analysis.schema.ATTEMPT)),
-                                  ingest.to_pandas(analysis.schema.empty(analysis.schema.EVIDENCE)),
+            a = analysis.Analysis(logs, analysis.schema.empty(analysis.schema.ATTEMPT),
+                                  analysis.schema.empty(analysis.schema.EVIDENCE),
                                   {"attempts": 0, "requests": 0, "failed_attempts": 0, "by_verdict": {},
                                    "by_cause": {}}, self.offsets, self.ruleset, self.redacted,
                                   notes + ["no request attempts found: load a client (vac) log or a proxy "
@@ -342,15 +343,15 @@ class _Run:
             changes = summary_mod.releases(pl.concat(self.changes, how="vertical_relaxed")) if self.changes \
                 else summary_mod.releases(pl.DataFrame(schema=summary_mod.CHANGE_LINES))
             explained = diagnose.cause_texts(attempts.filter(pl.col("verdict") != "ok"), self.ruleset)
-            dims = differences_mod.narrow(pl.concat(self.dims).with_columns(pl.col("dimension", "value")
-                                                                           .cast(pl.String))) \
-                if self.dims else None
+            # As categories still: a long table (an attempt by each of its dimensions), and few values.
+            dims = differences_mod.narrow(pl.concat(self.dims)) if self.dims else None
+            self.dims = []
             apart = differences_mod.separators(attempts, None, {}, self.redacted, dims=dims) if dims is not None \
                 else []
             summarized = summary_mod.summarize(attempts, changes, explained)
             if self.redacted:
                 summarized = redact.mask_data(summarized)
-            a = analysis.Analysis(logs, ingest.to_pandas(attempts), ingest.to_pandas(evidence), summarized,
+            a = analysis.Analysis(logs, attempts, evidence, summarized,
                                   self.offsets, self.ruleset, self.redacted, notes, None, apart)
         a.bounded = notes[-1]
         a.drawn_timeline = self._timeline(stats)

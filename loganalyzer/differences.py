@@ -178,10 +178,10 @@ def separators(requests: pl.DataFrame, links: pl.DataFrame | None, frames: dict[
                            ok.select("attempt_id", pl.lit(False).alias("__failed"))])
         counts = dims.join(group, on="attempt_id").group_by(["dimension", "value"]).agg(
             pl.col("__failed").sum().alias("a"), (~pl.col("__failed")).sum().alias("c"))
+        tried = counts.height  # every value the two groups have, before any is left out
         nf, nok = f.height, ok.height
         counts = counts.with_columns(((pl.col("a") / nf) - (pl.col("c") / nok)).alias("gap")).filter(
             pl.col("gap") >= MIN_SHARE_GAP)
-        tried = dims.join(group, on="attempt_id").select("dimension", "value").n_unique()
         endpoints = ", ".join(sorted(f["__ep"].unique().to_list())[:3])
         found = []
         for r in counts.sort("gap", descending=True).iter_rows(named=True):

@@ -47,7 +47,7 @@ def write(a: Analysis, directory: str | Path) -> int:
         raise errors.UsageError(f"{d} exists and is not a directory")
     d.mkdir(parents=True, exist_ok=True)
     attempts = schema.conform(a.attempts_frame(), schema.ATTEMPT)
-    evidence = schema.conform(pl.from_pandas(a.evidence), schema.EVIDENCE)
+    evidence = a.evidence_frame()
     data = a.to_dict(requests=False)
     data["tables"] = {"attempts": ATTEMPTS, "evidence": EVIDENCE, "attempt_count": attempts.height,
                       "evidence_count": evidence.height}

@@ -123,6 +123,8 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1, roots:
     With -v also every file's line counts, every clock offset and note, how attempts were linked,
     which rules named the causes, and how long each stage took.
     """
+    if terminal.SETTINGS.quiet:  # -q prints nothing: nothing to work out for it
+        return
     s = a.summary
     verbose = terminal.SETTINGS.verbose
     tty = terminal.width(terminal.human_stream()) is not None
@@ -179,8 +181,15 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1, roots:
     if s["by_cause"]:
         _say("")
         heading("Why (root cause)")
-        ev = a.evidence
-        req = a.requests
+        import polars as pl
+
+        # The failed attempts and the evidence of each cause's first, as pandas: not all of them.
+        failed = a.attempts_frame().filter(pl.col("verdict") != "ok").select(
+            "attempt_id", "root_cause", "root_cause_detail", "verdict")
+        req = failed.to_pandas()
+        ev = a.evidence_frame()
+        firsts = failed.group_by("root_cause", maintain_order=True).first()["attempt_id"]
+        ev = ev.filter(pl.col("attempt_id").is_in(firsts.implode())).to_pandas()
         cited = []
         for c in a.causes().itertuples():
             mine = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]

@@ -261,10 +261,8 @@ def analyze_window(logs: Logs, ruleset: diagnose.RuleSet, offsets: list[correlat
     from loganalyzer import analysis
 
     a = analysis.analyze_logs(logs, ruleset, redact_secrets, offsets=offsets, extras=False, dimensions=full)
-    req = pl.from_pandas(a.requests)
-    req = schema.conform(req, schema.ATTEMPT) if req.height else schema.empty(schema.ATTEMPT)
-    ev = schema.conform(pl.from_pandas(a.evidence), schema.EVIDENCE) if len(a.evidence) \
-        else schema.empty(schema.EVIDENCE)
+    req = schema.conform(a.attempts_frame(), schema.ATTEMPT)
+    ev = a.evidence_frame()
     if full:
         return WindowResult(req, ev, a.offsets, a.dimensions)
     failed = req.filter(pl.col("verdict") != "ok").select("attempt_id")

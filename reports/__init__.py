@@ -109,7 +109,7 @@ def renderable(analysis_or_dict: Any) -> dict[str, Any]:
     write_json(a.to_dict(requests=False), text)
     data = _loaded(text.getvalue())
     frame = a.attempts_frame()
-    records = export_frame(frame, pl.from_pandas(a.evidence)) if frame.height else None
+    records = export_frame(frame, a.evidence_frame()) if frame.height else None
     # One line per record, encoded as the JSON export encodes them.
     lines = pl.Series([line for piece in (record_pieces(records) if records is not None else [])
                        for line in piece.rstrip("\n").split("\n")], dtype=pl.String)
