@@ -424,11 +424,26 @@ def _split_as(value: str) -> tuple[str, str | None]:
     return kind, fmt or None
 
 
+#: Compiled definitions by the format files they came from (each one's path and text): a process
+#: that loads many files or ranges (a batched analysis, a scan) compiles them once.
+_COMPILED: dict[tuple, list[Compiled]] = {}
+
+
 def _compiled_formats(opts: Options) -> list[Compiled]:
     try:
-        return [compile_definition(d) for d in load_definitions(opts.formats)]
+        key = tuple((str(f), Path(f).read_bytes()) for f in opts.formats)
+    except OSError:
+        key = None  # loading says what is wrong with the file
+    if key is not None and key in _COMPILED:
+        return _COMPILED[key]
+    try:
+        compiled = [compile_definition(d) for d in load_definitions(opts.formats)]
     except DefinitionError as exc:
         raise errors.FormatsError(str(exc)) from exc
+    if key is not None:
+        _COMPILED.clear()  # one set at a time: the formats of this process's runs
+        _COMPILED[key] = compiled
+    return compiled
 
 
 def _reused(sample: pl.Series, recent: list[Compiled], candidates: list[Compiled]) -> Compiled | None:
