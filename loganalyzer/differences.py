@@ -155,12 +155,12 @@ def separators(requests: pl.DataFrame, links: pl.DataFrame | None, frames: dict[
                redacted: bool = True, dims: pl.DataFrame | None = None) -> list[Separator]:
     """The dimension values that set each leading cause's failures apart from the successes beside them.
     ``dims``: the attempts' :func:`dimensions`, when known (then ``links`` and ``frames`` are not read)."""
-    if requests.height == 0:
-        return []
-    failed = requests.filter(pl.col("verdict") != "ok")
-    if failed.height == 0:
+    if requests.height == 0 or not (requests["verdict"] != "ok").any():
         return []
     dims = dimensions(requests, links, frames) if dims is None else dims
+    # The groups need who, when, where and how each attempt ended: not every column, for each cause.
+    requests = requests.select("attempt_id", "verdict", "root_cause", "ts", "method", "path")
+    failed = requests.filter(pl.col("verdict") != "ok")
     endpoint = summary.endpoint(pl.col("method"), pl.col("path"))
     causes = failed.group_by("root_cause").len().sort(["len", "root_cause"], descending=[True, False]).head(
         MAX_CAUSES)["root_cause"].to_list()
@@ -184,7 +184,7 @@ def separators(requests: pl.DataFrame, links: pl.DataFrame | None, frames: dict[
             pl.col("gap") >= MIN_SHARE_GAP)
         endpoints = ", ".join(sorted(f["__ep"].unique().to_list())[:3])
         found = []
-        for r in counts.sort("gap", descending=True).iter_rows(named=True):
+        for r in counts.sort(["gap", "dimension", "value"], descending=[True, False, False]).iter_rows(named=True):
             p = fisher_greater(r["a"], nf - r["a"], r["c"], nok - r["c"])
             if p * max(tried, 1) >= ALPHA:
                 continue

@@ -185,6 +185,11 @@ def leading_causes(requests: pl.DataFrame, change_lines: pl.DataFrame,
     return out
 
 
+#: The attempts' columns :func:`summarize` reads.
+_READ = ("attempt_id", "request_id", "ts", "method", "path", "verdict", "verdict_evidence", "root_cause", "rule",
+         "last_attempt", "status_proxy", "status_client")
+
+
 def summarize(requests: pl.DataFrame, change_lines: pl.DataFrame,
               explained: pl.DataFrame | None = None) -> dict[str, Any]:
     """Counts by verdict, cause, endpoint and status over time; first/last failure; longest run; triggers.
@@ -193,6 +198,8 @@ def summarize(requests: pl.DataFrame, change_lines: pl.DataFrame,
     (``trigger``, scoped to the failures that cause explains); ``suspected_trigger`` is the
     dominant cause's. ``explained`` (rule, explanation), when given, words each cause.
     """
+    # The columns a summary reads, alone: the filters and sorts below copy what they keep.
+    requests = requests.select(c for c in _READ if c in requests.columns)
     failed = requests.filter(pl.col("verdict") != "ok")
     logical = requests.filter(pl.col("last_attempt"))
     by_cause = _counts(failed, "root_cause")
