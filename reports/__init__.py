@@ -110,13 +110,15 @@ def renderable(analysis_or_dict: Any) -> dict[str, Any]:
     data = _loaded(text.getvalue())
     frame = a.attempts_frame()
     records = export_frame(frame, a.evidence_frame()) if frame.height else None
-    # One line per record, encoded as the JSON export encodes them.
-    lines = pl.Series([line for piece in (record_pieces(records) if records is not None else [])
-                       for line in piece.rstrip("\n").split("\n")], dtype=pl.String)
-    invisible = bool(data.invisible) or json_lines_have_invisible(lines)
+
+    def lines():  # one per record, encoded as the JSON export encodes them, a piece at a time
+        for piece in record_pieces(records) if records is not None else []:
+            yield pl.Series(piece.rstrip("\n").split("\n"), dtype=pl.String)
+
+    invisible = bool(data.invisible) or any(json_lines_have_invisible(part) for part in lines())
     # Pages escape invisible characters by walking the data (redact.visible_data): give it plain records.
-    data["requests"] = ([json.loads(x) for x in lines] if invisible else model.Records(lines, records)) \
-        if records is not None else []
+    data["requests"] = ([json.loads(x) for part in lines() for x in part] if invisible
+                        else model.Records(records)) if records is not None else []
     data.invisible = invisible
     _check(data, "the data")
     return data

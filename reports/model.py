@@ -217,18 +217,22 @@ def even(items: list[int], k: int) -> list[int]:
 # --------------------------------------------------------------------------------------------- frame
 
 class Records(Sequence):
-    """The requests of an export made in this process, as their JSON text (one record per line, as
-    the export writes them) beside the frame that text was encoded from. A record is decoded when
-    it is read, and kept once read; the whole table is read from the frame (:func:`requests_frame`)
-    while no record has been handed out, which is what keeps a large report fast and small."""
+    """The requests of an export made in this process, as the frame the export encodes them from
+    (:func:`loganalyzer.analysis.export_frame`). A record is encoded and decoded when it is read
+    (the few thousand around it at once, as the export encodes them), and kept once read; the
+    whole table is read from the frame (:func:`requests_frame`) while no record has been handed
+    out, which is what keeps a large report fast and small."""
 
-    def __init__(self, lines: pl.Series, frame: pl.DataFrame):
-        self._lines = lines
+    #: Encoded pieces kept at a time (each :data:`loganalyzer.analysis.JSON_ROWS` records).
+    PIECES_KEPT = 4
+
+    def __init__(self, frame: pl.DataFrame):
         self.frame = frame
         self._decoded: dict[int, Any] = {}
+        self._pieces: dict[int, list[str]] = {}
 
     def __len__(self) -> int:
-        return self._lines.len()
+        return self.frame.height
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
@@ -240,8 +244,20 @@ class Records(Sequence):
             raise IndexError("record index out of range")
         got = self._decoded.get(i)
         if got is None:
-            got = self._decoded[i] = json.loads(self._lines[i])
+            got = self._decoded[i] = json.loads(self._line(i))
         return got
+
+    def _line(self, i: int) -> str:
+        from loganalyzer.analysis import JSON_ROWS
+
+        k = i // JSON_ROWS
+        piece = self._pieces.get(k)
+        if piece is None:
+            if len(self._pieces) >= self.PIECES_KEPT:
+                self._pieces.pop(next(iter(self._pieces)))
+            piece = self._pieces[k] = self.frame.slice(k * JSON_ROWS, JSON_ROWS).write_ndjson().rstrip("\n") \
+                .split("\n")
+        return piece[i - k * JSON_ROWS]
 
     @property
     def untouched(self) -> bool:
