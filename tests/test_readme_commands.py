@@ -20,6 +20,7 @@ def test_the_readme_opens_with_two_commands_and_ci_runs_the_second():
     ci = [line for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
           if line.strip() and not line.startswith("#")]
     assert ci[-1] == commands[1]
+    assert ci == ["set -euo pipefail", commands[1]]  # nothing else: the command, exactly
 
 
 def test_the_test_script_installs_what_the_tests_need():
