@@ -227,3 +227,17 @@ def _renumbered(frame: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
     return frame.join(ids, on="attempt_id").with_columns(pl.col("__new").alias("attempt_id")).drop("__new")
+
+
+def placed(frame: pl.DataFrame, ranges: list[tuple[str, str, int]],
+           extra: dict[str, list[str]] | None = None) -> pl.DataFrame:
+    """``frame`` with its ``file`` (a range's name) and ``line`` (in the range) as the file's own.
+    ``ranges``: (name, path, lines before the range's first) each; ``extra``: more text columns to
+    add, a value per range."""
+    import polars as pl
+
+    table = pl.DataFrame(ranges, schema={"file": pl.String, "__path": pl.String, "__base": pl.Int64}, orient="row")
+    table = table.with_columns(pl.Series(k, v, dtype=pl.String) for k, v in (extra or {}).items())
+    return frame.with_columns(pl.col("file").cast(pl.String)).join(table, on="file", how="left").with_columns(
+        pl.coalesce(pl.col("__path"), pl.col("file")).alias("file"),
+        (pl.col("line") + pl.col("__base").fill_null(0)).alias("line")).drop("__path", "__base")

@@ -248,7 +248,7 @@ class _Run:
         attempts = self._kept(attempts, since, until)
         ids = attempts.select("attempt_id")
         self.attempts.append(attempts.with_columns(pl.col(_REPEATED_ATTEMPT).cast(pl.Categorical)))
-        self.evidence.append(_placed(evidence.join(ids, on="attempt_id", how="semi"), table)
+        self.evidence.append(batching.placed(evidence.join(ids, on="attempt_id", how="semi"), table)
                              .with_columns(pl.col(_REPEATED_EVIDENCE).cast(pl.Categorical)))
         self.held += self.attempts[-1].estimated_size() + self.evidence[-1].estimated_size()
         if dims is not None and dims.height:
@@ -275,10 +275,10 @@ class _Run:
                     kind = ev["source"][0]
                     room = 2000 - self.event_rows.get(kind, 0)
                     if room > 0:
-                        self.events.setdefault(kind, []).append(_placed(ev.head(room), table))
+                        self.events.setdefault(kind, []).append(batching.placed(ev.head(room), table))
                         self.event_rows[kind] = self.event_rows.get(kind, 0) + min(room, ev.height)
             if sm.changes.height:
-                self.changes.append(_placed(sm.changes, table))
+                self.changes.append(batching.placed(sm.changes, table))
             if len(sm.rejects) and sum(len(r) for r in self.rejects) < scanwork.REJECT_SAMPLE:
                 self.rejects.append(sm.rejects.assign(file=spec.path, line=sm.rejects["line"] + spec.first_line - 1))
             self.notes.extend(n for n in st.notes if n not in self.notes)
@@ -378,14 +378,6 @@ _REPEATED_EVIDENCE = ["file", "kind", "role", "link", "level"]
 def _span(seconds: float) -> str:
     return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min" if seconds >= 60 else \
         f"{seconds:g} s"
-
-
-def _placed(frame: pl.DataFrame, table: list[tuple[str, str, int]]) -> pl.DataFrame:
-    """``frame`` with its ``file`` (a range's name) and ``line`` (in the range) as the file's own."""
-    t = pl.DataFrame(table, schema={"file": pl.String, "__path": pl.String, "__base": pl.Int64}, orient="row")
-    return frame.with_columns(pl.col("file").cast(pl.String)).join(t, on="file", how="left").with_columns(
-        pl.coalesce(pl.col("__path"), pl.col("file")).alias("file"),
-        (pl.col("line") + pl.col("__base").fill_null(0)).alias("line")).drop("__path", "__base")
 
 
 def _stats(files: list[str], seen: dict[str, dict[str, Any]]) -> pd.DataFrame:

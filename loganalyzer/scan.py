@@ -652,12 +652,9 @@ def _map_evidence(evidence: pl.DataFrame, ranges: list[tuple[str, str, str, int]
 
     from loganalyzer import analysis
 
-    table = pl.DataFrame(ranges, schema={"file": pl.String, "__path": pl.String, "identity": pl.String,
-                                         "__base": pl.Int64}, orient="row")
-    return evidence.join(table, on="file", how="left").with_columns(
-        pl.coalesce(pl.col("__path"), pl.col("file")).alias("file"),
-        (pl.col("line") + pl.col("__base").fill_null(0)).alias("line"),
-        analysis.iso(pl.col("ts")).alias("ts")).drop("__path", "__base")
+    mapped = batching.placed(evidence, [(name, path, base) for name, path, _, base in ranges],
+                             {"identity": [identity for _, _, identity, _ in ranges]})
+    return mapped.with_columns(analysis.iso(pl.col("ts")).alias("ts"))
 
 
 def _finish_run(db, cfg: ScanConfig, run_id: int, r: ScanResult, night: _Night) -> None:
