@@ -298,8 +298,13 @@ def requests_json(frame: pl.DataFrame, ev: pl.DataFrame) -> Iterator[str]:
 def record_pieces(records: pl.DataFrame) -> Iterator[str]:
     """The export's records (:func:`export_frame`) as NDJSON text, one object per line, a few
     thousand at a time. The NDJSON writer is twice as fast as write_json and writes the same objects."""
-    for start in range(0, records.height, JSON_ROWS):
-        yield records.slice(start, JSON_ROWS).write_ndjson()
+    for k in range(-(-records.height // JSON_ROWS)):
+        yield record_piece(records, k)
+
+
+def record_piece(records: pl.DataFrame, k: int) -> str:
+    """Piece ``k`` of :func:`record_pieces`: records ``k * JSON_ROWS`` on, as NDJSON."""
+    return records.slice(k * JSON_ROWS, JSON_ROWS).write_ndjson()
 
 
 def _quoted(file: str, lines: pl.Series, got: dict[int, str], span: int) -> pl.DataFrame:

@@ -76,8 +76,8 @@ def decide(specs: list[scanwork.RangeSpec], ruleset: diagnose.RuleSet, stage: Pa
             zones[heads[spec.name]] = spec.zone
         if spec.encoding:
             enc[heads[spec.name]] = spec.encoding
-    logs = load(list(heads.values()), as_=as_, tz=zones, encoding=enc, config=specs[0].settings_file if specs
-                else settings_file, formats=specs[0].formats if specs else (), max_memory="none")
+    logs = load(list(heads.values()), as_=as_, tz=zones, encoding=enc, config=settings_file,
+                formats=specs[0].formats if specs else (), max_memory="none")
     rows = {r["file"]: r for r in logs.stats.to_dict("records")}
     out = []
     for spec in specs:

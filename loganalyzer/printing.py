@@ -192,7 +192,7 @@ def print_analysis(a: analysis_mod.Analysis, evidence_per_cause: int = 1, roots:
         ev = ev.filter(pl.col("attempt_id").is_in(firsts.implode())).to_pandas()
         cited = []
         for c in a.causes().itertuples():
-            mine = req[(req["root_cause"] == c.root_cause) & (req["verdict"] != "ok")]
+            mine = req[req["root_cause"] == c.root_cause]
             top = mine["root_cause_detail"].dropna().value_counts()
             detail = f" ({top.index[0]})" if len(top) else ""
             verdict = mine["verdict"].mode()

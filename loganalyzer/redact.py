@@ -215,6 +215,16 @@ def json_has_invisible(text: str) -> bool:
     return json_lines_have_invisible(pl.Series([text], dtype=pl.String))
 
 
+def frames_have_invisible(*frames: pl.DataFrame) -> bool:
+    """Whether a text column of ``frames`` holds a character :func:`printable` would show as an escape
+    (what :func:`json_lines_have_invisible` finds in their JSON text, without encoding it)."""
+    for df in frames:
+        for name, dtype in df.schema.items():
+            if dtype in (pl.String, pl.Categorical) and df[name].cast(pl.String).str.contains(_CONTROL_PL).any():
+                return True
+    return False
+
+
 def json_lines_have_invisible(lines: pl.Series) -> bool:
     """:func:`json_has_invisible` of JSON texts (lines of NDJSON, say), searched one by one."""
     return bool(lines.str.contains(_CONTROL_PL + "|" + _ESCAPED_CONTROL).any())

@@ -98,27 +98,21 @@ def renderable(analysis_or_dict: Any) -> dict[str, Any]:
         return export(analysis_or_dict)
     import io
 
-    import polars as pl
-
     from loganalyzer.analysis import export_frame, record_pieces
     from loganalyzer.outputs import write_json
-    from loganalyzer.redact import json_lines_have_invisible
+    from loganalyzer.redact import frames_have_invisible
 
     a = analysis_or_dict
     text = io.StringIO()
     write_json(a.to_dict(requests=False), text)
     data = _loaded(text.getvalue())
-    frame = a.attempts_frame()
-    records = export_frame(frame, a.evidence_frame()) if frame.height else None
-
-    def lines():  # one per record, encoded as the JSON export encodes them, a piece at a time
-        for piece in record_pieces(records) if records is not None else []:
-            yield pl.Series(piece.rstrip("\n").split("\n"), dtype=pl.String)
-
-    invisible = bool(data.invisible) or any(json_lines_have_invisible(part) for part in lines())
+    frame, evidence = a.attempts_frame(), a.evidence_frame()
+    records = export_frame(frame, evidence) if frame.height else None
+    # The records' text is the frames' text: searched there, not in the JSON encoded from it.
+    invisible = bool(data.invisible) or frames_have_invisible(frame, evidence)
     # Pages escape invisible characters by walking the data (redact.visible_data): give it plain records.
-    data["requests"] = ([json.loads(x) for part in lines() for x in part] if invisible
-                        else model.Records(records)) if records is not None else []
+    data["requests"] = ([json.loads(x) for piece in record_pieces(records) for x in piece.rstrip("\n").split("\n")]
+                        if invisible else model.Records(records)) if records is not None else []
     data.invisible = invisible
     _check(data, "the data")
     return data

@@ -248,15 +248,14 @@ class Records(Sequence):
         return got
 
     def _line(self, i: int) -> str:
-        from loganalyzer.analysis import JSON_ROWS
+        from loganalyzer.analysis import JSON_ROWS, record_piece
 
         k = i // JSON_ROWS
         piece = self._pieces.get(k)
         if piece is None:
             if len(self._pieces) >= self.PIECES_KEPT:
                 self._pieces.pop(next(iter(self._pieces)))
-            piece = self._pieces[k] = self.frame.slice(k * JSON_ROWS, JSON_ROWS).write_ndjson().rstrip("\n") \
-                .split("\n")
+            piece = self._pieces[k] = record_piece(self.frame, k).rstrip("\n").split("\n")
         return piece[i - k * JSON_ROWS]
 
     @property
