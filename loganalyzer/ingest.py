@@ -956,6 +956,8 @@ def parse_files(
 
     Each chunk is counted, and with ``out`` its entries (inside the ``since``/``until`` window) are
     written as they come, every kind in one table in file order (.parquet, .csv or .jsonl).
+    Without ``out`` only what the counts need is read from each line: whether it is an entry, a
+    continuation or a reject (and why), and its time; no other field is extracted.
     Peak memory is a few chunks, whatever the size of the logs; files of several formats and
     compose captures are the exception (each is parsed whole).
     """
@@ -977,7 +979,8 @@ def parse_files(
     try:
         for src in chosen:
             tallies: dict[int, tuple[_Source, _Tally]] = {}
-            for part, result in _stream(src, compiled, opts, notes):
+            # Without an output only counts and times are shown: nothing else is extracted.
+            for part, result in _stream(src, compiled, opts, notes, counting=writer is None):
                 _, tally = tallies.setdefault(id(part), (part, _Tally()))
                 tally.add(result)
                 rejected += result.rejected
@@ -1025,9 +1028,11 @@ def _charged(chunks: Iterator[pl.Series], src: _Source, budget: budget_mod.Budge
         yield chunk
 
 
-def _stream(src: _Source, compiled: list[Compiled], opts: Options, notes: list[str]
+def _stream(src: _Source, compiled: list[Compiled], opts: Options, notes: list[str], counting: bool = False
             ) -> Iterator[tuple[_Source, engine.ParseResult]]:
-    """The results of one file as they are parsed: chunk by chunk, or whole (mixed files, compose)."""
+    """The results of one file as they are parsed: chunk by chunk, or whole (mixed files, compose).
+
+    ``counting``: entries hold their line and time only (:func:`engine.counting`)."""
     if (whole := _whole_file(src)) is not None:
         yield src, whole
         return
@@ -1039,7 +1044,8 @@ def _stream(src: _Source, compiled: list[Compiled], opts: Options, notes: list[s
         elif src.wrapper:
             yield src, _parse_wrapped(src, chunks)
         else:
-            for result in engine.iter_parse(chunks, src.fmt, src.zone):
+            fmt = engine.counting(src.fmt) if counting else src.fmt
+            for result in engine.iter_parse(chunks, fmt, src.zone):
                 yield src, result
     except sources.ReadError as exc:
         raise LoadError(str(exc)) from exc

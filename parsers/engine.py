@@ -173,6 +173,7 @@ def _parse_frame(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResu
     if df.height == 0:
         empty = pl.DataFrame(schema={"line": pl.Int64, "ts": pl.Datetime("ns", "UTC"), "level": pl.String,
                                      "request_id": pl.String, "message": pl.String})
+        empty = empty.select("line", "ts") if fmt.counting else empty
         return ParseResult(empty, pl.DataFrame(schema={"line": pl.Int64, "text": pl.String, "reason": pl.String}),
                            0, 0, False)
     if fmt.regex is None:
@@ -190,9 +191,11 @@ def _parse_frame(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResu
     is_start = pl.col(_TIME_TEXT).is_not_null()
     good = is_start & pl.col("ts").is_not_null()
     if mode == "none":
-        # One pass over the lines saves a check per column when nothing is escaped (the usual case).
-        escapes = fmt.definition.syntax != "nginx" or bool(df["text"].str.contains("\\", literal=True).any())
-        lf = _type_columns(lf, fmt, split=presplit is None, escapes=escapes).with_columns(good.alias("_good"))
+        if not fmt.counting:
+            # One pass over the lines saves a check per column when nothing is escaped (the usual case).
+            escapes = fmt.definition.syntax != "nginx" or bool(df["text"].str.contains("\\", literal=True).any())
+            lf = _type_columns(lf, fmt, split=presplit is None, escapes=escapes)
+        lf = lf.with_columns(good.alias("_good"))
     df = lf.collect()
     df, assumed = _repair_ts(df, fmt, zone)
     blank = pl.col("text").str.strip_chars() == ""
@@ -207,6 +210,8 @@ def _parse_frame(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResu
         )
         rejects = bad.select("line", "text", reason.alias("reason"))
         entries = df.filter(pl.col("_good")) if bad.height else df
+        if fmt.counting:
+            return ParseResult(entries.select("line", "ts"), rejects, df.height, 0, assumed)
         entries = entries.drop("_good")
         continuation = 0
     else:
@@ -231,6 +236,9 @@ def _parse_frame(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResu
         df = df.with_columns(_kind=kind).with_columns(_reason=pl.when(pl.col("_kind") == "reject").then(reason))
         rejects = df.filter(pl.col("_kind") == "reject").select("line", "text", pl.col("_reason").alias("reason"))
         entries = df.filter(pl.col("_kind") == "entry")
+        if fmt.counting:
+            continuation = df.select((pl.col("_kind") == "cont").sum()).item()
+            return ParseResult(entries.select("line", "ts"), rejects, df.height, continuation, assumed)
         cont = df.filter(pl.col("_kind") == "cont").select("_entry", "line", "text")
         continuation = cont.height
         entries = _attach_continuations(entries, cont, mode)
@@ -241,6 +249,40 @@ def _parse_frame(df: pl.DataFrame, fmt: Compiled, zone: str | None) -> ParseResu
         entries = _type_columns(entries, fmt)
     entries = _post_process(entries, fmt)
     return ParseResult(entries, rejects, df.height, continuation, assumed)
+
+
+_GROUP = re.compile(r"(?<!\\)\(\?P<(\w+)>")
+
+
+#: id -> (format, its counting form); the format is held so that its id stays its own.
+_COUNTING: dict[int, tuple[Compiled, Compiled]] = {}
+
+
+def _counting(fmt: Compiled) -> Compiled:
+    # msecs (Python logging's %(msecs)d) is part of the time when the layout's time lacks them.
+    names = {n for n, _ in time_columns(fmt)} | ({"msecs"} & set(fmt.columns))
+    regex = _GROUP.sub(lambda m: m.group(0) if m.group(1) in names else "(?:", fmt.regex)
+    # What the regex engine reads back is the check: exactly the time groups, or the format as it is.
+    groups = pl.Series([""], dtype=pl.String).str.extract_groups(regex).struct.fields
+    if sorted(groups) != sorted(names):
+        return fmt
+    columns = {n: c for n, c in fmt.columns.items() if n in names}
+    return Compiled(fmt.definition, regex, columns, [], fmt.zone, counting=True)
+
+
+def counting(fmt: Compiled) -> Compiled:
+    """``fmt`` reduced to what counting its lines needs: the regex captures the time fields only.
+
+    It matches the same lines as ``fmt``, so a parse with it finds the same entries, continuation
+    lines and rejects (with the same reasons), but its entries hold ``line`` and ``ts`` only:
+    nothing else is extracted, typed or derived, and continuation lines are counted, not joined.
+    A JSON format, or one whose groups cannot be told apart, is returned as it is.
+    """
+    if fmt.regex is None or fmt.counting or not time_columns(fmt):
+        return fmt
+    if (held := _COUNTING.get(id(fmt))) is None:
+        held = _COUNTING[id(fmt)] = (fmt, _counting(fmt))
+    return held[1]
 
 
 def parse_many(parts: list[pl.Series], fmt: Compiled, zone: str | None) -> list[ParseResult]:

@@ -162,6 +162,9 @@ class Compiled:
     columns: dict[str, Capture]
     derives: list[tuple[str, str]]
     zone: str | None  # zone named by the layout itself (logback %d{..., Zone}) or the definition
+    #: Reduced to its time fields (:func:`loganalyzer.parsers.engine.counting`): entries hold only
+    #: ``line`` and ``ts``.
+    counting: bool = False
 
     @property
     def name(self) -> str:

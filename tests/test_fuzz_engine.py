@@ -110,6 +110,33 @@ def test_any_lines_through_any_format(fmt, lines):
     check_accounting(result, len(lines))
 
 
+def _same_count(full: engine.ParseResult, counted: engine.ParseResult) -> None:
+    assert (counted.lines, counted.parsed, counted.continuation, counted.rejected, counted.zone_assumed) == \
+        (full.lines, full.parsed, full.continuation, full.rejected, full.zone_assumed)
+    assert counted.entries.columns == ["line", "ts"] or counted.entries.columns == full.entries.columns  # JSON
+    assert counted.entries.equals(full.entries.select(counted.entries.columns))
+    assert counted.rejects.equals(full.rejects)
+
+
+@budget(60)
+@given(fmt=st.sampled_from(range(len(formats()))), lines=lines_st)
+def test_a_counting_parse_finds_what_the_full_parse_finds(fmt, lines):
+    """The counting form of every format (what ``parse`` without an output runs): the same entries'
+    lines and times, continuation lines and rejects, with their reasons, as the format itself."""
+    series = pl.Series("text", lines, dtype=pl.String)
+    _same_count(engine.parse(series, formats()[fmt], "UTC"), engine.parse(series, engine.counting(formats()[fmt]), "UTC"))
+
+
+def test_every_sample_line_counts_as_the_full_parse_reads_it():
+    """Each format's own sample lines (a stack trace among them) through both forms."""
+    for fmt in formats():
+        lines = [ln for d in builtin_definitions() for s in d.samples for ln in s["line"].split("\n")]
+        series = pl.Series("text", lines, dtype=pl.String)
+        counted = engine.counting(fmt)
+        assert counted.counting == (fmt.regex is not None), fmt.name
+        _same_count(engine.parse(series, fmt, None), engine.parse(series, counted, None))
+
+
 @budget(25)
 @given(lines=lines_st, cut=st.integers(1, 7))
 def test_mixed_layouts_are_split_and_accounted(lines, cut):
