@@ -454,7 +454,8 @@ def analyze_logs(logs: Logs, ruleset: diagnose.RuleSet, redact_secrets: bool = T
     """
     frames = logs.polars
     progress.stage("linking requests")
-    corr = correlate.correlate(frames, ruleset.nginx_messages, clock_correction, offsets, logs.window)
+    corr = correlate.correlate(frames, ruleset.nginx_messages, clock_correction, offsets, logs.window,
+                               held=logs.held)
     notes = [o.describe() for o in corr.offsets if o.applied]
     notes += _beyond_pad(logs, corr.offsets)
     if corr.attempts.height == 0:

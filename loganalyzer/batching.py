@@ -117,12 +117,14 @@ class Batch:
     horizon: datetime | None  # the attempts kept start before it (None: all)
     windows: list[scanwork.WindowResult]
     carries: list[tuple[bytes, int]]  # per range: the lines carried to the next batch, and the first's number
+    held: frozenset[str] = frozenset()  # the kinds found entries of, in this batch and those before
 
 
 def run(specs: list[scanwork.RangeSpec], ruleset: diagnose.RuleSet, offsets: list[correlate.ClockOffset], *,
         window_s: float, overlap_s: float, hold_s: float, horizon_prev: datetime | None,
         last_horizon: Callable[[datetime], datetime | None], ex, redact_secrets: bool,
-        expiry: list[tuple[str, str]] = (), full: bool = False, group: int = 0) -> Batch:
+        expiry: list[tuple[str, str]] = (), full: bool = False, group: int = 0,
+        held: frozenset[str] | None = None) -> Batch:
     """Parse ``specs`` (one range per file) and correlate and diagnose the windows they cover.
 
     ``horizon_prev``: where the previous batch's kept attempts ended. ``last_horizon(newest)``:
@@ -130,7 +132,8 @@ def run(specs: list[scanwork.RangeSpec], ruleset: diagnose.RuleSet, offsets: lis
     attempt and the dimensions :mod:`loganalyzer.differences` compares (a bounded analysis's export
     needs them; the scan keeps failures only). ``group``: consecutive windows are analysed as one
     while they hold no more than this many entries together (0: each on its own); a window's cost
-    is mostly fixed, and a batch of sparse logs may touch hundreds.
+    is mostly fixed, and a batch of sparse logs may touch hundreds. ``held``: the kinds earlier
+    batches found entries of (this batch's are added to them).
     """
     from loganalyzer import scanwork
 
@@ -141,6 +144,10 @@ def run(specs: list[scanwork.RangeSpec], ruleset: diagnose.RuleSet, offsets: lis
     timed = [st for st in stats if st.lo is not None]
     horizon = None
     results = []
+    # A window sees the kinds of its own lines; the run's logs may hold others (in other windows,
+    # or in a file whose kind is known and whose lines come in a later batch).
+    held = frozenset(k for st in stats if st.parsed for k in st.kinds) | frozenset(s.kind for s in specs if s.kind) \
+        | (held or frozenset())
     if timed:
         newest = max(st.hi for st in timed)
         if more:  # the files with more to read limit the batch: their next lines are later than these
@@ -168,14 +175,14 @@ def run(specs: list[scanwork.RangeSpec], ruleset: diagnose.RuleSet, offsets: lis
                      if st.lo is not None and st.lo - pad <= b and st.hi + pad >= a]
             if parts:
                 results.append(ex.submit(scanwork.window, parts, ruleset, offsets, keep_from, keep_until,
-                                         first_window and horizon_prev is None, redact_secrets, full))
+                                         first_window and horizon_prev is None, redact_secrets, full, held))
                 first_window = False
     windows = ex.gather(results)
     carries = [(b"", 0)] * len(specs)
     if horizon is not None:
         cut = horizon - timedelta(seconds=overlap_s)
         carries = ex.gather([ex.submit(scanwork.carry_of, f, cut) for f in futures])
-    return Batch(futures, stats, more, horizon, windows, carries)
+    return Batch(futures, stats, more, horizon, windows, carries, held)
 
 
 def _runs(counts: dict[int, int], group: int) -> list[tuple[int, int]]:

@@ -174,6 +174,7 @@ class _Run:
         """Every batch of ``specs`` (``total``: the bytes of all the files, as guessed)."""
         ex = batching.InProcess()
         horizon = None
+        kinds: frozenset[str] = frozenset()  # the kinds of entries read so far
         while specs:
             self.batches += 1
             specs = [replace(s, name=f"{self.batches:04d}-{n:05d}-{Path(s.path).name}") for n, s in enumerate(specs)]
@@ -181,7 +182,8 @@ class _Run:
             batch = batching.run(specs, self.ruleset, self.offsets, window_s=self.window_s,
                                  overlap_s=self.overlap_s, hold_s=self.hold_s,
                                  horizon_prev=horizon, last_horizon=lambda _newest: None, ex=ex,
-                                 redact_secrets=self.redacted, full=True, group=self.group)
+                                 redact_secrets=self.redacted, full=True, group=self.group, held=kinds)
+            kinds = batch.held
             self._add(specs, batch, ex, since, until)
             horizon = batch.horizon
             if not batch.more:

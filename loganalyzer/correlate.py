@@ -19,6 +19,7 @@ on time; the nginx error log, on its access log's clock, is off by a whole zone 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -280,7 +281,8 @@ def match_in_order(left: pl.DataFrame, right: pl.DataFrame, key: str, left_order
 
 def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, str, int]],
               clock_correction: bool = True, given_offsets: list[ClockOffset] | None = None,
-              within: tuple[datetime | None, datetime | None] | None = None) -> Correlation:
+              within: tuple[datetime | None, datetime | None] | None = None,
+              held: Collection[str] | None = None) -> Correlation:
     """Build attempts from parsed frames (``{"vac": df, "nginx_access": df, ...}``).
 
     ``clock_correction=False`` measures and reports clock offsets but compares times as logged.
@@ -294,6 +296,11 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     ``within``: a time window (from, to) on the reference clock. Offsets are measured on everything given; then
     only entries within ``WINDOW_MARGIN_S`` of the window are linked (the caller keeps the attempts
     that start inside it).
+
+    ``held``: the kinds the logs hold entries of, when ``frames`` are a time window of them (a
+    batch's or a scan's); by default those ``frames`` hold. When they hold the upstream's log alone,
+    its requests are the attempts; a window of upstream lines in logs with the proxy's access log or
+    the client's has none.
     """
     frames = {k: v if v.schema["ts"] == _NS else v.with_columns(pl.col("ts").cast(_NS)) for k, v in frames.items()
               if v.height}
@@ -394,7 +401,9 @@ def correlate(frames: dict[str, pl.DataFrame], nginx_classes: list[tuple[str, st
     has_duration = have_access and bool((access["request_time"] > 0).any())
     times = ("send", "start") if has_duration else ("done", "end")
     attempts, links = _pair_client_and_proxy(vac, access, access_ids, window, times, proxy_kind)
-    if attempts.height == 0 and crm.height:
+    # The error log counts here only in its own lines: most of its lines tell of no request.
+    tellers = {"nginx_access", "vac"}
+    if attempts.height == 0 and crm.height and not tellers & set(frames if held is None else held):
         # Only the upstream's log: the requests it handled are the attempts it tells of.
         attempts, links = upstream_attempts(crm)
         return Correlation(_logical_requests(attempts), links, offsets)

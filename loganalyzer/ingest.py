@@ -222,6 +222,11 @@ class Logs(Mapping[str, "pd.DataFrame"]):
     def __iter__(self) -> Iterator[str]:
         return iter(self.polars)
 
+    @property
+    def held(self) -> frozenset[str]:
+        """The kinds these logs hold entries of (a time window of logs names those of the whole)."""
+        return frozenset(k for k, df in self.polars.items() if df.height)
+
     def __len__(self) -> int:
         return len(self.polars)
 

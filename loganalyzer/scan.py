@@ -507,6 +507,7 @@ class _Night:
         self.expiry: dict[str, datetime] = {}
         self.notes: list[str] = []
         self.files: dict[str, dict[str, Any]] = {}
+        self.kinds: frozenset[str] = frozenset()  # the kinds of entries the run's batches found
         self.held = 0
         self.last_pieces: list[cursors.Piece] = []
         self.batches = 0
@@ -566,7 +567,8 @@ def _batch(cfg: ScanConfig, db, run_id: int, night: _Night, plans: list, by_sour
     batch = batching.run(specs, ruleset, night.offsets, window_s=cfg.window_s, overlap_s=cfg.overlap_s,
                          hold_s=cfg.hold_s, horizon_prev=night.horizon,
                          last_horizon=lambda newest: _horizon(newest, cfg, complete, wall),
-                         ex=ex, redact_secrets=redact_secrets, expiry=expiry_patterns())
+                         ex=ex, redact_secrets=redact_secrets, expiry=expiry_patterns(), held=night.kinds)
+    night.kinds = batch.held
     stats, more, horizon, carries = batch.stats, batch.more, batch.horizon, batch.carries
     for k in ("parsed", "rejected", "unread"):
         night.lines[k] += sum(getattr(st, k) for st in stats)

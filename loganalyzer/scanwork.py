@@ -270,9 +270,11 @@ def analyze_window(logs: Logs, ruleset: diagnose.RuleSet, offsets: list[correlat
 
 
 def window(parts: list[Partition | None], ruleset, offsets: list, keep_from: datetime | None,
-           keep_until: datetime | None, nulls: bool, redact_secrets: bool, full: bool = False):
+           keep_until: datetime | None, nulls: bool, redact_secrets: bool, full: bool = False,
+           held: frozenset[str] | None = None):
     """Correlate and diagnose one window from its partitions; the attempts it keeps, with evidence.
-    ``ruleset``: the run's rules, loaded once by the client (a window never reads rule files)."""
+    ``ruleset``: the run's rules, loaded once by the client (a window never reads rule files).
+    ``held``: the kinds the run's logs hold entries of (by default, those of the window)."""
     parts = [p for p in parts if p is not None]
     if not parts:
         return WindowResult(schema.empty(schema.ATTEMPT), schema.empty(schema.EVIDENCE), offsets)
@@ -282,18 +284,24 @@ def window(parts: list[Partition | None], ruleset, offsets: list, keep_from: dat
             by_kind.setdefault(kind, []).append(df)
     frames = {k: pl.concat(v, how="diagonal_relaxed") for k, v in by_kind.items()}
     stats = pd.DataFrame([p.stats_row for p in parts])
-    logs = HeldLogs(frames, stats, parts)
+    logs = HeldLogs(frames, stats, parts, held)
     return analyze_window(logs, ruleset, offsets, redact_secrets, full).keep(keep_from, keep_until, nulls)
 
 
 class HeldLogs(Logs):
     """Parsed logs whose lines' text comes from the bytes each partition carries, not from files."""
 
-    def __init__(self, frames: dict[str, pl.DataFrame], stats: pd.DataFrame, parts: list[Partition]):
+    def __init__(self, frames: dict[str, pl.DataFrame], stats: pd.DataFrame, parts: list[Partition],
+                 held: frozenset[str] | None = None):
         super().__init__(frames, pd.DataFrame({"file": [], "line": [], "kind": [], "text": [], "reason": []}),
                          stats, [])
         self._parts = parts
+        self._held = held
         self._ends: dict[int, np.ndarray] = {}  # per partition: its line ends, found once
+
+    @property
+    def held(self) -> frozenset[str]:
+        return super().held if self._held is None else self._held
 
     def text_of(self, file: str, lines, span: int = 1) -> dict[int, str]:
         out: dict[int, str] = {}

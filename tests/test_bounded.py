@@ -8,14 +8,17 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 import loganalyzer
-from loganalyzer import bounded, diagnose, errors
+from loganalyzer import bounded, correlate, diagnose, errors
 from loganalyzer.errors import ExitStatus
 from tests.conftest import SAMPLES
+
+DATA = Path(__file__).resolve().parent / "data"
 
 INCIDENTS = sorted(p.parent for p in SAMPLES.glob("*/logs") if p.is_dir()) + \
     sorted(p.parent for p in (SAMPLES / "matrix").glob("*/logs"))
@@ -57,6 +60,27 @@ def test_small_batches_and_windows_give_the_whole_analysis(incident, ruleset):
     assert counts(part) == counts(whole)
     assert [(c["root_cause"], c["attempts"]) for c in p["causes"]] == [(c["root_cause"], c["attempts"])
                                                                        for c in w["causes"]]
+
+
+def test_windows_of_upstream_lines_alone_give_no_attempts_when_the_run_has_the_proxys_log(ruleset):
+    """The CRM's clock 8 h off and unmeasured: its lines fall in windows of their own. Those windows
+    are not "only the upstream's log" (the run has the proxy's and the client's): no attempts come
+    of them, as none come of those lines in a whole analysis."""
+    logs = DATA / "unmeasured-crm-clock" / "logs"
+    whole = loganalyzer.analyze(logs)
+    assert not any(o["applied"] for o in whole.to_dict(requests=False)["clock_offsets"] if o["source"] == "crm")
+    size = sum(f.stat().st_size for f in logs.iterdir())
+    part = bounded.analyze([logs], ruleset, why="test", batch=size // 5, window_s=10, overlap_s=5, group=0)
+    assert attempts(part).equals(attempts(whole))
+    assert len(part.requests) == len(whole.requests)
+
+
+def test_a_window_of_upstream_lines_is_attempts_only_when_the_logs_hold_nothing_else():
+    crm = loganalyzer.load(SAMPLES / "mixed-faults" / "logs" / "crm.log").polars
+    classes = diagnose.load_rules([]).nginx_messages
+    assert correlate.correlate(crm, classes).attempts.height > 0  # the upstream's log alone
+    assert correlate.correlate(crm, classes, held={"crm"}).attempts.height > 0
+    assert correlate.correlate(crm, classes, held={"crm", "nginx_access"}).attempts.height == 0
 
 
 def test_the_requests_keep_their_evidence_and_unique_names_across_windows(ruleset):
