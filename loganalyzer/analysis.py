@@ -286,11 +286,13 @@ def requests_json(frame: pl.DataFrame, ev: pl.DataFrame) -> Iterator[str]:
         return
     # A few thousand records at a time, each with its own evidence: the export's text columns and
     # lists are made for one piece at a time, not held for every attempt at once.
+    # Each evidence line's piece is found once (a number per line); a piece's lines are then taken
+    # when it is written, so the evidence is never copied whole (it is most of the export's text).
     chunk = (pl.int_range(pl.len(), dtype=pl.Int64) // JSON_ROWS).alias("__chunk")
-    parts = ev.join(frame.select("attempt_id", chunk), on="attempt_id").partition_by(
-        "__chunk", as_dict=True, include_key=False, maintain_order=True) if ev.height else {}
+    piece_of = ev.select("attempt_id").join(frame.select("attempt_id", chunk), on="attempt_id", how="left",
+                                            maintain_order="left")["__chunk"]
     for i, start in enumerate(range(0, frame.height, JSON_ROWS)):
-        piece = export_frame(frame.slice(start, JSON_ROWS), parts.get((i,), ev.head(0))).write_ndjson()
+        piece = export_frame(frame.slice(start, JSON_ROWS), ev.filter(piece_of == i)).write_ndjson()
         # A newline is never inside a record (JSON escapes it): the separators are all there is to change.
         yield piece.rstrip("\n").replace("\n", ",")
 
