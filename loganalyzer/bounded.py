@@ -7,7 +7,8 @@ budget) and each batch's time is cut into windows, correlated and diagnosed with
 entries for :data:`OVERLAP_S` seconds around them (:mod:`loganalyzer.batching`, as the nightly
 scan does); what the batches leave is all the export needs, kept as it goes:
 
-- every attempt, with its evidence and the dimensions :mod:`loganalyzer.differences` compares;
+- every attempt, with its evidence and the dimensions :mod:`loganalyzer.differences` compares
+  (on disk between batches, in the run's temporary folder, and read back once all are in);
 - per source, entries per second and class, and its first notable entries (the timeline);
 - the change lines, the first rejected lines, and per file its counts and time range.
 
@@ -58,9 +59,13 @@ MIN_BATCH = 4 << 20
 #: 9 MB batches and 1.3 GB for 56 MB ones on the benchmark's incident.
 FLOOR = 250 << 20
 BATCH_PER_BYTE = 22
-#: The share of the budget the first batch leaves for the attempts; after it, the attempts the logs
-#: will keep are foreseen from the first batch's, and the batches take what they leave.
-ATTEMPTS_SHARE = 0.4
+#: The peak of the last step (the kept attempts, evidence and dimensions read back as one, typed,
+#: summarised and exported, above the floor and what the allocator kept of the batches) per byte
+#: they took as the batches kept them: 2.74 on the benchmark's 1 GB incident (667 MiB kept, a
+#: 2,077 MiB peak). Between batches they wait on disk, so the batches have the budget to themselves;
+#: the attempts the logs will keep are foreseen from the first batch's, and refused when this step
+#: would not fit.
+FINAL_PER_KEPT = 2.8
 #: A compressed file's text, per byte of it, as guessed before it is read.
 ARCHIVE_RATIO = 8
 
@@ -69,7 +74,7 @@ def batch_bytes(limit: int | None) -> int:
     """The log text one batch reads, so that its peak fits the budget's share for batches."""
     if limit is None:
         return MAX_BATCH
-    room = limit * (1 - ATTEMPTS_SHARE) - FLOOR
+    room = limit - FLOOR
     return int(max(MIN_BATCH, min(MAX_BATCH, room / BATCH_PER_BYTE)))
 
 
@@ -104,7 +109,8 @@ def analyze(paths: Iterable[str | Path], ruleset: diagnose.RuleSet, *, tz: Mappi
             overlap_s: float = OVERLAP_S, group: int = GROUP_ENTRIES) -> analysis.Analysis:
     """Analyse ``paths`` a batch and a time window at a time (see the module's docstring); options
     as :func:`loganalyzer.analyze`. ``limit``: the memory budget, in bytes (None: none), which sizes
-    the batches; the attempts kept past its share raise :class:`loganalyzer.errors.TooLarge`.
+    the batches; attempts too many for the last step to summarise and export within it raise
+    :class:`loganalyzer.errors.TooLarge` (after the first batch, which foresees them).
     ``why``: what made the analysis bounded, for its notes. ``batch`` (bytes of log text read at
     once, shared among the files; default from ``limit``), ``window_s``, ``overlap_s`` and ``group``
     (:func:`loganalyzer.batching.run`): the batches and windows."""
@@ -125,13 +131,48 @@ def analyze(paths: Iterable[str | Path], ruleset: diagnose.RuleSet, *, tz: Mappi
         zones = {k: v for k, v in opts.tz.items() if k in ingest.KINDS or k == "*"}
         codecs = {k: v for k, v in opts.encoding.items() if k in ingest.KINDS or k == "*"}
         specs, offsets = batching.decide(specs, ruleset, stage, settings_file, clock_correction, zones, codecs)
-        run = _Run(files, ruleset, offsets or [], redact_secrets, limit, window_s, overlap_s, group, each)
+        run = _Run(files, ruleset, offsets or [], redact_secrets, limit, window_s, overlap_s, group, each,
+                   _Spill(stage / "kept"))
         run.read(specs, since_w, until_w, _total(files))
+        if settings.source:
+            notes.insert(0, f"settings read from {settings.source}")
+        return run.result(notes, why, run.each)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    if settings.source:
-        notes.insert(0, f"settings read from {settings.source}")
-    return run.result(notes, why, run.each)
+
+
+class _Spill:
+    """Frames kept between batches, on disk (Arrow IPC files, categories and all) until read back."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.files: dict[str, list[Path]] = {}
+
+    def add(self, name: str, df: pl.DataFrame) -> None:
+        files = self.files.setdefault(name, [])
+        path = self.folder / f"{name}-{len(files):05d}.arrow"
+        try:
+            self.folder.mkdir(exist_ok=True)
+            df.write_ipc(path, compression="lz4")
+        except OSError as exc:
+            raise errors.TooLarge(f"cannot keep the attempts on disk between batches ({exc.strerror or exc}: "
+                                  f"{self.folder.parent}); free space there, or set TMPDIR to a disk with room"
+                                  ) from exc
+        files.append(path)
+
+    def count(self, name: str) -> int:
+        return len(self.files.get(name, []))
+
+    def frame(self, name: str) -> pl.DataFrame | None:
+        """Every frame added as ``name``, as one (None if none was), its files let go."""
+        files = self.files.pop(name, [])
+        if not files:
+            return None
+        # Compressed, so read into memory (not mapped): the files can go at once.
+        frames = [pl.read_ipc(f) for f in files]
+        for f in files:
+            f.unlink(missing_ok=True)
+        return pl.concat(frames, how="vertical_relaxed")
 
 
 def _spec(path: str, opts: ingest.Options, settings_file: str | None, limit: int) -> scanwork.RangeSpec:
@@ -147,14 +188,14 @@ class _Run:
     """The batches of one bounded analysis, and what they add up to."""
 
     def __init__(self, files: list[str], ruleset: diagnose.RuleSet, offsets: list[correlate.ClockOffset],
-                 redacted: bool, limit: int | None, window_s: float, overlap_s: float, group: int, each: int):
+                 redacted: bool, limit: int | None, window_s: float, overlap_s: float, group: int, each: int,
+                 spill: _Spill):
         self.files, self.ruleset, self.offsets, self.redacted, self.limit = files, ruleset, offsets, redacted, limit
         self.window_s, self.overlap_s, self.group, self.each = window_s, overlap_s, group, each
         self.hold_s = min(HOLD_S, overlap_s)
         self.windows: list[scanwork.WindowResult] = []
-        self.attempts: list[pl.DataFrame] = []
-        self.evidence: list[pl.DataFrame] = []
-        self.dims: list[pl.DataFrame] = []
+        self.spill = spill  # the attempts, evidence and dimensions kept, a batch's at a time
+        self.kept = 0  # attempts kept
         self.counts: dict[str, list[pl.DataFrame]] = {}
         self.events: dict[str, list[pl.DataFrame]] = {}
         self.event_rows: dict[str, int] = {}
@@ -165,7 +206,7 @@ class _Run:
         self.batches = 0
         self.next_id = 0  # the next attempt's id
         self.read_bytes = 0  # new bytes read so far
-        self.held = 0  # bytes the attempts, evidence and dimensions take
+        self.held = 0  # bytes the attempts, evidence and dimensions took in memory, as kept
         self.lo: datetime | None = None
         self.hi: datetime | None = None
         self.window: tuple[datetime | None, datetime | None] | None = None
@@ -210,22 +251,26 @@ class _Run:
 
     def _resized(self, specs: list[scanwork.RangeSpec], total: int) -> list[scanwork.RangeSpec]:
         """After the first batch: the attempts all the logs will keep, foreseen from its own, refused
-        when they leave no room for a batch, else the batches sized to the room they leave."""
+        when the last step could not summarise and export them within the limit."""
         assert self.limit is not None
         if not self.read_bytes:
             return specs
         foreseen = self.held / self.read_bytes * total
-        room = self.limit - FLOOR - foreseen
-        if room < MIN_BATCH * BATCH_PER_BYTE:
-            kept = sum(a.height for a in self.attempts)
-            raise errors.TooLarge(
-                f"these logs would keep about {human(foreseen)} of attempts (from the {kept:,} in the first "
-                f"{human(self.read_bytes)} of them), leaving too little of {human(self.limit)} to read them in "
-                "batches; the nightly scan keeps a night's summary instead")
-        each = int(max(MIN_BATCH, min(MAX_BATCH, room / BATCH_PER_BYTE)))
+        if FLOOR + FINAL_PER_KEPT * foreseen > self.limit:
+            self._refuse(f"these logs would keep about {human(foreseen)} of attempts (from the {self.kept:,} in "
+                         f"the first {human(self.read_bytes)} of them), more than {human(self.limit)} can "
+                         "summarise and export")
+        each = batch_bytes(self.limit)
         share = shares([s.path for s in specs], each)
         self.each = each
         return [replace(s, limit=share[s.path]) for s in specs]
+
+    def _refuse(self, why: str) -> None:
+        assert self.limit is not None
+        if self.limit <= FLOOR:
+            why = (f"{human(self.limit)} is too little to read these logs in batches: an analysis takes about "
+                   f"{human(FLOOR)} before it reads a line")
+        raise errors.TooLarge(f"{why}; the nightly scan keeps a night's summary instead")
 
     def _kept(self, attempts: pl.DataFrame, since, until) -> pl.DataFrame:
         """The attempts that start inside ``since``/``until`` (a time of day goes on the date the
@@ -249,22 +294,21 @@ class _Run:
         self.next_id += attempts.height
         attempts = self._kept(attempts, since, until)
         ids = attempts.select("attempt_id")
-        self.attempts.append(attempts.with_columns(pl.col(_REPEATED_ATTEMPT).cast(pl.Categorical)))
-        self.evidence.append(batching.placed(evidence.join(ids, on="attempt_id", how="semi"), table)
-                             .with_columns(pl.col(_REPEATED_EVIDENCE).cast(pl.Categorical)))
-        self.held += self.attempts[-1].estimated_size() + self.evidence[-1].estimated_size()
+        kept = [("attempts", attempts.with_columns(pl.col(_REPEATED_ATTEMPT).cast(pl.Categorical))),
+                ("evidence", batching.placed(evidence.join(ids, on="attempt_id", how="semi"), table)
+                 .with_columns(pl.col(_REPEATED_EVIDENCE).cast(pl.Categorical)))]
         if dims is not None and dims.height:
             # Few distinct values (identifiers were left out in the window): held as categories.
             small = pl.col("dimension", "value").cast(pl.Categorical)
-            self.dims.append(dims.join(ids, on="attempt_id", how="semi").with_columns(small))
-            self.held += self.dims[-1].estimated_size()
-        kept = sum(a.height for a in self.attempts)
-        # Read on only while the attempts leave room for another batch (the last one needs none).
-        if batch.more and self.limit is not None and self.held > self.limit - FLOOR - MIN_BATCH * BATCH_PER_BYTE:
-            raise errors.TooLarge(
-                f"these logs hold more attempts than the memory allowed keeps: {human(self.held)} for the "
-                f"first {kept:,}, leaving too little of {human(self.limit)} to read on; the nightly scan "
-                "keeps a night's summary instead")
+            kept.append(("dims", dims.join(ids, on="attempt_id", how="semi").with_columns(small)))
+        for name, df in kept:
+            self.held += df.estimated_size()
+            self.spill.add(name, df)
+        self.kept += attempts.height
+        # Read on only while the last step will fit (after the first batch, as foreseen too).
+        if batch.more and self.limit is not None and FLOOR + FINAL_PER_KEPT * self.held > self.limit:
+            self._refuse(f"these logs hold more attempts than the memory allowed can summarise and export: "
+                         f"{human(self.held)} for the first {self.kept:,}, too many for {human(self.limit)}")
         self.read_bytes += sum(st.got for st in batch.stats)
         summaries = ex.gather([ex.submit(scanwork.range_summary, f, self.ruleset.changes, 2000, self.redacted)
                                for f in batch.ranges])
@@ -314,16 +358,13 @@ class _Run:
     def result(self, notes: list[str], why: str, each: int) -> analysis.Analysis:
         progress.stage("summarising")
         attempts = evidence = None
-        if self.attempts:
-            # The batches' pieces are let go as soon as they are one frame: never held twice.
-            # (one step at a time, each letting the last go: sorted while the text is still categories)
-            attempts = pl.concat(self.attempts, how="vertical_relaxed")
-            self.attempts = []
+        if self.spill.count("attempts"):
+            # One step at a time, each letting the last go: sorted while the text is still categories.
+            attempts = self.spill.frame("attempts")
+            assert attempts is not None
             attempts = attempts.sort("ts", nulls_last=True)
             attempts = analysis.schema.conform(attempts, analysis.schema.ATTEMPT)
-            evidence = pl.concat(self.evidence, how="vertical_relaxed")
-            self.evidence = []
-            evidence = analysis.schema.conform(evidence, analysis.schema.EVIDENCE)
+            evidence = analysis.schema.conform(self.spill.frame("evidence"), analysis.schema.EVIDENCE)
         stats = _stats(self.files, self.files_seen)
         rejects = pd.concat(self.rejects, ignore_index=True).head(scanwork.REJECT_SAMPLE) if self.rejects else \
             pd.DataFrame({"file": [], "line": [], "kind": [], "text": [], "reason": []})
@@ -346,8 +387,8 @@ class _Run:
                 else summary_mod.releases(pl.DataFrame(schema=summary_mod.CHANGE_LINES))
             explained = diagnose.cause_texts(attempts.filter(pl.col("verdict") != "ok"), self.ruleset)
             # As categories still: a long table (an attempt by each of its dimensions), and few values.
-            dims = differences_mod.narrow(pl.concat(self.dims)) if self.dims else None
-            self.dims = []
+            dims = self.spill.frame("dims")
+            dims = differences_mod.narrow(dims) if dims is not None else None
             apart = differences_mod.separators(attempts, None, {}, self.redacted, dims=dims) if dims is not None \
                 else []
             summarized = summary_mod.summarize(attempts, changes, explained)

@@ -79,8 +79,8 @@ def test_a_small_archive_that_inflates_past_the_budget_stops_early_in_bounded_me
     status, peak_kb = (int(x) for x in p.stdout.split())
     assert status == ExitStatus.TOO_LARGE, p.stderr
     lines = p.stderr.strip().splitlines()
-    # Read in batches, its first one foresees more attempts than 100 MB leaves room for.
-    assert len(lines) == 1 and "leaving too little of 100.0 MB" in lines[0], p.stderr
+    # Read in batches, refused after its first: 100 MB is less than the analysis takes before a line.
+    assert len(lines) == 1 and "100.0 MB is too little to read these logs in batches" in lines[0], p.stderr
     assert "--max-memory SIZE" in lines[0], p.stderr
     assert "Traceback" not in p.stderr
     assert peak_kb < 700 * 1024, f"peak {peak_kb / 1024:.0f} MB"
