@@ -154,10 +154,10 @@ class _Spill:
         try:
             self.folder.mkdir(exist_ok=True)
             df.write_ipc(path, compression="lz4")
-        except OSError as exc:
-            raise errors.TooLarge(f"cannot keep the attempts on disk between batches ({exc.strerror or exc}: "
-                                  f"{self.folder.parent}); free space there, or set TMPDIR to a disk with room"
-                                  ) from exc
+        except OSError as exc:  # as an output that cannot be written is told
+            raise errors.LoganalyzerError(
+                f"cannot write {path}: {exc.strerror or exc} (the attempts kept between batches wait there); free "
+                "space there, or set TMPDIR to a disk with room") from exc
         files.append(path)
 
     def count(self, name: str) -> int:

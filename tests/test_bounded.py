@@ -167,6 +167,31 @@ def test_lines_too_close_in_time_to_split_stop_with_too_large(tmp_path, ruleset)
         bounded.analyze([tmp_path / "access.log"], ruleset, why="test", batch=256 << 10)
 
 
+def test_the_kept_attempts_wait_on_disk_and_go_with_the_run(tmp_path, monkeypatch, ruleset):
+    """Between batches the attempts are on disk, in the run's own temporary folder, which is gone
+    once the analysis is; a disk with no room stops it with one of the project's errors."""
+    import errno
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    logs = SAMPLES / "mixed-faults" / "logs"
+    written = []
+    real = pl.DataFrame.write_ipc
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", lambda self, path, **k: written.append(path) or real(self, path, **k))
+    a = bounded.analyze([logs], ruleset, why="test", batch=48 << 10, window_s=10, overlap_s=5, group=0)
+    assert len(a.requests) and len(written) > 3
+    assert all(str(p).startswith(str(tmp_path)) for p in written)
+    assert list(tmp_path.iterdir()) == []  # the folder went with the run
+
+    def full(self, path, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
+    with pytest.raises(errors.LoganalyzerError, match="cannot write .*: No space left on device .the attempts kept"):
+        bounded.analyze([logs], ruleset, why="test", batch=48 << 10, window_s=10, overlap_s=5, group=0)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_archive_read_in_batches_is_inflated_once(tmp_path, monkeypatch):
     import gzip
 
