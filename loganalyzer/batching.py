@@ -60,6 +60,9 @@ def decide(specs: list[scanwork.RangeSpec], ruleset: diagnose.RuleSet, stage: Pa
     ``zone``/``encoding`` wins."""
     from loganalyzer import correlate, scanwork
     from loganalyzer.ingest import load
+    from loganalyzer.schema import KINDS
+
+    correlate_kinds = set(KINDS) - {"other"}
 
     stage.mkdir(parents=True, exist_ok=True)
     heads = {}
@@ -78,7 +81,9 @@ def decide(specs: list[scanwork.RangeSpec], ruleset: diagnose.RuleSet, stage: Pa
             enc[heads[spec.name]] = spec.encoding
     logs = load(list(heads.values()), as_=as_, tz=zones, encoding=enc, config=settings_file,
                 formats=specs[0].formats if specs else (), max_memory="none")
-    rows = {r["file"]: r for r in logs.stats.to_dict("records")}
+    records = logs.stats.to_dict("records")
+    rows = {r["file"]: r for r in records}
+    layouts = {f: sum(r["file"] == f for r in records) for f in rows}  # a file of several has a row each
     out = []
     for spec in specs:
         row = rows.get(heads[spec.name], {})
@@ -89,8 +94,15 @@ def decide(specs: list[scanwork.RangeSpec], ruleset: diagnose.RuleSet, stage: Pa
         if zone is None and str(row.get("zone_source", "")).startswith(("inferred", "given")):
             zone = row.get("zone") if isinstance(row.get("zone"), str) else None
             told = row.get("zone_source") if zone else None
+        # The format too, as a whole load decides it once per file (not for a file of several layouts,
+        # nor where the kind came with one): no range detects it again.
+        fmt, decided = None, None
+        if (kind in correlate_kinds and ":" not in kind and layouts.get(heads[spec.name]) == 1
+                and isinstance(row.get("format"), str) and row.get("kind") == kind.partition(":")[0]):
+            fmt = row["format"]
+            decided = {k: row.get(k) for k in ("kind_evidence", "kind_confidence", "match_rate")}
         out.append(replace(spec, kind=kind, zone=zone, zone_source=told,
-                           encoding=spec.encoding or _per_kind(encoding, kind)))
+                           encoding=spec.encoding or _per_kind(encoding, kind), format=fmt, decided=decided))
     offsets = None
     if measure:
         frames = {k: df for k, df in logs.polars.items() if df.height}

@@ -52,6 +52,11 @@ class RangeSpec:
     gone: bool = False  # the file is gone: only its carried lines are read
     formats: tuple[str, ...] = ()  # format files to read besides the settings' own
     zone_source: str | None = None  # how ``zone`` was decided, when it was (batching.decide)
+    #: The format decided on the file's head (batching.decide): every range is read with it, as a
+    #: whole load reads the file, instead of detecting one again; with the decision's figures
+    #: (kind_evidence, kind_confidence, match_rate) for the file's row.
+    format: str | None = None
+    decided: dict[str, Any] | None = None
 
 
 @dataclass
@@ -120,7 +125,7 @@ def parse_range(spec: RangeSpec, shift: dict[str, float], expiry_patterns: list[
         staged.write_bytes(data)
         opts: dict[str, Any] = {}
         if spec.kind:
-            opts["as_"] = {str(staged): spec.kind}
+            opts["as_"] = {str(staged): f"{spec.kind}:{spec.format}" if spec.format else spec.kind}
         if spec.zone:
             opts["tz"] = {str(staged): spec.zone}
         if spec.encoding:
@@ -143,6 +148,8 @@ def parse_range(spec: RangeSpec, shift: dict[str, float], expiry_patterns: list[
     rejected = len(rej)
     st = logs.stats.to_dict("records")
     row = dict(st[0]) if st else {}
+    if spec.decided and row:
+        row.update(spec.decided)
     row["file"] = spec.name
     lo = min((df["__t"].min() for df in frames.values()), default=None)
     hi = max((df["__t"].max() for df in frames.values()), default=None)

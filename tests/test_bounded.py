@@ -192,6 +192,25 @@ def test_the_kept_attempts_wait_on_disk_and_go_with_the_run(tmp_path, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+def test_each_files_format_is_decided_once_not_in_every_batch(monkeypatch, ruleset):
+    """As a whole load decides a file's format on its head, so does a batched one, once: no range
+    detects it again (and every file's row keeps what the decision found)."""
+    from loganalyzer import ingest
+
+    logs = SAMPLES / "mixed-faults" / "logs"
+    detections = []
+    real = ingest.detect
+    monkeypatch.setattr(ingest, "detect", lambda *a, **k: detections.append(1) or real(*a, **k))
+    size = sum(f.stat().st_size for f in logs.iterdir())
+    part = bounded.analyze([logs], ruleset, why="test", batch=size // 5, window_s=10, overlap_s=5, group=0)
+    batches = int(re.search(r"in (\d+) batches", part.bounded)[1])
+    files = len(list(logs.iterdir()))
+    assert batches > 2 and len(detections) <= files
+    whole = loganalyzer.analyze(logs)
+    keys = ["file", "kind", "format", "kind_evidence", "kind_confidence", "match_rate"]
+    assert part.sources[keys].to_dict("records") == whole.sources[keys].to_dict("records")
+
+
 def test_an_archive_read_in_batches_is_inflated_once(tmp_path, monkeypatch):
     import gzip
 
