@@ -59,13 +59,13 @@ MIN_BATCH = 4 << 20
 #: 9 MB batches and 1.3 GB for 56 MB ones on the benchmark's incident.
 FLOOR = 250 << 20
 BATCH_PER_BYTE = 22
-#: The peak of the last step (the kept attempts, evidence and dimensions read back as one, typed,
+#: The peak of the last step (the kept attempts, evidence and dimensions read back as one,
 #: summarised and exported, above the floor and what the allocator kept of the batches) per byte
-#: they took as the batches kept them: 2.74 on the benchmark's 1 GB incident (667 MiB kept, a
-#: 2,077 MiB peak). Between batches they wait on disk, so the batches have the budget to themselves;
-#: the attempts the logs will keep are foreseen from the first batch's, and refused when this step
-#: would not fit.
-FINAL_PER_KEPT = 2.8
+#: they take, typed as the export types them: 2.14 on the benchmark's 1 GB incident (845 MiB kept,
+#: a 2,055 MiB peak). Between batches they wait on disk, so the batches have the budget to
+#: themselves; the attempts the logs will keep are foreseen from the first batch's, and refused
+#: when this step would not fit.
+FINAL_PER_KEPT = 2.2
 #: A compressed file's text, per byte of it, as guessed before it is read.
 ARCHIVE_RATIO = 8
 
@@ -294,9 +294,10 @@ class _Run:
         self.next_id += attempts.height
         attempts = self._kept(attempts, since, until)
         ids = attempts.select("attempt_id")
-        kept = [("attempts", attempts.with_columns(pl.col(_REPEATED_ATTEMPT).cast(pl.Categorical))),
-                ("evidence", batching.placed(evidence.join(ids, on="attempt_id", how="semi"), table)
-                 .with_columns(pl.col(_REPEATED_EVIDENCE).cast(pl.Categorical)))]
+        # Typed as the export types them now, a batch at a time: read back, they need no casting.
+        kept = [("attempts", analysis.schema.conform(attempts, analysis.schema.ATTEMPT)),
+                ("evidence", analysis.schema.conform(batching.placed(evidence.join(ids, on="attempt_id", how="semi"),
+                                                                     table), analysis.schema.EVIDENCE))]
         if dims is not None and dims.height:
             # Few distinct values (identifiers were left out in the window): held as categories.
             small = pl.col("dimension", "value").cast(pl.Categorical)
@@ -410,12 +411,6 @@ class _Run:
                                   "status": pl.Int64, "text": pl.String, "file": pl.String, "line": pl.Int64})]
         zones = {r["kind"]: analysis._none(r["zone"]) for r in stats.to_dict("records") if analysis._none(r["kind"])}
         return analysis.draw_timeline(counts, events, self.lo, self.hi, step, zones)
-
-
-#: Text columns with few values, held as categories until the end (a third of the attempts' memory).
-_REPEATED_ATTEMPT = ["verdict", "verdict_reason", "verdict_evidence", "answered_by", "root_cause", "rule", "link",
-                     "method", "path", "user_agent", "upstream_addr", "client_addr"]
-_REPEATED_EVIDENCE = ["file", "kind", "role", "link", "level"]
 
 
 def _span(seconds: float) -> str:
