@@ -11,6 +11,7 @@ next batch, which reads them again with what follows.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -62,8 +63,6 @@ def decide(specs: list[scanwork.RangeSpec], ruleset: diagnose.RuleSet, stage: Pa
     from loganalyzer.ingest import load
     from loganalyzer.schema import KINDS
 
-    correlate_kinds = set(KINDS) - {"other"}
-
     stage.mkdir(parents=True, exist_ok=True)
     heads = {}
     for spec in specs:
@@ -83,7 +82,7 @@ def decide(specs: list[scanwork.RangeSpec], ruleset: diagnose.RuleSet, stage: Pa
                 formats=specs[0].formats if specs else (), max_memory="none")
     records = logs.stats.to_dict("records")
     rows = {r["file"]: r for r in records}
-    layouts = {f: sum(r["file"] == f for r in records) for f in rows}  # a file of several has a row each
+    layouts = Counter(r["file"] for r in records)  # a file of several layouts has a row for each
     out = []
     for spec in specs:
         row = rows.get(heads[spec.name], {})
@@ -97,8 +96,9 @@ def decide(specs: list[scanwork.RangeSpec], ruleset: diagnose.RuleSet, stage: Pa
         # The format too, as a whole load decides it once per file (not for a file of several layouts,
         # nor where the kind came with one): no range detects it again.
         fmt, decided = None, None
-        if (kind in correlate_kinds and ":" not in kind and layouts.get(heads[spec.name]) == 1
-                and isinstance(row.get("format"), str) and row.get("kind") == kind.partition(":")[0]):
+        # (A kind given with its format, "crm:spring_boot_3", is no kind of KINDS: left as given.)
+        if (kind in KINDS and kind != "other" and layouts[heads[spec.name]] == 1 and row.get("kind") == kind
+                and isinstance(row.get("format"), str)):
             fmt = row["format"]
             decided = {k: row.get(k) for k in ("kind_evidence", "kind_confidence", "match_rate")}
         out.append(replace(spec, kind=kind, zone=zone, zone_source=told,

@@ -160,9 +160,6 @@ class _Spill:
                 "space there, or set TMPDIR to a disk with room") from exc
         files.append(path)
 
-    def count(self, name: str) -> int:
-        return len(self.files.get(name, []))
-
     def frame(self, name: str) -> pl.DataFrame | None:
         """Every frame added as ``name``, as one (None if none was), its files let go."""
         files = self.files.pop(name, [])
@@ -206,7 +203,7 @@ class _Run:
         self.batches = 0
         self.next_id = 0  # the next attempt's id
         self.read_bytes = 0  # new bytes read so far
-        self.held = 0  # bytes the attempts, evidence and dimensions took in memory, as kept
+        self.held = 0  # bytes the kept attempts, evidence and dimensions take (typed as exported)
         self.lo: datetime | None = None
         self.hi: datetime | None = None
         self.window: tuple[datetime | None, datetime | None] | None = None
@@ -358,14 +355,12 @@ class _Run:
 
     def result(self, notes: list[str], why: str, each: int) -> analysis.Analysis:
         progress.stage("summarising")
-        attempts = evidence = None
-        if self.spill.count("attempts"):
-            # One step at a time, each letting the last go: sorted while the text is still categories.
-            attempts = self.spill.frame("attempts")
-            assert attempts is not None
+        # Typed when kept (see _add): read back, sorted, and the pieces let go.
+        attempts = self.spill.frame("attempts")
+        evidence = None
+        if attempts is not None:
             attempts = attempts.sort("ts", nulls_last=True)
-            attempts = analysis.schema.conform(attempts, analysis.schema.ATTEMPT)
-            evidence = analysis.schema.conform(self.spill.frame("evidence"), analysis.schema.EVIDENCE)
+            evidence = self.spill.frame("evidence")
         stats = _stats(self.files, self.files_seen)
         rejects = pd.concat(self.rejects, ignore_index=True).head(scanwork.REJECT_SAMPLE) if self.rejects else \
             pd.DataFrame({"file": [], "line": [], "kind": [], "text": [], "reason": []})

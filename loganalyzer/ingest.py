@@ -998,6 +998,8 @@ def parse_files(
                 if writer is not None:
                     writer.add(_with_source(entries, part.kind, part.path))
             for part, tally in tallies.values():
+                # A counting parse's entries carry their time alone: the layout says what it logs.
+                tally.upstream_status |= writer is None and "upstream_status" in part.fmt.columns
                 _read_notes(part, notes, tally.zone_assumed)
                 stats.append(_stat_row(part.path, part.encoding, part, tally=tally))
         if writer is not None:

@@ -62,8 +62,19 @@ def test_parse_files_counts_what_load_counts():
         assert (row["lines"], row["parsed"], row["continuation"], row["rejected"]) == \
             (w["lines"], w["parsed"], w["continuation"], w["rejected"])
         assert row["first_ts"] == w["first_ts"] and row["last_ts"] == w["last_ts"]
+        assert row["logs_upstream_status"] == w["logs_upstream_status"]
     assert report.rejected == len(logs.rejects)
     assert report.notes == logs.notes
+
+
+def test_a_counting_parse_says_what_the_layout_logs(tmp_path):
+    """Past its first chunk a file is counted (its entries carry their time alone): whether the
+    access log records $upstream_status is told by its layout, as a full load tells it."""
+    big = tmp_path / "access.log"
+    big.write_bytes((LOGS / "access.log").read_bytes() * 40)  # past the sample read whole
+    (row,) = ingest.parse_files(big).stats
+    assert row["logs_upstream_status"] is True
+    assert row["logs_upstream_status"] == bool(loganalyzer.load(big).stats["logs_upstream_status"].iloc[0])
 
 
 def test_parse_out_writes_every_entry_once(tmp_path):
